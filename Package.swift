@@ -1,0 +1,95 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let hummingbird: Target.Dependency = .product(name: "Hummingbird", package: "hummingbird")
+let postgres: Target.Dependency = .product(name: "PostgresNIO", package: "postgres-nio")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let metrics: Target.Dependency = .product(name: "Metrics", package: "swift-metrics")
+let lifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+
+/// Every service looks alike: the shared libraries plus whatever it needs on top.
+@MainActor func service(_ target: String, folder: String, extra: [Target.Dependency] = []) -> Target {
+    .executableTarget(
+        name: target,
+        dependencies: ["FlowtalkCore", "FlowtalkStore", "FlowtalkHTTP", hummingbird, postgres, logging, metrics, lifecycle] + extra,
+        path: "Services/\(folder)",
+        swiftSettings: swiftSettings
+    )
+}
+
+@MainActor func tests(_ target: String, _ dependencies: [Target.Dependency]) -> Target {
+    .testTarget(
+        name: target,
+        dependencies: dependencies + ["FlowtalkTesting"],
+        path: "Tests/\(target)",
+        swiftSettings: swiftSettings
+    )
+}
+
+let package = Package(
+    name: "flowtalk",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "flowtalk-auth", targets: ["AuthService"]),
+        .executable(name: "flowtalk-ingest", targets: ["IngestService"]),
+        .executable(name: "flowtalk-dispatch", targets: ["DispatchService"]),
+        .executable(name: "flowtalk-analytics", targets: ["AnalyticsService"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .target(
+            name: "FlowtalkCore",
+            dependencies: [crypto, logging, .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")],
+            path: "Shared/FlowtalkCore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FlowtalkStore",
+            dependencies: ["FlowtalkCore", postgres, logging, metrics, lifecycle],
+            path: "Shared/FlowtalkStore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FlowtalkHTTP",
+            dependencies: [
+                "FlowtalkCore", "FlowtalkStore", hummingbird, postgres, logging, metrics, lifecycle,
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Shared/FlowtalkHTTP",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FlowtalkTesting",
+            dependencies: ["FlowtalkCore", "FlowtalkStore", postgres, logging],
+            path: "Tests/FlowtalkTesting",
+            swiftSettings: swiftSettings
+        ),
+        service("AuthService", folder: "Auth"),
+        service("IngestService", folder: "Ingest"),
+        service("DispatchService", folder: "Dispatch"),
+        service("AnalyticsService", folder: "Analytics"),
+        tests("FlowtalkCoreTests", ["FlowtalkCore"]),
+        tests("FlowtalkStoreTests", ["FlowtalkStore", "FlowtalkCore", postgres, logging, metrics,
+                                     .product(name: "MetricsTestKit", package: "swift-metrics")]),
+        tests("IngestServiceTests", ["IngestService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", postgres, logging,
+                                     .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                     .product(name: "InMemoryLogging", package: "swift-log")]),
+        tests("ServiceHealthTests", ["AuthService", "DispatchService", "AnalyticsService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
+                                     .product(name: "HummingbirdTesting", package: "hummingbird")]),
+    ]
+)

@@ -1,0 +1,11 @@
+import FlowtalkHTTP
+import Hummingbird
+
+@main struct DispatchMain {
+    static func main() async {
+        await ServiceMain.run("flowtalk-dispatch") { environment in
+            let configuration = try DispatchConfiguration(environment: environment)
+            try await buildApplication(configuration: configuration).runService()
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import FlowtalkCore
+import FlowtalkHTTP
+import FlowtalkStore
+import Hummingbird
+import Logging
+import Metrics
+import PostgresNIO
+import Prometheus
+
+struct IngestRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+}
+
+func buildApplication(
+    configuration: IngestConfiguration, logger: Logger? = nil, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+) async throws -> some ApplicationProtocol {
+    let runtime = ServiceRuntime(label: "flowtalk-ingest", common: configuration.common, logger: logger, registry: registry)
+    let queue = JobQueue(client: runtime.postgres, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
+    let enqueuer = BatchingEnqueuer(
+        queue: queue, flushers: configuration.flushers, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
+    let router = runtime.router(context: IngestRequestContext.self)
+    let verifier = WebhookSignatureVerifier(primarySecret: configuration.metaAppSecret, secondarySecret: configuration.instagramAppSecret)
+    WebhookController<IngestRequestContext>(
+        verifier: verifier, verifyToken: configuration.verifyToken, maxBodyBytes: configuration.maxBodyBytes,
+        enqueuer: enqueuer, gate: runtime.gate, metrics: IngestMetrics(factory: runtime.metricsFactory)
+    ).add(to: router)
+
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.common.host, port: configuration.common.port), serverName: nil),
+        services: runtime.services + [enqueuer],
+        logger: runtime.logger)
+}

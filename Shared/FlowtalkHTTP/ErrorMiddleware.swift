@@ -1,0 +1,57 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import PostgresNIO
+
+/// Gives every error the API shape. Hummingbird's own errors keep their status; a unique violation becomes 409;
+/// anything else is a 500, logged once at `error` with its type only (never its text, which may hold SQL or data).
+package struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    package init() {}
+
+    package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            var response = try await next(request, context)
+            applySecurityHeaders(&response.headers)
+            return response
+        } catch {
+            var response = try Self.translate(error, context: context).response(from: request, context: context)
+            applySecurityHeaders(&response.headers)
+            return response
+        }
+    }
+
+    static func translate(_ error: any Error, context: Context) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as HTTPError:
+            let message = error.body ?? HTTPResponse.Status(code: error.status.code).reasonPhrase
+            return APIError(error.status, code: errorCode(for: error.status), message: message, headers: error.headers)
+        case let error as any HTTPResponseError:
+            return APIError(error.status, code: errorCode(for: error.status), message: error.status.reasonPhrase)
+        case let error as PostgresTransactionError where (error.closureError ?? error.commitError) != nil:
+            return translate((error.closureError ?? error.commitError)!, context: context)
+        case let error as PSQLError where error.serverInfo?[.sqlState] == "23505":
+            return .conflict("That already exists.")
+        default:
+            let sqlState = (error as? PSQLError)?.serverInfo?[.sqlState] ?? "-"
+            context.logger.error("Unhandled error", metadata: ["error.type": "\(type(of: error))", "db.sqlstate": "\(sqlState)"])
+            return APIError(.internalServerError, code: "internal", message: "Something went wrong on our side.")
+        }
+    }
+}
+
+/// Headers every response carries (reference §1.10).
+package func applySecurityHeaders(_ headers: inout HTTPFields) {
+    headers[.xContentTypeOptions] = "nosniff"
+    headers[.referrerPolicy] = "no-referrer"
+    headers[.xFrameOptions] = "DENY"
+    if headers[.cacheControl] == nil { headers[.cacheControl] = "no-store" }
+}
+
+extension HTTPField.Name {
+    static let xContentTypeOptions = HTTPField.Name("X-Content-Type-Options")!
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+    static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
+}

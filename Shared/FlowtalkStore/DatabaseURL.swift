@@ -1,0 +1,47 @@
+import FlowtalkCore
+import Foundation
+import PostgresNIO
+
+/// Turns `DATABASE_URL` into a PostgresNIO client configuration.
+///
+/// `postgres://user:pass@host:port/db` connects over TCP; `?host=/socket/dir` (libpq's form) over the Unix socket
+/// `/socket/dir/.s.PGSQL.<port>`. `sslmode=disable|prefer|require` chooses TLS (default `prefer`, `disable` on loopback).
+package enum DatabaseURL {
+    /// The configuration for `url`; errors name `DATABASE_URL` and never repeat the value (it holds a password).
+    package static func configuration(_ url: Secret<String>, maximumConnections: Int = 20) throws -> PostgresClient.Configuration {
+        func malformed(_ why: String) -> ConfigurationError { .malformed("DATABASE_URL", why) }
+        guard let components = URLComponents(string: url.value), let scheme = components.scheme,
+            scheme == "postgres" || scheme == "postgresql"
+        else { throw malformed("expected postgres://user:password@host:port/database") }
+        let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, last in last })
+        let username = components.percentEncodedUser.flatMap { $0.removingPercentEncoding } ?? query["user"]
+        guard let username, !username.isEmpty else { throw malformed("a user name is required") }
+        let password = components.percentEncodedPassword.flatMap { $0.removingPercentEncoding } ?? query["password"]
+        var database = String(components.percentEncodedPath.drop(while: { $0 == "/" }))
+        database = database.removingPercentEncoding ?? database
+        let port = components.port ?? query["port"].flatMap(Int.init) ?? 5432
+        guard (1...65535).contains(port) else { throw malformed("port out of range") }
+
+        var configuration: PostgresClient.Configuration
+        if let socketDirectory = query["host"], socketDirectory.hasPrefix("/") {
+            configuration = .init(
+                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password,
+                database: database.isEmpty ? nil : database)
+        } else {
+            guard let host = components.host, !host.isEmpty else { throw malformed("a host is required") }
+            let loopback = host == "localhost" || host == "127.0.0.1" || host == "::1" || host == "[::1]"
+            let tls: PostgresClient.Configuration.TLS
+            switch query["sslmode"] ?? (loopback ? "disable" : "prefer") {
+            case "disable": tls = .disable
+            case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
+            case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+            default: throw malformed("sslmode must be disable, prefer or require")
+            }
+            configuration = .init(
+                host: host, port: port, username: username, password: password, database: database.isEmpty ? nil : database, tls: tls)
+        }
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
+    }
+}

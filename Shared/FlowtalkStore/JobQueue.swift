@@ -1,0 +1,316 @@
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import PostgresNIO
+
+/// A job to put on the queue.
+package struct NewJob: Sendable {
+    package var kind: String
+    package var payload: ByteBuffer
+    /// The same key twice yields one job, even after the first job is done (the key is remembered for `dedupeRetention`).
+    package var dedupeKey: String?
+    /// Jobs with the same key never run at the same time and start in the order they were enqueued.
+    package var serializationKey: String?
+    /// Higher runs first.
+    package var priority: Int16
+    /// Not before this time (nil: now).
+    package var runAt: Date?
+    package var maxAttempts: Int32
+
+    package init(
+        kind: String, payload: ByteBuffer, dedupeKey: String? = nil, serializationKey: String? = nil, priority: Int16 = 0,
+        runAt: Date? = nil, maxAttempts: Int32 = 8
+    ) {
+        self.kind = kind
+        self.payload = payload
+        self.dedupeKey = dedupeKey
+        self.serializationKey = serializationKey
+        self.priority = priority
+        self.runAt = runAt
+        self.maxAttempts = maxAttempts
+    }
+}
+
+/// A job a worker holds: it must complete, fail or heartbeat it before `lease` runs out.
+package struct ClaimedJob: Sendable {
+    package let id: Int64
+    package let kind: String
+    package let payload: ByteBuffer
+    /// 1 on the first run.
+    package let attempt: Int32
+    package let maxAttempts: Int32
+    /// Fences every later write: a worker whose lease was taken over writes nothing.
+    package let leaseID: UUID
+    /// Seconds from when the job became due to when this claim started it.
+    package let waitSeconds: Double
+}
+
+/// Counts by state and the age of the oldest due job.
+package struct QueueDepth: Sendable, Equatable {
+    package var available = 0
+    package var scheduled = 0
+    package var running = 0
+    package var dead = 0
+    package var oldestAvailableAgeSeconds: Double = 0
+}
+
+/// What happened to a failed job.
+package enum FailureOutcome: String, Sendable {
+    case retrying, dead, leaseLost = "lease_lost"
+}
+
+/// The PostgreSQL job queue of DESIGN §4: the one table services hand work through.
+package struct JobQueue: Sendable {
+    /// The channel `enqueue` notifies and idle workers listen on.
+    package static let channel = "flowtalk_jobs"
+
+    package let client: PostgresClient
+    package let logger: Logger
+    let metrics: QueueMetrics
+
+    package init(client: PostgresClient, logger: Logger, metricsFactory: (any MetricsFactory)? = nil) {
+        self.client = client
+        self.logger = logger
+        self.metrics = QueueMetrics(factory: metricsFactory ?? MetricsSystem.factory)
+    }
+
+    /// Enqueues jobs in one statement on its own connection; returns how many were new (the rest were duplicates).
+    @discardableResult
+    package func enqueue(_ jobs: [NewJob]) async throws -> Int {
+        guard !jobs.isEmpty else { return 0 }
+        return try await client.withConnection { try await enqueue(jobs, on: $0) }
+    }
+
+    /// Enqueues jobs in one statement on `connection`, so it joins the caller's transaction. The statement sends one
+    /// `NOTIFY` when it inserted anything; PostgreSQL delivers it at commit, so listeners never wake before the rows exist.
+    @discardableResult
+    package func enqueue(_ jobs: [NewJob], on connection: PostgresConnection) async throws -> Int {
+        guard !jobs.isEmpty else { return 0 }
+        let epoch = Date(timeIntervalSince1970: 0)
+        let kinds = jobs.map(\.kind)
+        let payloads = jobs.map(\.payload)
+        let dedupe = jobs.map { $0.dedupeKey ?? "" }
+        let serialization = jobs.map { $0.serializationKey ?? "" }
+        let priorities = jobs.map(\.priority)
+        let runAt = jobs.map { $0.runAt ?? epoch }
+        let attempts = jobs.map(\.maxAttempts)
+        let rows = try await connection.query(
+            """
+            WITH input AS (
+                SELECT * FROM unnest(\(kinds)::text[], \(payloads)::bytea[], \(dedupe)::text[], \(serialization)::text[],
+                                     \(priorities)::int2[], \(runAt)::timestamptz[], \(attempts)::int4[])
+                    WITH ORDINALITY AS t(kind, payload, dedupe_key, serialization_key, priority, run_at, max_attempts, ord)
+            ),
+            fresh AS (
+                INSERT INTO job_dedupe (key) SELECT DISTINCT dedupe_key FROM input WHERE dedupe_key <> ''
+                ON CONFLICT DO NOTHING RETURNING key
+            ),
+            chosen AS (
+                SELECT DISTINCT ON (COALESCE(NULLIF(dedupe_key, ''), 'ord:' || ord)) *
+                FROM input WHERE dedupe_key = '' OR dedupe_key IN (SELECT key FROM fresh)
+                ORDER BY COALESCE(NULLIF(dedupe_key, ''), 'ord:' || ord), ord
+            ),
+            ins AS (
+                INSERT INTO jobs (kind, payload, dedupe_key, serialization_key, priority, run_at, max_attempts)
+                SELECT kind, payload, NULLIF(dedupe_key, ''), NULLIF(serialization_key, ''), priority, GREATEST(now(), run_at), max_attempts
+                FROM chosen ORDER BY ord
+                ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+                RETURNING id, kind
+            ),
+            notified AS (SELECT pg_notify('\(unescaped: Self.channel)', '') FROM (SELECT 1 FROM ins LIMIT 1) AS any_row)
+            SELECT kind, (SELECT count(*) FROM notified) FROM ins
+            """, logger: logger)
+        var inserted = 0
+        for try await (kind, _) in rows.decode((String, Int64).self) {
+            inserted += 1
+            metrics.enqueued(kind: kind)
+        }
+        if inserted < jobs.count { metrics.duplicates(jobs.count - inserted) }
+        return inserted
+    }
+
+    /// Claims up to `limit` due jobs of `kinds` for `worker`, leasing them for `lease`.
+    ///
+    /// Runs as one statement: a `FOR UPDATE SKIP LOCKED` selection fenced in a materialised CTE, then the update. A job
+    /// with a serialization key is taken only when no earlier job with that key is still waiting or running, so one
+    /// conversation's jobs run one at a time, in order.
+    package func claim(kinds: [String], limit: Int, worker: String, lease: Duration) async throws -> [ClaimedJob] {
+        let leaseID = UUID()
+        let leaseMs = Int64(lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000)
+        let rows = try await client.query(
+            """
+            WITH picked AS MATERIALIZED (
+                SELECT j.id FROM jobs j
+                WHERE j.state = 'available' AND j.run_at <= now() AND j.kind = ANY(\(kinds)::text[])
+                  AND (j.serialization_key IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM jobs earlier
+                        WHERE earlier.serialization_key = j.serialization_key AND earlier.id < j.id AND earlier.state <> 'dead'))
+                ORDER BY j.priority DESC, j.run_at, j.id
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, started_at = now(),
+                   locked_until = now() + \(leaseMs) * interval '1 millisecond', locked_by = \(worker), lease_id = \(leaseID)
+            FROM picked WHERE jobs.id = picked.id
+            RETURNING jobs.id, jobs.kind, jobs.payload, jobs.attempts, jobs.max_attempts,
+                      GREATEST(0, EXTRACT(EPOCH FROM now() - GREATEST(jobs.created_at, jobs.run_at)))::float8
+            """, logger: logger)
+        var claimed: [ClaimedJob] = []
+        for try await (id, kind, payload, attempt, maxAttempts, wait) in rows.decode((Int64, String, ByteBuffer, Int32, Int32, Double).self) {
+            claimed.append(ClaimedJob(id: id, kind: kind, payload: payload, attempt: attempt, maxAttempts: maxAttempts, leaseID: leaseID, waitSeconds: wait))
+            if attempt == 1 { metrics.started(kind: kind, waitSeconds: wait) }
+        }
+        return claimed
+    }
+
+    /// Extends the leases of `jobs`; returns the ids still held (a missing id was taken over by another worker).
+    package func heartbeat(_ jobs: [ClaimedJob], lease: Duration) async throws -> Set<Int64> {
+        guard !jobs.isEmpty else { return [] }
+        let leaseMs = Int64(lease.components.seconds * 1000)
+        let rows = try await client.query(
+            """
+            UPDATE jobs SET locked_until = now() + \(leaseMs) * interval '1 millisecond'
+            FROM unnest(\(jobs.map(\.id))::int8[], \(jobs.map(\.leaseID))::uuid[]) AS held(id, lease_id)
+            WHERE jobs.id = held.id AND jobs.lease_id = held.lease_id AND jobs.state = 'running'
+            RETURNING jobs.id
+            """, logger: logger)
+        var held = Set<Int64>()
+        for try await id in rows.decode(Int64.self) { held.insert(id) }
+        return held
+    }
+
+    /// Deletes finished jobs in one statement; returns the ids this worker still held (others had lost their lease).
+    @discardableResult
+    package func complete(_ jobs: [ClaimedJob]) async throws -> Set<Int64> {
+        guard !jobs.isEmpty else { return [] }
+        let rows = try await client.query(
+            """
+            DELETE FROM jobs USING unnest(\(jobs.map(\.id))::int8[], \(jobs.map(\.leaseID))::uuid[]) AS done(id, lease_id)
+            WHERE jobs.id = done.id AND jobs.lease_id = done.lease_id AND jobs.state = 'running'
+            RETURNING jobs.id, jobs.kind
+            """, logger: logger)
+        var deleted = Set<Int64>()
+        for try await (id, kind) in rows.decode((Int64, String).self) {
+            deleted.insert(id)
+            metrics.outcome(kind: kind, "completed")
+        }
+        for job in jobs where !deleted.contains(job.id) { metrics.outcome(kind: job.kind, FailureOutcome.leaseLost.rawValue) }
+        return deleted
+    }
+
+    /// Records a failure: the job runs again after `retryAfter` (or exponential backoff with jitter), or is kept as dead
+    /// with `error` once its attempts are used up or `permanent` is set.
+    @discardableResult
+    package func fail(_ job: ClaimedJob, error: String, permanent: Bool = false, retryAfter: Duration? = nil) async throws -> FailureOutcome {
+        let delay = retryAfter ?? Backoff.delay(attempt: Int(job.attempt))
+        let delayMs = Int64(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)
+        let message = String(error.prefix(500))
+        let rows = try await client.query(
+            """
+            UPDATE jobs SET
+                state = CASE WHEN \(permanent) OR attempts >= max_attempts THEN 'dead' ELSE 'available' END,
+                dead_at = CASE WHEN \(permanent) OR attempts >= max_attempts THEN now() END,
+                run_at = now() + \(delayMs) * interval '1 millisecond',
+                last_error = \(message), locked_until = NULL, locked_by = NULL, lease_id = NULL
+            WHERE id = \(job.id) AND lease_id = \(job.leaseID) AND state = 'running'
+            RETURNING state
+            """, logger: logger)
+        var outcome = FailureOutcome.leaseLost
+        for try await state in rows.decode(String.self) { outcome = state == "dead" ? .dead : .retrying }
+        metrics.outcome(kind: job.kind, outcome.rawValue)
+        if outcome == .dead {
+            logger.error("Job dead", metadata: ["job.id": "\(job.id)", "job.kind": "\(job.kind)", "job.attempt": "\(job.attempt)"])
+        }
+        return outcome
+    }
+
+    /// Puts running jobs whose lease ran out back in line (or keeps them as dead when their attempts are used up).
+    @discardableResult
+    package func rescueExpired() async throws -> Int {
+        let rows = try await client.query(
+            """
+            UPDATE jobs SET
+                state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'available' END,
+                dead_at = CASE WHEN attempts >= max_attempts THEN now() END,
+                run_at = now(), last_error = 'lease expired', locked_until = NULL, locked_by = NULL, lease_id = NULL
+            WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND locked_until < now() FOR UPDATE SKIP LOCKED)
+            RETURNING kind, state
+            """, logger: logger)
+        var count = 0
+        for try await (kind, state) in rows.decode((String, String).self) {
+            count += 1
+            metrics.outcome(kind: kind, state == "dead" ? "dead" : "lease_expired")
+        }
+        if count > 0 { logger.notice("Expired leases rescued", metadata: ["job.count": "\(count)"]) }
+        return count
+    }
+
+    /// Deletes dead jobs older than `deadRetention` and dedupe keys older than `dedupeRetention`, in bounded batches.
+    package func purge(deadRetention: Duration = .seconds(14 * 86_400), dedupeRetention: Duration = .seconds(7 * 86_400), batch: Int = 5_000)
+        async throws -> (dead: Int, dedupeKeys: Int)
+    {
+        let deadSeconds = deadRetention.components.seconds
+        let dedupeSeconds = dedupeRetention.components.seconds
+        var dead = 0
+        var keys = 0
+        while true {
+            let n = try await count(
+                """
+                WITH gone AS (DELETE FROM jobs WHERE id IN (
+                    SELECT id FROM jobs WHERE state = 'dead' AND dead_at < now() - \(deadSeconds) * interval '1 second' LIMIT \(batch))
+                    RETURNING 1)
+                SELECT count(*) FROM gone
+                """)
+            dead += n
+            if n < batch { break }
+        }
+        while true {
+            let n = try await count(
+                """
+                WITH gone AS (DELETE FROM job_dedupe WHERE key IN (
+                    SELECT key FROM job_dedupe WHERE created_at < now() - \(dedupeSeconds) * interval '1 second' LIMIT \(batch))
+                    RETURNING 1)
+                SELECT count(*) FROM gone
+                """)
+            keys += n
+            if n < batch { break }
+        }
+        return (dead, keys)
+    }
+
+    /// Counts by state and the age of the oldest due job (for metrics and tests).
+    package func depth() async throws -> QueueDepth {
+        let rows = try await client.query(
+            """
+            SELECT count(*) FILTER (WHERE state = 'available' AND run_at <= now()),
+                   count(*) FILTER (WHERE state = 'available' AND run_at > now()),
+                   count(*) FILTER (WHERE state = 'running'),
+                   count(*) FILTER (WHERE state = 'dead'),
+                   COALESCE(EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE state = 'available' AND run_at <= now())), 0)::float8
+            FROM jobs
+            """, logger: logger)
+        var depth = QueueDepth()
+        for try await (available, scheduled, running, dead, age) in rows.decode((Int, Int, Int, Int, Double).self) {
+            depth = QueueDepth(available: available, scheduled: scheduled, running: running, dead: dead, oldestAvailableAgeSeconds: age)
+        }
+        return depth
+    }
+
+    private func count(_ query: PostgresQuery) async throws -> Int {
+        var n = 0
+        for try await value in try await client.query(query, logger: logger).decode(Int.self) { n = value }
+        return n
+    }
+}
+
+/// Exponential backoff with full jitter: attempt n waits a random time up to min(cap, base·2^(n-1)).
+package enum Backoff {
+    package static func delay(attempt: Int, base: Duration = .seconds(2), cap: Duration = .seconds(600)) -> Duration {
+        let exponent = min(max(attempt - 1, 0), 20)
+        let ceiling = min(base * (1 << exponent), cap)
+        let ms = Int64(ceiling.components.seconds * 1000)
+        // Never less than half the ceiling, so a retry storm still spreads out but does not come back instantly.
+        return .milliseconds(Int64.random(in: (ms / 2)...max(ms / 2, ms)))
+    }
+}

@@ -1,0 +1,224 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Tells the worker how a failed job should be treated; any other error retries with backoff.
+package enum JobFailure: Error, CustomStringConvertible {
+    /// Do not retry: keep the job as dead with this reason.
+    case permanent(String)
+    /// Retry after a given delay (e.g. a rate limit said when).
+    case retryAfter(Duration, String)
+
+    package var description: String {
+        switch self {
+        case .permanent(let reason): reason
+        case .retryAfter(_, let reason): reason
+        }
+    }
+}
+
+/// Runs one kind of job. Handlers must be idempotent: a job whose worker died is run again after its lease.
+package typealias JobHandler = @Sendable (ClaimedJob, Logger) async throws -> Void
+
+/// How a worker pool behaves.
+package struct JobWorkerConfiguration: Sendable {
+    /// Concurrent claim loops.
+    package var loops = 4
+    /// Jobs one loop claims and runs together.
+    package var batchSize = 8
+    package var lease: Duration = .seconds(60)
+    /// How often held leases are extended (well inside `lease`).
+    package var heartbeat: Duration = .seconds(20)
+    /// How long an idle loop waits for a notification before it looks anyway.
+    package var pollInterval: Duration = .seconds(2)
+    /// How often expired leases are rescued.
+    package var rescueInterval: Duration = .seconds(5)
+    /// Name written to `locked_by`.
+    package var workerID = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+
+    package init() {}
+}
+
+/// A pool of queue workers: claims jobs in batches, runs their handlers with the lease kept alive by a heartbeat,
+/// completes them in one statement, and wakes on `NOTIFY` (polling as a fallback). On graceful shutdown it stops
+/// claiming and finishes what it holds.
+package struct JobWorker: Service {
+    let queue: JobQueue
+    let handlers: [String: JobHandler]
+    let configuration: JobWorkerConfiguration
+    let ready: SchemaGate?
+    let logger: Logger
+    let doorbell = Doorbell()
+
+    package init(queue: JobQueue, handlers: [String: JobHandler], configuration: JobWorkerConfiguration = .init(), ready: SchemaGate? = nil, logger: Logger) {
+        self.queue = queue
+        self.handlers = handlers
+        self.configuration = configuration
+        self.ready = ready
+        self.logger = logger
+    }
+
+    package func run() async throws {
+        if let ready { try await cancelWhenGracefulShutdown { await ready.wait() } }
+        guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.listen() }
+            group.addTask { await self.rescueLoop() }
+            for loop in 0..<configuration.loops {
+                group.addTask { await self.claimLoop(loop) }
+            }
+            // The claim loops end on shutdown; then stop the helpers.
+            for _ in 0..<(configuration.loops + 2) {
+                await group.next()
+                if Task.isShuttingDownGracefully || Task.isCancelled { group.cancelAll() }
+            }
+        }
+    }
+
+    private func claimLoop(_ loop: Int) async {
+        let kinds = Array(handlers.keys)
+        let worker = "\(configuration.workerID)/\(loop)"
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let seen = doorbell.generation
+            let jobs: [ClaimedJob]
+            do {
+                jobs = try await queue.claim(kinds: kinds, limit: configuration.batchSize, worker: worker, lease: configuration.lease)
+            } catch {
+                logger.warning("Claim failed", metadata: ["error.type": "\(type(of: error))"])
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: configuration.pollInterval) }
+                continue
+            }
+            if jobs.isEmpty {
+                try? await cancelWhenGracefulShutdown { await doorbell.wait(after: seen, timeout: configuration.pollInterval) }
+                continue
+            }
+            await run(jobs)
+            // A full batch means more may be waiting; look again at once.
+        }
+    }
+
+    /// Runs a claimed batch to the end, even during shutdown: a job in hand is finished, not abandoned.
+    func run(_ jobs: [ClaimedJob]) async {
+        await withTaskGroup(of: (ClaimedJob, (any Error)?).self) { group in
+            let heartbeat = Task {
+                var held = jobs
+                while !Task.isCancelled && !held.isEmpty {
+                    try? await Task.sleep(for: configuration.heartbeat)
+                    if Task.isCancelled { break }
+                    if let kept = try? await queue.heartbeat(held, lease: configuration.lease) {
+                        for job in held where !kept.contains(job.id) {
+                            logger.warning("Lease lost", metadata: ["job.id": "\(job.id)", "job.kind": "\(job.kind)"])
+                        }
+                        held = held.filter { kept.contains($0.id) }
+                    }
+                }
+            }
+            for job in jobs {
+                group.addTask {
+                    guard let handler = handlers[job.kind] else { return (job, JobFailure.permanent("no handler for kind")) }
+                    var logger = logger
+                    logger[metadataKey: "job.id"] = "\(job.id)"
+                    logger[metadataKey: "job.kind"] = "\(job.kind)"
+                    do {
+                        try await handler(job, logger)
+                        return (job, nil)
+                    } catch {
+                        return (job, error)
+                    }
+                }
+            }
+            var succeeded: [ClaimedJob] = []
+            for await (job, error) in group {
+                guard let error else {
+                    succeeded.append(job)
+                    continue
+                }
+                await record(error, for: job)
+            }
+            heartbeat.cancel()
+            do {
+                try await queue.complete(succeeded)
+            } catch {
+                // The jobs stay leased; after the lease they run again, which handlers tolerate.
+                logger.error("Completing jobs failed", metadata: ["job.count": "\(succeeded.count)", "error.type": "\(type(of: error))"])
+            }
+        }
+    }
+
+    private func record(_ error: any Error, for job: ClaimedJob) async {
+        let description: String
+        var permanent = false
+        var retryAfter: Duration?
+        switch error {
+        case JobFailure.permanent(let reason):
+            description = reason
+            permanent = true
+        case JobFailure.retryAfter(let delay, let reason):
+            description = reason
+            retryAfter = delay
+        default:
+            // The type only: an error's text could carry a customer's words.
+            description = String(describing: type(of: error))
+        }
+        do {
+            let outcome = try await queue.fail(job, error: description, permanent: permanent, retryAfter: retryAfter)
+            logger.notice("Job failed", metadata: ["job.id": "\(job.id)", "job.kind": "\(job.kind)", "job.outcome": "\(outcome.rawValue)"])
+        } catch {
+            logger.error("Recording a job failure failed", metadata: ["job.id": "\(job.id)", "error.type": "\(type(of: error))"])
+        }
+    }
+
+    private func listen() async {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await queue.client.withConnection { connection in
+                    try await connection.listen(on: JobQueue.channel) { notifications in
+                        // Anything enqueued before LISTEN took effect would otherwise wait for the next poll.
+                        doorbell.ring()
+                        for try await _ in notifications.cancelOnGracefulShutdown() { doorbell.ring() }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.notice("Job listener reconnecting", metadata: ["error.type": "\(type(of: error))"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+        }
+    }
+
+    private func rescueLoop() async {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if (try? await queue.rescueExpired()) ?? 0 > 0 { doorbell.ring() }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: configuration.rescueInterval) }
+        }
+    }
+}
+
+/// Samples queue depth into gauges and purges old dead jobs and dedupe keys, periodically.
+package struct QueueMaintenance: Service {
+    let queue: JobQueue
+    let interval: Duration
+    let ready: SchemaGate?
+
+    package init(queue: JobQueue, interval: Duration = .seconds(15), ready: SchemaGate? = nil) {
+        self.queue = queue
+        self.interval = interval
+        self.ready = ready
+    }
+
+    package func run() async throws {
+        if let ready { try await cancelWhenGracefulShutdown { await ready.wait() } }
+        var lastPurge = ContinuousClock.now - .seconds(3600)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if let depth = try? await queue.depth() { queue.metrics.record(depth) }
+            if ContinuousClock.now - lastPurge > .seconds(3600) {
+                if let purged = try? await queue.purge() {
+                    lastPurge = .now
+                    queue.logger.info("Queue purged", metadata: ["job.dead_deleted": "\(purged.dead)", "job.dedupe_deleted": "\(purged.dedupeKeys)"])
+                }
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}

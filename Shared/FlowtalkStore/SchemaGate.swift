@@ -1,0 +1,70 @@
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// Opens once migrations have been applied; `/readyz` and the workers wait on it.
+package final class SchemaGate: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    package init() {}
+
+    /// Whether migrations are done.
+    package var isOpen: Bool { state.withLock { $0.open } }
+
+    /// Marks migrations done and releases every waiter.
+    package func open() {
+        let waiters = state.withLock { state in
+            state.open = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once the gate is open. Not cancellable: wrap it in `cancelWhenGracefulShutdown` where shutdown matters.
+    package func wait() async {
+        await withCheckedContinuation { continuation in
+            let openNow = state.withLock { state -> Bool in
+                if state.open { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if openNow { continuation.resume() }
+        }
+    }
+}
+
+/// Applies migrations at start, retrying while PostgreSQL is unreachable, then opens the gate. Until then the
+/// service is up but `/readyz` answers 503.
+package struct MigrationService: Service {
+    let client: PostgresClient
+    let migrations: [Migration]
+    let gate: SchemaGate
+    let logger: Logger
+
+    package init(client: PostgresClient, migrations: [Migration] = FlowtalkMigrations.all, gate: SchemaGate, logger: Logger) {
+        self.client = client
+        self.migrations = migrations
+        self.gate = gate
+        self.logger = logger
+    }
+
+    package func run() async throws {
+        var delay = Duration.milliseconds(250)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await Migrator.apply(migrations, client: client, logger: logger)
+                gate.open()
+                break
+            } catch {
+                logger.warning("Migrations not applied yet; retrying", metadata: ["error.type": "\(type(of: error))"])
+                let wait = delay
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        // A Service that returns ends the group, so stay until shutdown.
+        try? await gracefulShutdown()
+    }
+}

@@ -1,0 +1,83 @@
+import FlowtalkCore
+import FlowtalkStore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A throwaway schema in the test database (`make test` starts PostgreSQL and sets `DATABASE_URL`).
+/// Each test gets its own schema, so workers in one test never see another test's jobs.
+package struct TestDatabase: Sendable {
+    package let schema: String
+    package let configuration: PostgresClient.Configuration
+    package let url: String
+
+    /// The database from `DATABASE_URL`; a missing variable is a failure, never a skip.
+    package static func baseURL() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
+            throw TestDatabaseError.noDatabase
+        }
+        return url
+    }
+
+    /// Creates a fresh schema and returns a configuration whose connections use it.
+    package static func create(logger: Logger = Logger(label: "test-db")) async throws -> TestDatabase {
+        let url = try baseURL()
+        let base = try DatabaseURL.configuration(Secret(url), maximumConnections: 4)
+        let schema = "test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
+        try await withClient(base, logger: logger) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"), logger: logger)
+        }
+        var configuration = try DatabaseURL.configuration(Secret(url), maximumConnections: 40)
+        configuration.options.additionalStartupParameters = [("search_path", schema)]
+        return TestDatabase(schema: schema, configuration: configuration, url: url)
+    }
+
+    /// Drops the schema and everything in it.
+    package func drop(logger: Logger = Logger(label: "test-db")) async throws {
+        let base = try DatabaseURL.configuration(Secret(url), maximumConnections: 2)
+        try await Self.withClient(base, logger: logger) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"), logger: logger)
+        }
+    }
+
+    /// Runs `body` with a running client for this schema.
+    package func withClient<T: Sendable>(logger: Logger = Logger(label: "test-db"), _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+        try await Self.withClient(configuration, logger: logger, body)
+    }
+
+    /// Runs `body` with a running client for `configuration`, then stops the client.
+    package static func withClient<T: Sendable>(
+        _ configuration: PostgresClient.Configuration, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T
+    ) async throws -> T {
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                await client.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+
+    /// Creates a schema, migrates it, runs `body`, and drops the schema whatever happened.
+    package static func withMigrated<T: Sendable>(_ body: @Sendable (TestDatabase, PostgresClient) async throws -> T) async throws -> T {
+        let database = try await create()
+        do {
+            let result = try await database.withClient { client in
+                try await Migrator.apply(FlowtalkMigrations.all, client: client, logger: Logger(label: "test-db"))
+                return try await body(database, client)
+            }
+            try await database.drop()
+            return result
+        } catch {
+            try? await database.drop()
+            throw error
+        }
+    }
+}
+
+package enum TestDatabaseError: Error, CustomStringConvertible {
+    case noDatabase
+    package var description: String { "DATABASE_URL is not set: run the tests with `make test`, which starts PostgreSQL" }
+}
