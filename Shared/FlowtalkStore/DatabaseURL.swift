@@ -5,7 +5,8 @@ import PostgresNIO
 /// Turns `DATABASE_URL` into a PostgresNIO client configuration.
 ///
 /// `postgres://user:pass@host:port/db` connects over TCP; `?host=/socket/dir` (libpq's form) over the Unix socket
-/// `/socket/dir/.s.PGSQL.<port>`. `sslmode=disable|prefer|require` chooses TLS (default `prefer`, `disable` on loopback).
+/// `/socket/dir/.s.PGSQL.<port>`. `sslmode=disable|prefer|require` chooses TLS (default `prefer`, `disable` on loopback);
+/// `search_path=schema` puts every table in that schema (tests, or several deployments sharing a database).
 package enum DatabaseURL {
     /// The configuration for `url`; errors name `DATABASE_URL` and never repeat the value (it holds a password).
     package static func configuration(_ url: Secret<String>, maximumConnections: Int = 20) throws -> PostgresClient.Configuration {
@@ -39,6 +40,11 @@ package enum DatabaseURL {
             }
             configuration = .init(
                 host: host, port: port, username: username, password: password, database: database.isEmpty ? nil : database, tls: tls)
+        }
+        if let searchPath = query["search_path"], !searchPath.isEmpty {
+            guard searchPath.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ",") || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) })
+            else { throw malformed("search_path must be lower-case schema names") }
+            configuration.options.additionalStartupParameters = [("search_path", searchPath)]
         }
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)

@@ -1,0 +1,134 @@
+import FlowtalkCore
+import FlowtalkTesting
+import Foundation
+import Testing
+
+@Suite struct InstagramWebhookTests {
+    let now: Int64 = 1_762_022_400_000
+
+    func parse(_ text: String) throws -> ParsedWebhook { try InstagramWebhook.parse(Array(text.utf8), receivedAtMs: now) }
+
+    @Test func f1InboundTextMessage() throws {
+        let parsed = try parse(Fixtures.f1)
+        #expect(parsed.skipped.isEmpty)
+        let event = try #require(parsed.events.first)
+        #expect(parsed.events.count == 1)
+        #expect(event.kind == .message)
+        #expect(event.accountID == "17841400538867190")
+        #expect(event.customerID == "1129842642640637")
+        #expect(event.text == "OI")
+        #expect(event.timestampMs == 1_762_022_346_848)
+        #expect(event.receivedAtMs == now)
+        #expect(event.mid?.hasPrefix("aWdfZAG1faXRlbTox") == true)
+        #expect(event.dedupeKey == "ig:message:\(event.mid!)")
+        #expect(event.conversationKey == "conv:17841400538867190:1129842642640637")
+    }
+
+    @Test func f2ReadReceiptIsCountedNotQueued() throws {
+        let parsed = try parse(Fixtures.f2)
+        #expect(parsed.events.isEmpty)
+        #expect(parsed.skipped == ["read": 1])
+    }
+
+    @Test func f3EchoBelongsToTheCustomerItWasSentTo() throws {
+        let event = try #require(try parse(Fixtures.f3).events.first)
+        #expect(event.kind == .echo)
+        #expect(event.accountID == "17841479961311534")
+        #expect(event.customerID == "2095110131238447")
+        #expect(event.dedupeKey.hasPrefix("ig:echo:"))
+    }
+
+    @Test func f4AttachmentTypesAreKept() throws {
+        let event = try #require(try parse(Fixtures.f4).events.first)
+        #expect(event.kind == .message)
+        #expect(event.text == nil)
+        #expect(event.attachmentTypes == ["ig_reel"])
+    }
+
+    @Test func f5EditWithoutSenderIsQueuedAsPossibleNewMessage() throws {
+        let event = try #require(try parse(Fixtures.f5).events.first)
+        #expect(event.kind == .edit)
+        #expect(event.customerID == nil)
+        #expect(event.conversationKey == nil)
+        #expect(event.accountID == "17841458318357324")
+    }
+
+    @Test func f6DashboardTestPayloadIsSkipped() throws {
+        let parsed = try parse(Fixtures.f6)
+        #expect(parsed.events.isEmpty)
+        #expect(parsed.skipped == ["changes": 1])
+    }
+
+    @Test func everyEntryAndEveryItemIsRead() throws {
+        let body = """
+            {"object":"instagram","entry":[
+              {"id":"111","time":1,"messaging":[
+                {"sender":{"id":"c1"},"recipient":{"id":"111"},"timestamp":1762022346848,"message":{"mid":"m1","text":"price?"}},
+                {"sender":{"id":"c1"},"recipient":{"id":"111"},"timestamp":1762022346849,"postback":{"mid":"p1","title":"Opening hours?","payload":"FAQ_HOURS"}},
+                {"sender":{"id":"c1"},"recipient":{"id":"111"},"timestamp":1762022346850,"reaction":{"mid":"m1","action":"react","reaction":"love","emoji":"❤️"}},
+                {"sender":{"id":"c1"},"recipient":{"id":"111"},"timestamp":1762022346851,"message_edit":{"mid":"m1","text":"price??","num_edit":"1"}},
+                {"sender":{"id":"c1"},"recipient":{"id":"111"},"timestamp":1762022346852,"message":{"mid":"m0","is_deleted":true}},
+                {"sender":{"id":"c1"},"recipient":{"id":"111"},"timestamp":1762022346853,"referral":{"ref":"x","source":"SHORTLINKS","type":"OPEN_THREAD"}},
+                {"sender":{"id":"c1"},"recipient":{"id":"111"},"timestamp":1762022346854,"optin":{}}
+              ]},
+              {"id":"222","time":1,"messaging":[
+                {"sender":{"id":"c2"},"recipient":{"id":"222"},"timestamp":"1762022346","message":{"mid":"m2","text":"hi","quick_reply":{"payload":"QR"}}}
+              ]}
+            ]}
+            """
+        let parsed = try parse(body)
+        #expect(parsed.events.map(\.kind) == [.message, .postback, .deleted, .message])
+        #expect(parsed.events[1].postbackPayload == "FAQ_HOURS")
+        #expect(parsed.events[1].postbackTitle == "Opening hours?")
+        #expect(parsed.events[2].text == nil)
+        #expect(parsed.events[3].accountID == "222")
+        #expect(parsed.events[3].quickReplyPayload == "QR")
+        // Seconds in a string become milliseconds.
+        #expect(parsed.events[3].timestampMs == 1_762_022_346_000)
+        #expect(parsed.skipped == ["reaction": 1, "edit": 1, "referral": 1, "unknown": 1])
+    }
+
+    @Test func idsAboveTwoToThe53AreKeptExactly() throws {
+        let body = #"{"object":"instagram","entry":[{"id":27640875392278831,"messaging":[{"sender":{"id":9007199254740993},"recipient":{"id":27640875392278831},"timestamp":1762022346848,"message":{"mid":"m","text":"x"}}]}]}"#
+        let event = try #require(try parse(body).events.first)
+        #expect(event.accountID == "27640875392278831")
+        #expect(event.customerID == "9007199254740993")
+    }
+
+    @Test func topLevelArrayFromMetaSamplesIsTolerated() throws {
+        let parsed = try parse("[\(Fixtures.f1)]")
+        #expect(parsed.events.count == 1)
+    }
+
+    @Test func malformedItemIsSkippedAndTheRestKept() throws {
+        let body = #"{"object":"instagram","entry":[{"id":"1","messaging":[{"sender":{"id":true},"message":{"mid":"a","text":"x"}},{"sender":{"id":"c"},"recipient":{"id":"1"},"timestamp":1,"message":{"mid":"b","text":"y"}},{"sender":{"id":"c"},"message":{"mid":"","text":"z"}},{"sender":{"id":"c d"},"message":{"mid":"q","text":"z"}}]}]}"#
+        let parsed = try parse(body)
+        #expect(parsed.events.map(\.mid) == ["b"])
+        #expect(parsed.skipped == ["malformed_item": 1, "invalid_id": 2])
+    }
+
+    @Test(arguments: [
+        "", "not json", "{", #"{"object":"instagram"}"#, #"{"object":"instagram","entry":{}}"#, "[]", "42", #"{"object":"instagram","entry":[]} trailing"#,
+    ])
+    func malformedBodiesAreRefused(body: String) {
+        #expect(throws: WebhookPayloadError.self) { try parse(body) }
+    }
+
+    @Test func unknownObjectIsRefused() {
+        #expect(throws: WebhookPayloadError.unknownObject) { try parse(#"{"object":"page","entry":[]}"#) }
+    }
+
+    @Test func nulAndNonLatinTextSurviveIntoTheEvent() throws {
+        let body = #"{"object":"instagram","entry":[{"id":"1","messaging":[{"sender":{"id":"c"},"recipient":{"id":"1"},"timestamp":1762022346848,"message":{"mid":"m","text":"a\u0000b مرحبا 👋🏽"}}]}]}"#
+        let event = try #require(try parse(body).events.first)
+        #expect(event.text == "a\u{0}b مرحبا 👋🏽")
+        let roundTrip = try JSONDecoder().decode(InboundEvent.self, from: JSONEncoder().encode(event))
+        #expect(roundTrip == event)
+    }
+
+    @Test func tooManyItemsAreRefusedWhole() {
+        let item = #"{"sender":{"id":"c"},"recipient":{"id":"1"},"timestamp":1,"read":{"mid":"m"}}"#
+        let body = #"{"object":"instagram","entry":[{"id":"1","messaging":["# + Array(repeating: item, count: InstagramWebhook.maximumItems + 1).joined(separator: ",") + "]}]}"
+        #expect(throws: WebhookPayloadError.tooManyEvents(InstagramWebhook.maximumItems)) { try parse(body) }
+    }
+}
