@@ -62,8 +62,16 @@ package enum FailureOutcome: String, Sendable {
 
 /// The PostgreSQL job queue of DESIGN §4: the one table services hand work through.
 package struct JobQueue: Sendable {
-    /// The channel `enqueue` notifies and idle workers listen on.
-    package static let channel = "flowtalk_jobs"
+    /// The prefix of the channel `enqueue` notifies and idle workers listen on. The schema is appended, so deployments
+    /// (or test runs) sharing one database in different schemas do not wake each other.
+    package static let channelPrefix = "flowtalk_jobs:"
+
+    /// The notification channel for the schema `connection` works in.
+    package static func channel(on connection: PostgresConnection, logger: Logger) async throws -> String {
+        var schema = "public"
+        for try await name in try await connection.query("SELECT current_schema()::text", logger: logger).decode(String.self) { schema = name }
+        return channelPrefix + schema
+    }
 
     package let client: PostgresClient
     package let logger: Logger
@@ -118,7 +126,7 @@ package struct JobQueue: Sendable {
                 ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
                 RETURNING id, kind
             ),
-            notified AS (SELECT pg_notify('\(unescaped: Self.channel)', '') FROM (SELECT 1 FROM ins LIMIT 1) AS any_row)
+            notified AS (SELECT pg_notify('\(unescaped: Self.channelPrefix)' || current_schema(), '') FROM (SELECT 1 FROM ins LIMIT 1) AS any_row)
             SELECT kind, (SELECT count(*) FROM notified) FROM ins
             """, logger: logger)
         var inserted = 0
@@ -294,6 +302,14 @@ package struct JobQueue: Sendable {
         for try await (available, scheduled, running, dead, age) in rows.decode((Int, Int, Int, Int, Double).self) {
             depth = QueueDepth(available: available, scheduled: scheduled, running: running, dead: dead, oldestAvailableAgeSeconds: age)
         }
+        return depth
+    }
+
+    /// Reads the depth and records it in the depth gauges.
+    @discardableResult
+    package func sampleDepth() async throws -> QueueDepth {
+        let depth = try await depth()
+        metrics.record(depth)
         return depth
     }
 

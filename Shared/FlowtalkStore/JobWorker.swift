@@ -173,7 +173,8 @@ package struct JobWorker: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 try await queue.client.withConnection { connection in
-                    try await connection.listen(on: JobQueue.channel) { notifications in
+                    let channel = try await JobQueue.channel(on: connection, logger: logger)
+                    try await connection.listen(on: channel) { notifications in
                         // Anything enqueued before LISTEN took effect would otherwise wait for the next poll.
                         doorbell.ring()
                         for try await _ in notifications.cancelOnGracefulShutdown() { doorbell.ring() }
@@ -211,7 +212,7 @@ package struct QueueMaintenance: Service {
         if let ready { try await cancelWhenGracefulShutdown { await ready.wait() } }
         var lastPurge = ContinuousClock.now - .seconds(3600)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            if let depth = try? await queue.depth() { queue.metrics.record(depth) }
+            _ = try? await queue.sampleDepth()
             if ContinuousClock.now - lastPurge > .seconds(3600) {
                 if let purged = try? await queue.purge() {
                     lastPurge = .now

@@ -20,7 +20,7 @@ package struct TestDatabase: Sendable {
     }
 
     /// Creates a fresh schema and returns a configuration whose connections use it.
-    package static func create(logger: Logger = Logger(label: "test-db")) async throws -> TestDatabase {
+    package static func create(logger: Logger = Logger.quiet("test-db")) async throws -> TestDatabase {
         let url = try baseURL()
         let base = try DatabaseURL.configuration(Secret(url), maximumConnections: 4)
         let schema = "test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
@@ -33,7 +33,7 @@ package struct TestDatabase: Sendable {
     }
 
     /// Drops the schema and everything in it.
-    package func drop(logger: Logger = Logger(label: "test-db")) async throws {
+    package func drop(logger: Logger = Logger.quiet("test-db")) async throws {
         let base = try DatabaseURL.configuration(Secret(url), maximumConnections: 2)
         try await Self.withClient(base, logger: logger) { client in
             try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"), logger: logger)
@@ -41,7 +41,7 @@ package struct TestDatabase: Sendable {
     }
 
     /// Runs `body` with a running client for this schema.
-    package func withClient<T: Sendable>(logger: Logger = Logger(label: "test-db"), _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+    package func withClient<T: Sendable>(logger: Logger = Logger.quiet("test-db"), _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
         try await Self.withClient(configuration, logger: logger, body)
     }
 
@@ -60,12 +60,25 @@ package struct TestDatabase: Sendable {
         }
     }
 
+    /// Creates an empty schema, runs `body`, and drops the schema whatever happened.
+    package static func withFresh<T: Sendable>(_ body: @Sendable (TestDatabase) async throws -> T) async throws -> T {
+        let database = try await create()
+        do {
+            let result = try await body(database)
+            try await database.drop()
+            return result
+        } catch {
+            try? await database.drop()
+            throw error
+        }
+    }
+
     /// Creates a schema, migrates it, runs `body`, and drops the schema whatever happened.
     package static func withMigrated<T: Sendable>(_ body: @Sendable (TestDatabase, PostgresClient) async throws -> T) async throws -> T {
         let database = try await create()
         do {
             let result = try await database.withClient { client in
-                try await Migrator.apply(FlowtalkMigrations.all, client: client, logger: Logger(label: "test-db"))
+                try await Migrator.apply(FlowtalkMigrations.all, client: client, logger: Logger.quiet("test-db"))
                 return try await body(database, client)
             }
             try await database.drop()
@@ -80,4 +93,9 @@ package struct TestDatabase: Sendable {
 package enum TestDatabaseError: Error, CustomStringConvertible {
     case noDatabase
     package var description: String { "DATABASE_URL is not set: run the tests with `make test`, which starts PostgreSQL" }
+}
+
+extension Logger {
+    /// A logger that prints nothing, for code under test whose logs are not being checked.
+    package static func quiet(_ label: String) -> Logger { Logger(label: label, factory: { _ in SwiftLogNoOpLogHandler() }) }
 }
