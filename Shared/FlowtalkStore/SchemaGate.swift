@@ -54,7 +54,10 @@ package struct MigrationService: Service {
         var delay = Duration.milliseconds(250)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await Migrator.apply(migrations, client: client, logger: logger)
+                // Cancellable: while PostgreSQL is unreachable a lease can wait long, and shutdown must not.
+                try await cancelWhenGracefulShutdown { [client, migrations, logger] in
+                    _ = try await Migrator.apply(migrations, client: client, logger: logger)
+                }
                 gate.open()
                 break
             } catch {
