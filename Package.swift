@@ -50,6 +50,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -89,6 +90,8 @@ let package = Package(
         tests("IngestServiceTests", ["IngestService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", postgres, logging,
                                      .product(name: "HummingbirdTesting", package: "hummingbird"),
                                      .product(name: "InMemoryLogging", package: "swift-log")]),
+        tests("EndToEndTests", ["FlowtalkCore", "FlowtalkStore", postgres, logging,
+                                .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         tests("ServiceHealthTests", ["AuthService", "DispatchService", "AnalyticsService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
                                      .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]

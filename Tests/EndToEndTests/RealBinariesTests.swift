@@ -1,0 +1,138 @@
+import AsyncHTTPClient
+import FlowtalkCore
+import FlowtalkStore
+import FlowtalkTesting
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import PostgresNIO
+import Testing
+
+/// Drives the built executables (`swift build` puts them in `.build/debug`), as an operator would.
+@Suite(.serialized) struct RealBinariesTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let binaries = root.appendingPathComponent(".build/debug")
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    final class Running: @unchecked Sendable {
+        let process: Process
+        let stderr: Pipe
+        init(process: Process, stderr: Pipe) {
+            self.process = process
+            self.stderr = stderr
+        }
+    }
+
+    static func start(_ name: String, environment: [String: String]) throws -> Running {
+        let process = Process()
+        process.executableURL = binaries.appendingPathComponent(name)
+        // A clean environment: only what the test sets, so nothing from the developer's shell or a .env leaks in.
+        process.environment = environment.merging(["FLOWTALK_ENV_FILE": "/nonexistent", "PATH": "/usr/bin:/bin"]) { a, _ in a }
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return Running(process: process, stderr: stderr)
+    }
+
+    static func stop(_ running: Running) async throws -> Int32 {
+        running.process.terminate()  // SIGTERM
+        for _ in 0..<200 where running.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        if running.process.isRunning { kill(running.process.processIdentifier, SIGKILL) }
+        running.process.waitUntilExit()
+        return running.process.terminationStatus
+    }
+
+    static func get(_ url: String) async throws -> (HTTPResponseStatus, String) {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(5))
+        return (response.status, String(buffer: try await response.body.collect(upTo: 1 << 20)))
+    }
+
+    @Test func allFourServicesStartBecomeReadyTakeAWebhookAndStopOnSIGTERM() async throws {
+        try await TestDatabase.withFresh { database in
+            let url = database.url + (database.url.contains("?") ? "&" : "?") + "search_path=\(database.schema)"
+            let secret = "e2e-secret"
+            var ports: [String: Int] = [:]
+            var running: [String: Running] = [:]
+            for name in ["flowtalk-auth", "flowtalk-ingest", "flowtalk-dispatch", "flowtalk-analytics"] {
+                let port = try Self.freePort()
+                ports[name] = port
+                running[name] = try Self.start(
+                    name,
+                    environment: [
+                        "DATABASE_URL": url, "HOST": "127.0.0.1", "PORT": "\(port)", "META_APP_SECRET": secret, "META_VERIFY_TOKEN": "vt",
+                        "LOG_LEVEL": "info",
+                    ])
+            }
+            var stopped = false
+            defer { if !stopped { for process in running.values { process.process.terminate() } } }
+
+            for (name, port) in ports {
+                var status = HTTPResponseStatus.serviceUnavailable
+                for _ in 0..<300 {
+                    status = (try? await Self.get("http://127.0.0.1:\(port)/readyz").0) ?? .serviceUnavailable
+                    if status == .ok { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(status == .ok, "\(name) /readyz")
+                let (metricsStatus, _) = try await Self.get("http://127.0.0.1:\(port)/metrics")
+                #expect(metricsStatus == .ok, "\(name) /metrics")
+            }
+
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(ports["flowtalk-ingest"]!)/webhooks/instagram")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "X-Hub-Signature-256", value: WebhookSignatureVerifier.sign(body: Array(Fixtures.f1.utf8), secret: secret))
+            request.body = .bytes(ByteBuffer(string: Fixtures.f1))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            #expect(response.status == .ok)
+
+            let queued = try await database.withClient(logger: .quiet("db")) { client in
+                var kinds: [String] = []
+                for try await kind in try await client.query("SELECT kind FROM jobs").decode(String.self) { kinds.append(kind) }
+                return kinds
+            }
+            #expect(queued == ["inbound.message"])
+
+            for (name, process) in running {
+                let status = try await Self.stop(process)
+                #expect(status == 0, "\(name) exit status after SIGTERM")
+                let log = String(decoding: process.stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                #expect(!log.contains(secret), "\(name) logged the secret")
+                #expect(!log.contains("\"OI\""), "\(name) logged message text")
+            }
+            stopped = true
+        }
+    }
+
+    @Test func aMissingSecretStopsTheServiceWithOneClearLine() async throws {
+        let process = try Self.start("flowtalk-ingest", environment: ["DATABASE_URL": "postgres://u@127.0.0.1:1/db", "META_VERIFY_TOKEN": "x"])
+        process.process.waitUntilExit()
+        let output = String(decoding: process.stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.process.terminationStatus == 1)
+        #expect(output == "flowtalk-ingest: configuration error: missing required environment variable META_APP_SECRET\n")
+    }
+
+    @Test func aMalformedDatabaseURLIsNamedWithoutItsPassword() async throws {
+        let process = try Self.start("flowtalk-dispatch", environment: ["DATABASE_URL": "mysql://root:hunter2@db/x"])
+        process.process.waitUntilExit()
+        let output = String(decoding: process.stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.process.terminationStatus == 1)
+        #expect(output.hasPrefix("flowtalk-dispatch: configuration error: environment variable DATABASE_URL is malformed"))
+        #expect(!output.contains("hunter2"))
+        #expect(output.split(separator: "\n").count == 1)
+    }
+}

@@ -1,0 +1,99 @@
+import FlowtalkHTTP
+import FlowtalkStore
+import FlowtalkTesting
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import PostgresNIO
+import Testing
+
+@testable import AnalyticsService
+@testable import AuthService
+@testable import DispatchService
+
+func waitUntilReady(_ client: some TestClientProtocol) async throws -> HTTPResponse.Status {
+    for _ in 0..<200 {
+        let status = try await client.execute(uri: "/readyz", method: .get).status
+        if status == .ok { return status }
+        try await Task.sleep(for: .milliseconds(25))
+    }
+    return try await client.execute(uri: "/readyz", method: .get).status
+}
+
+/// Checks the three routes every service serves.
+func checkHealthRoutes(_ client: some TestClientProtocol) async throws {
+    let health = try await client.execute(uri: "/healthz", method: .get)
+    #expect(health.status == .ok)
+    #expect(try await waitUntilReady(client) == .ok)
+    let metrics = try await client.execute(uri: "/metrics", method: .get)
+    #expect(metrics.status == .ok)
+    #expect(metrics.headers[.contentType]?.hasPrefix("text/plain") == true)
+    let missing = try await client.execute(uri: "/no/such/route", method: .get)
+    #expect(missing.status == .notFound)
+    #expect(missing.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+}
+
+@Suite struct ServiceHealthTests {
+    @Test func authServesHealthReadinessAndMetrics() async throws {
+        try await TestDatabase.withFresh { database in
+            let configuration = AuthConfiguration(common: CommonConfiguration(database: database.configuration, port: 0))
+            try await AuthService.buildApplication(configuration: configuration, logger: .quiet("auth")).test(.router) { try await checkHealthRoutes($0) }
+        }
+    }
+
+    @Test func analyticsServesHealthReadinessAndMetrics() async throws {
+        try await TestDatabase.withFresh { database in
+            let configuration = AnalyticsConfiguration(common: CommonConfiguration(database: database.configuration, port: 0))
+            try await AnalyticsService.buildApplication(configuration: configuration, logger: .quiet("analytics")).test(.router) {
+                try await checkHealthRoutes($0)
+            }
+        }
+    }
+
+    @Test func dispatchServesHealthAndRunsTheQueueUpkeep() async throws {
+        try await TestDatabase.withFresh { database in
+            let configuration = DispatchConfiguration(common: CommonConfiguration(database: database.configuration, port: 0))
+            try await DispatchService.buildApplication(configuration: configuration, logger: .quiet("dispatch")).test(.router) { client in
+                try await checkHealthRoutes(client)
+                // The upkeep samples queue depth into the gauges /metrics serves.
+                var text = ""
+                for _ in 0..<100 {
+                    text = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+                    if text.contains("flowtalk_jobs_depth") { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(text.contains(#"flowtalk_jobs_depth{state="available"} 0"#))
+            }
+        }
+    }
+
+    @Test func dispatchRunsHandlersForTheKindsItKnows() async throws {
+        try await TestDatabase.withFresh { database in
+            var configuration = DispatchConfiguration(common: CommonConfiguration(database: database.configuration, port: 0))
+            configuration.worker.pollInterval = .milliseconds(100)
+            let seen = Seen()
+            let handlers: [String: JobHandler] = ["probe": { job, _ in await seen.add(String(buffer: job.payload)) }]
+            let app = try await DispatchService.buildApplication(configuration: configuration, logger: .quiet("dispatch"), handlers: handlers)
+            try await app.test(.router) { client in
+                _ = try await waitUntilReady(client)
+                try await database.withClient(logger: .quiet("db")) { db in
+                    let queue = JobQueue(client: db, logger: .quiet("q"))
+                    try await queue.enqueue([NewJob(kind: "probe", payload: ByteBuffer(string: "hello")), NewJob(kind: "unknown", payload: ByteBuffer())])
+                    for _ in 0..<200 where await seen.values.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
+                    #expect(await seen.values == ["hello"])
+                    // A kind without a handler stays queued for the service that knows it.
+                    let depth = try await queue.depth()
+                    #expect(depth.available == 1)
+                }
+            }
+        }
+    }
+}
+
+actor Seen {
+    var values: [String] = []
+    func add(_ value: String) { values.append(value) }
+}
