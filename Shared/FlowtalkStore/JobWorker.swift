@@ -60,18 +60,15 @@ package struct JobWorker: Service {
     }
 
     package func run() async throws {
-        if let ready { try await cancelWhenGracefulShutdown { await ready.wait() } }
-        guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+        if let ready { try? await cancelWhenGracefulShutdown { await ready.wait() } }
+        guard ready?.isOpen ?? true, !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+        // Every child ends on its own at graceful shutdown; a claim loop first finishes the batch in hand,
+        // so nothing here cancels its siblings.
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.listen() }
             group.addTask { await self.rescueLoop() }
             for loop in 0..<configuration.loops {
                 group.addTask { await self.claimLoop(loop) }
-            }
-            // The claim loops end on shutdown; then stop the helpers.
-            for _ in 0..<(configuration.loops + 2) {
-                await group.next()
-                if Task.isShuttingDownGracefully || Task.isCancelled { group.cancelAll() }
             }
         }
     }
@@ -209,7 +206,8 @@ package struct QueueMaintenance: Service {
     }
 
     package func run() async throws {
-        if let ready { try await cancelWhenGracefulShutdown { await ready.wait() } }
+        if let ready { try? await cancelWhenGracefulShutdown { await ready.wait() } }
+        guard ready?.isOpen ?? true else { return }
         var lastPurge = ContinuousClock.now - .seconds(3600)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             _ = try? await queue.sampleDepth()

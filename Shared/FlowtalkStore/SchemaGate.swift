@@ -1,11 +1,12 @@
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import Foundation
 import Synchronization
 
 /// Opens once migrations have been applied; `/readyz` and the workers wait on it.
 package final class SchemaGate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = Mutex<(open: Bool, waiters: [UUID: CheckedContinuation<Void, Never>])>((false, [:]))
 
     package init() {}
 
@@ -16,21 +17,26 @@ package final class SchemaGate: Sendable {
     package func open() {
         let waiters = state.withLock { state in
             state.open = true
-            defer { state.waiters = [] }
-            return state.waiters
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Returns once the gate is open. Not cancellable: wrap it in `cancelWhenGracefulShutdown` where shutdown matters.
+    /// Returns once the gate is open, or when the task is cancelled (check `isOpen` afterwards).
     package func wait() async {
-        await withCheckedContinuation { continuation in
-            let openNow = state.withLock { state -> Bool in
-                if state.open { return true }
-                state.waiters.append(continuation)
-                return false
+        let id = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.open || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
             }
-            if openNow { continuation.resume() }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
         }
     }
 }

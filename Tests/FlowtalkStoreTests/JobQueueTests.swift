@@ -6,6 +6,8 @@ import Metrics
 import MetricsTestKit
 import NIOCore
 import PostgresNIO
+import ServiceLifecycle
+import ServiceLifecycleTestKit
 import Synchronization
 import Testing
 
@@ -360,6 +362,41 @@ func withWorkers<T: Sendable>(
             #expect(depth.oldestAvailableAgeSeconds >= 42)
             #expect(try metrics.expectGauge("flowtalk_jobs_depth", [("state", "dead")]).lastValue == 1)
             #expect((try metrics.expectGauge("flowtalk_jobs_oldest_available_age_seconds").lastValue ?? 0) >= 42)
+        }
+    }
+
+    @Test func gracefulShutdownFinishesTheJobInHandAndTakesNoMore() async throws {
+        try await TestDatabase.withMigrated { _, client in
+            let queue = JobQueue(client: client, logger: Self.logger)
+            let started = Box(0)
+            let finished = Box(0)
+            var configuration = JobWorkerConfiguration()
+            configuration.loops = 1
+            configuration.batchSize = 1
+            configuration.pollInterval = .milliseconds(100)
+            let worker = JobWorker(
+                queue: queue,
+                handlers: ["test": { _, _ in
+                    started.withLock { $0 += 1 }
+                    try await Task.sleep(for: .milliseconds(800))
+                    finished.withLock { $0 += 1 }
+                }],
+                configuration: configuration, logger: Self.logger)
+            _ = try await queue.enqueue([job("test", "1"), job("test", "2"), job("test", "3")])
+            try await testGracefulShutdown { trigger in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await worker.run() }
+                    let began = try await eventually(.seconds(30)) { started.withLock { $0 } == 1 }
+                    #expect(began)
+                    trigger.triggerGracefulShutdown()
+                    try await group.waitForAll()
+                }
+            }
+            // The job in hand ran to the end and was completed; the other two were never taken.
+            #expect(started.withLock { $0 } == 1)
+            #expect(finished.withLock { $0 } == 1)
+            let depth = try await queue.depth()
+            #expect(depth.available == 2 && depth.running == 0)
         }
     }
 }
