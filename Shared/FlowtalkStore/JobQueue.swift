@@ -95,42 +95,9 @@ package struct JobQueue: Sendable {
     @discardableResult
     package func enqueue(_ jobs: [NewJob], on connection: PostgresConnection) async throws -> Int {
         guard !jobs.isEmpty else { return 0 }
-        let epoch = Date(timeIntervalSince1970: 0)
-        let kinds = jobs.map(\.kind)
-        let payloads = jobs.map(\.payload)
-        let dedupe = jobs.map { $0.dedupeKey ?? "" }
-        let serialization = jobs.map { $0.serializationKey ?? "" }
-        let priorities = jobs.map(\.priority)
-        let runAt = jobs.map { $0.runAt ?? epoch }
-        let attempts = jobs.map(\.maxAttempts)
-        let rows = try await connection.query(
-            """
-            WITH input AS (
-                SELECT * FROM unnest(\(kinds)::text[], \(payloads)::bytea[], \(dedupe)::text[], \(serialization)::text[],
-                                     \(priorities)::int2[], \(runAt)::timestamptz[], \(attempts)::int4[])
-                    WITH ORDINALITY AS t(kind, payload, dedupe_key, serialization_key, priority, run_at, max_attempts, ord)
-            ),
-            fresh AS (
-                INSERT INTO job_dedupe (key) SELECT DISTINCT dedupe_key FROM input WHERE dedupe_key <> ''
-                ON CONFLICT DO NOTHING RETURNING key
-            ),
-            chosen AS (
-                SELECT DISTINCT ON (COALESCE(NULLIF(dedupe_key, ''), 'ord:' || ord)) *
-                FROM input WHERE dedupe_key = '' OR dedupe_key IN (SELECT key FROM fresh)
-                ORDER BY COALESCE(NULLIF(dedupe_key, ''), 'ord:' || ord), ord
-            ),
-            ins AS (
-                INSERT INTO jobs (kind, payload, dedupe_key, serialization_key, priority, run_at, max_attempts)
-                SELECT kind, payload, NULLIF(dedupe_key, ''), NULLIF(serialization_key, ''), priority, GREATEST(now(), run_at), max_attempts
-                FROM chosen ORDER BY ord
-                ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-                RETURNING id, kind
-            ),
-            notified AS (SELECT pg_notify('\(unescaped: Self.channelPrefix)' || current_schema(), '') FROM (SELECT 1 FROM ins LIMIT 1) AS any_row)
-            SELECT kind, (SELECT count(*) FROM notified) FROM ins
-            """, logger: logger)
+        let statement = EnqueueStatement(jobs: jobs)
         var inserted = 0
-        for try await (kind, _) in rows.decode((String, Int64).self) {
+        for try await kind in try await connection.execute(statement, logger: logger) {
             inserted += 1
             metrics.enqueued(kind: kind)
         }
@@ -329,4 +296,51 @@ package enum Backoff {
         // Never less than half the ceiling, so a retry storm still spreads out but does not come back instantly.
         return .milliseconds(Int64.random(in: (ms / 2)...max(ms / 2, ms)))
     }
+}
+
+/// The enqueue statement, prepared once per connection: under load ingest runs it hundreds of times a second, and
+/// planning this CTE each time cost more than the inserts themselves.
+///
+/// Duplicates are dropped twice over: the dedupe ledger remembers keys after their jobs are gone, and the partial
+/// unique index on `jobs.dedupe_key` keeps only the first of two equal keys inside one batch.
+struct EnqueueStatement: PostgresPreparedStatement {
+    typealias Row = String
+
+    static let sql = """
+        WITH input AS (
+            SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::int2[], $6::timestamptz[], $7::int4[])
+                WITH ORDINALITY AS t(kind, payload, dedupe_key, serialization_key, priority, run_at, max_attempts, ord)
+        ),
+        fresh AS (
+            INSERT INTO job_dedupe (key) SELECT dedupe_key FROM input WHERE dedupe_key <> ''
+            ON CONFLICT DO NOTHING RETURNING key
+        ),
+        ins AS (
+            INSERT INTO jobs (kind, payload, dedupe_key, serialization_key, priority, run_at, max_attempts)
+            SELECT kind, payload, NULLIF(dedupe_key, ''), NULLIF(serialization_key, ''), priority, GREATEST(now(), run_at), max_attempts
+            FROM input WHERE dedupe_key = '' OR dedupe_key IN (SELECT key FROM fresh)
+            ORDER BY ord
+            ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+            RETURNING kind
+        ),
+        notified AS (SELECT pg_notify('\(JobQueue.channelPrefix)' || current_schema(), '') FROM (SELECT 1 FROM ins LIMIT 1) AS any_row)
+        SELECT kind || repeat('', (SELECT count(*) FROM notified)::int) FROM ins
+        """
+
+    let jobs: [NewJob]
+
+    func makeBindings() throws -> PostgresBindings {
+        let epoch = Date(timeIntervalSince1970: 0)
+        var bindings = PostgresBindings(capacity: 7)
+        bindings.append(jobs.map(\.kind))
+        bindings.append(jobs.map(\.payload))
+        bindings.append(jobs.map { $0.dedupeKey ?? "" })
+        bindings.append(jobs.map { $0.serializationKey ?? "" })
+        bindings.append(jobs.map(\.priority))
+        bindings.append(jobs.map { $0.runAt ?? epoch })
+        bindings.append(jobs.map(\.maxAttempts))
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> String { try row.decode(String.self) }
 }
