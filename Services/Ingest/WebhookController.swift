@@ -68,9 +68,7 @@ struct WebhookController<Context: RequestContext>: Sendable {
             context.logger.notice("Webhook signature rejected")
             throw APIError.unauthorized("Missing or invalid X-Hub-Signature-256.", code: "invalid_signature")
         }
-        guard let contentType = request.headers[.contentType]?.lowercased(),
-            contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces) == "application/json"
-        else {
+        guard let contentType = request.headers[.contentType], Self.isJSON(contentType) else {
             metrics.delivery("unsupported_media_type")
             throw APIError(.unsupportedMediaType, code: "unsupported_media_type", message: "Content-Type must be application/json.")
         }
@@ -85,10 +83,9 @@ struct WebhookController<Context: RequestContext>: Sendable {
         }
         for (reason, count) in parsed.skipped { metrics.skipped(reason, count: count) }
 
-        let encoder = JSONEncoder()
-        let jobs = try parsed.events.map { event in
+        let jobs = parsed.events.map { event in
             NewJob(
-                kind: "inbound.\(event.kind.rawValue)", payload: ByteBuffer(bytes: try encoder.encode(event)),
+                kind: "inbound.\(event.kind.rawValue)", payload: ByteBuffer(bytes: event.jsonBytes()),
                 dedupeKey: event.dedupeKey, serializationKey: event.conversationKey)
         }
         if !jobs.isEmpty {
@@ -115,19 +112,39 @@ struct WebhookController<Context: RequestContext>: Sendable {
     }
 }
 
-/// Ingest's counters: deliveries by outcome, events queued by kind, events skipped by reason.
-struct IngestMetrics: Sendable {
-    let factory: any MetricsFactory
+extension WebhookController {
+    /// `application/json`, in any case, optionally followed by parameters (`; charset=utf-8`).
+    static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.utf8.prefix { $0 != UInt8(ascii: ";") }
+        var trimmed = Substring(mediaType)
+        while trimmed.last == " " || trimmed.last == "\t" { trimmed = trimmed.dropLast() }
+        while trimmed.first == " " || trimmed.first == "\t" { trimmed = trimmed.dropFirst() }
+        return trimmed.lowercased() == "application/json"
+    }
+}
 
-    func delivery(_ outcome: String) {
-        Counter(label: "flowtalk_webhook_deliveries_total", dimensions: [("outcome", outcome)], factory: factory).increment()
+/// Ingest's counters: deliveries by outcome, events queued by kind, events skipped by reason. The label values are a
+/// closed set, so every counter is made once up front and a request only increments.
+struct IngestMetrics: Sendable {
+    static let outcomes = ["accepted", "bad_signature", "malformed", "too_large", "unsupported_media_type", "unavailable"]
+    static let reasons = ["read", "reaction", "edit", "referral", "standby", "changes", "test_payload", "unknown", "malformed_item", "invalid_id"]
+
+    private let deliveries: [String: Counter]
+    private let events: [String: Counter]
+    private let skips: [String: Counter]
+
+    init(factory: any MetricsFactory) {
+        func counters(_ label: String, _ dimension: String, _ values: [String]) -> [String: Counter] {
+            Dictionary(uniqueKeysWithValues: values.map { ($0, Counter(label: label, dimensions: [(dimension, $0)], factory: factory)) })
+        }
+        deliveries = counters("flowtalk_webhook_deliveries_total", "outcome", Self.outcomes)
+        events = counters("flowtalk_webhook_events_total", "kind", InboundEvent.Kind.allCases.map(\.rawValue))
+        skips = counters("flowtalk_webhook_events_skipped_total", "reason", Self.reasons)
     }
-    func event(_ kind: String) {
-        Counter(label: "flowtalk_webhook_events_total", dimensions: [("kind", kind)], factory: factory).increment()
-    }
-    func skipped(_ reason: String, count: Int) {
-        Counter(label: "flowtalk_webhook_events_skipped_total", dimensions: [("reason", reason)], factory: factory).increment(by: count)
-    }
+
+    func delivery(_ outcome: String) { deliveries[outcome]?.increment() }
+    func event(_ kind: String) { events[kind]?.increment() }
+    func skipped(_ reason: String, count: Int) { skips[reason]?.increment(by: count) }
 }
 
 extension HTTPField.Name {

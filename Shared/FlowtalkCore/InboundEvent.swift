@@ -55,3 +55,80 @@ package struct InboundEvent: Codable, Sendable, Equatable {
         customerID.map { "conv:\(accountID):\($0)" }
     }
 }
+
+extension InboundEvent {
+    /// The event as JSON, the same document `JSONEncoder` would produce (decodable by `JSONDecoder`), written by hand:
+    /// ingest encodes one per event on its hot path, and the generic encoder cost more than the rest of the work.
+    package func jsonBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + (text?.utf8.count ?? 0))
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        func key(_ name: StaticString) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        }
+        func string(_ name: StaticString, _ value: String?) {
+            guard let value else { return }
+            key(name)
+            JSONText.appendString(value, to: &out)
+        }
+        func bool(_ name: StaticString, _ value: Bool?) {
+            guard let value else { return }
+            key(name)
+            out.append(contentsOf: (value ? "true" : "false").utf8)
+        }
+        string("kind", kind.rawValue)
+        string("accountID", accountID)
+        string("customerID", customerID)
+        string("mid", mid)
+        key("timestampMs")
+        out.append(contentsOf: String(timestampMs).utf8)
+        key("receivedAtMs")
+        out.append(contentsOf: String(receivedAtMs).utf8)
+        string("text", text)
+        if let attachmentTypes {
+            key("attachmentTypes")
+            out.append(UInt8(ascii: "["))
+            for (index, type) in attachmentTypes.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONText.appendString(type, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        string("quickReplyPayload", quickReplyPayload)
+        string("replyToMID", replyToMID)
+        string("postbackPayload", postbackPayload)
+        string("postbackTitle", postbackTitle)
+        bool("isSelf", isSelf)
+        bool("isUnsupported", isUnsupported)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+}
+
+/// Writing JSON strings.
+package enum JSONText {
+    private static let hex = Array("0123456789abcdef".utf8)
+
+    /// Appends `value` as a quoted JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
+    package static func appendString(_ value: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20:
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}

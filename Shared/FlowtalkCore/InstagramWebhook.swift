@@ -1,4 +1,3 @@
-import Foundation
 
 /// Why a webhook body was refused as a whole.
 package enum WebhookPayloadError: Error, Equatable, CustomStringConvertible {
@@ -32,42 +31,55 @@ package enum InstagramWebhook {
     package static let maximumIDLength = 512
 
     /// Parses a delivery body. A malformed item is skipped and counted; a malformed envelope throws.
-    package static func parse(_ body: some DataProtocol, receivedAtMs: Int64) throws -> ParsedWebhook {
-        let data = Data(body)
-        let envelopes: [Envelope]
-        let decoder = JSONDecoder()
-        do {
-            // Some Meta samples wrap the body in an array; real deliveries are one object.
-            if data.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) == UInt8(ascii: "[") {
-                envelopes = try decoder.decode([Envelope].self, from: data)
-            } else {
-                envelopes = [try decoder.decode(Envelope.self, from: data)]
+    package static func parse(_ body: some Collection<UInt8>, receivedAtMs: Int64) throws -> ParsedWebhook {
+        guard let document = try? JSONValue.parse(body) else { throw WebhookPayloadError.notJSON }
+        // Some Meta samples wrap the body in an array; real deliveries are one object.
+        let envelopes = document.array ?? [document]
+        var entries: [JSONValue] = []
+        var objects: [String] = []
+        for envelope in envelopes {
+            guard let object = envelope["object"]?.string, let list = envelope["entry"]?.array, list.allSatisfy(\.isObject) else {
+                throw WebhookPayloadError.notJSON
             }
-        } catch {
-            throw WebhookPayloadError.notJSON
+            objects.append(object)
+            entries.append(contentsOf: list)
         }
-        guard !envelopes.isEmpty, envelopes.allSatisfy({ $0.object == "instagram" }) else { throw WebhookPayloadError.unknownObject }
-        let itemCount = envelopes.reduce(0) { $0 + $1.entry.reduce(0) { $0 + ($1.messaging?.count ?? 0) + ($1.standby?.count ?? 0) + ($1.changes ?? 0) } }
+        guard !envelopes.isEmpty, objects.allSatisfy({ $0 == "instagram" }) else { throw WebhookPayloadError.unknownObject }
+
+        var parsedEntries: [(id: String?, messaging: [JSONValue], standby: Int, changes: Int)] = []
+        var itemCount = 0
+        for entry in entries {
+            func list(_ key: String) throws -> [JSONValue] {
+                switch entry[key] {
+                case nil, .null?: return []
+                case .array(let items)?: return items
+                default: throw WebhookPayloadError.notJSON
+                }
+            }
+            let messaging = try list("messaging")
+            let standby = try list("standby").count
+            let changes = try list("changes").count
+            itemCount += messaging.count + standby + changes
+            parsedEntries.append((entry["id"]?.integerText ?? entry["id"]?.string, messaging, standby, changes))
+        }
         guard itemCount <= maximumItems else { throw WebhookPayloadError.tooManyEvents(maximumItems) }
 
         var result = ParsedWebhook()
-        for envelope in envelopes {
-            for entry in envelope.entry {
-                if let standby = entry.standby, !standby.isEmpty { result.skip("standby", count: standby.count) }
-                if let changes = entry.changes, changes > 0 { result.skip("changes", count: changes) }
-                guard let items = entry.messaging, !items.isEmpty else { continue }
-                guard let accountID = entry.id.flatMap(validID) else {
-                    result.skip("invalid_id", count: items.count)
-                    continue
-                }
-                // The App Dashboard's "Test" button sends fake ids (reference §2.7).
-                if accountID == "0" {
-                    result.skip("test_payload", count: items.count)
-                    continue
-                }
-                for item in items {
-                    classify(item, accountID: accountID, receivedAtMs: receivedAtMs, into: &result)
-                }
+        for entry in parsedEntries {
+            if entry.standby > 0 { result.skip("standby", count: entry.standby) }
+            if entry.changes > 0 { result.skip("changes", count: entry.changes) }
+            guard !entry.messaging.isEmpty else { continue }
+            guard let accountID = validID(entry.id) else {
+                result.skip("invalid_id", count: entry.messaging.count)
+                continue
+            }
+            // The App Dashboard's "Test" button sends fake ids (reference §2.7).
+            if accountID == "0" {
+                result.skip("test_payload", count: entry.messaging.count)
+                continue
+            }
+            for item in entry.messaging {
+                classify(LenientItem(item), accountID: accountID, receivedAtMs: receivedAtMs, into: &result)
             }
         }
         return result
@@ -76,8 +88,8 @@ package enum InstagramWebhook {
     private static func classify(_ lenient: LenientItem, accountID: String, receivedAtMs: Int64, into result: inout ParsedWebhook) {
         guard let item = lenient.item else { return result.skip("malformed_item") }
         let timestampMs = item.timestamp?.milliseconds ?? receivedAtMs
-        let sender = item.sender?.id?.value
-        let recipient = item.recipient?.id?.value
+        let sender = item.sender?.id
+        let recipient = item.recipient?.id
 
         if let message = item.message {
             guard let mid = validID(message.mid) else { return result.skip("invalid_id") }
@@ -136,80 +148,54 @@ package enum InstagramWebhook {
 
 // MARK: - Wire shapes
 
-/// An id Meta sends as a string or as a JSON integer (possibly above 2^53); never read through Double.
-package struct FlexibleID: Decodable, Sendable, Equatable {
-    package let value: String
+/// A type mismatch inside one messaging item: the item is skipped, the delivery is not.
+private struct MalformedItem: Error {}
 
-    package init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let text = try? container.decode(String.self) {
-            value = text
-        } else if let number = try? container.decode(Int64.self) {
-            value = String(number)
-        } else if let number = try? container.decode(UInt64.self) {
-            value = String(number)
-        } else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "id is neither a string nor an integer")
-        }
+private func optional<T>(_ value: JSONValue?, _ read: (JSONValue) -> T?) throws -> T? {
+    guard let value, value != .null else { return nil }
+    guard let result = read(value) else { throw MalformedItem() }
+    return result
+}
+
+private func optionalString(_ value: JSONValue?) throws -> String? { try optional(value) { $0.string } }
+private func optionalBool(_ value: JSONValue?) throws -> Bool? { try optional(value) { $0.bool } }
+private func optionalObject(_ value: JSONValue?) throws -> JSONValue? { try optional(value) { $0.isObject ? $0 : nil } }
+
+/// An id Meta sends as a string or as a JSON integer (possibly above 2^53); never read through Double.
+private func optionalID(_ value: JSONValue?) throws -> String? {
+    try optional(value) { value in
+        if case .string(let text) = value { return text }
+        return value.integerText
     }
 }
 
 /// A number Meta sends as an integer or a numeric string; timestamps in seconds are scaled to milliseconds.
-struct FlexibleInt: Decodable, Sendable {
+struct FlexibleInt: Sendable {
     let raw: Int64
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let number = try? container.decode(Int64.self) {
-            raw = number
-        } else if let text = try? container.decode(String.self), let number = Int64(text) {
-            raw = number
-        } else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an integer")
-        }
-    }
 
     /// Epoch milliseconds: values below 10^11 are taken as seconds (dashboard test payloads use seconds).
     var milliseconds: Int64 { raw < 100_000_000_000 ? raw * 1000 : raw }
-}
 
-private struct Envelope: Decodable {
-    let object: String
-    let entry: [Entry]
-}
-
-private struct Entry: Decodable {
-    let id: String?
-    let messaging: [LenientItem]?
-    let standby: [LenientItem]?
-    let changes: Int?
-
-    enum CodingKeys: String, CodingKey { case id, messaging, standby, changes }
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = (try? c.decodeIfPresent(FlexibleID.self, forKey: .id))?.value
-        messaging = try c.decodeIfPresent([LenientItem].self, forKey: .messaging)
-        standby = try c.decodeIfPresent([LenientItem].self, forKey: .standby)
-        if c.contains(.changes) {
-            var list = try c.nestedUnkeyedContainer(forKey: .changes)
-            changes = list.count ?? 0
-            _ = try? list.decodeNil()
-        } else {
-            changes = nil
-        }
+    fileprivate static func read(_ value: JSONValue?) throws -> FlexibleInt? {
+        try optional(value) { value in value.integerText.flatMap { Int64($0) }.map(FlexibleInt.init(raw:)) }
     }
 }
 
-/// One `messaging[]` item; a malformed one decodes to `item == nil` instead of failing the delivery.
-private struct LenientItem: Decodable {
+/// One `messaging[]` item; a malformed one has `item == nil` instead of failing the delivery.
+private struct LenientItem {
     let item: Item?
-    init(from decoder: any Decoder) throws { item = try? Item(from: decoder) }
+    init(_ value: JSONValue) { item = try? Item(value) }
 }
 
-private struct Party: Decodable { let id: FlexibleID? }
+private struct Party {
+    let id: String?
+    init?(_ value: JSONValue?) throws {
+        guard let object = try optionalObject(value) else { return nil }
+        id = try optionalID(object["id"])
+    }
+}
 
-private struct Item: Decodable {
+private struct Item {
     let sender: Party?
     let recipient: Party?
     let timestamp: FlexibleInt?
@@ -220,26 +206,24 @@ private struct Item: Decodable {
     let read: Bool
     let referral: Bool
 
-    enum CodingKeys: String, CodingKey { case sender, recipient, timestamp, message, postback, message_edit, reaction, read, referral }
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        sender = try c.decodeIfPresent(Party.self, forKey: .sender)
-        recipient = try c.decodeIfPresent(Party.self, forKey: .recipient)
-        timestamp = try c.decodeIfPresent(FlexibleInt.self, forKey: .timestamp)
-        message = try c.decodeIfPresent(Message.self, forKey: .message)
-        postback = try c.decodeIfPresent(Postback.self, forKey: .postback)
-        message_edit = try c.decodeIfPresent(Edit.self, forKey: .message_edit)
-        reaction = c.contains(.reaction)
-        read = c.contains(.read)
-        referral = c.contains(.referral)
+    init(_ value: JSONValue) throws {
+        guard value.isObject else { throw MalformedItem() }
+        sender = try Party(value["sender"])
+        recipient = try Party(value["recipient"])
+        timestamp = try FlexibleInt.read(value["timestamp"])
+        message = try optionalObject(value["message"]).map(Message.init)
+        postback = try optionalObject(value["postback"]).map(Postback.init)
+        message_edit = try optionalObject(value["message_edit"]).map(Edit.init)
+        reaction = value["reaction"] != nil
+        read = value["read"] != nil
+        referral = value["referral"] != nil
     }
 }
 
-private struct Message: Decodable {
-    struct Attachment: Decodable { let type: String? }
-    struct QuickReply: Decodable { let payload: String? }
-    struct ReplyTo: Decodable { let mid: String? }
+private struct Message {
+    struct Attachment { let type: String? }
+    struct QuickReply { let payload: String? }
+    struct ReplyTo { let mid: String? }
     let mid: String?
     let text: String?
     let attachments: [Attachment]?
@@ -249,16 +233,45 @@ private struct Message: Decodable {
     let is_unsupported: Bool?
     let quick_reply: QuickReply?
     let reply_to: ReplyTo?
+
+    init(_ value: JSONValue) throws {
+        mid = try optionalString(value["mid"])
+        text = try optionalString(value["text"])
+        attachments = try optional(value["attachments"]) { $0.array }.map { list in
+            try list.map { element in
+                guard element.isObject else { throw MalformedItem() }
+                return Attachment(type: try optionalString(element["type"]))
+            }
+        }
+        is_echo = try optionalBool(value["is_echo"])
+        is_self = try optionalBool(value["is_self"])
+        is_deleted = try optionalBool(value["is_deleted"])
+        is_unsupported = try optionalBool(value["is_unsupported"])
+        quick_reply = try optionalObject(value["quick_reply"]).map { QuickReply(payload: try optionalString($0["payload"])) }
+        reply_to = try optionalObject(value["reply_to"]).map { ReplyTo(mid: try optionalString($0["mid"])) }
+    }
 }
 
-private struct Postback: Decodable {
+private struct Postback {
     let mid: String?
     let title: String?
     let payload: String?
+
+    init(_ value: JSONValue) throws {
+        mid = try optionalString(value["mid"])
+        title = try optionalString(value["title"])
+        payload = try optionalString(value["payload"])
+    }
 }
 
-private struct Edit: Decodable {
+private struct Edit {
     let mid: String?
     let text: String?
     let num_edit: FlexibleInt?
+
+    init(_ value: JSONValue) throws {
+        mid = try optionalString(value["mid"])
+        text = try optionalString(value["text"])
+        num_edit = try FlexibleInt.read(value["num_edit"])
+    }
 }

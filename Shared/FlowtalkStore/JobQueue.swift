@@ -97,10 +97,12 @@ package struct JobQueue: Sendable {
         guard !jobs.isEmpty else { return 0 }
         let statement = EnqueueStatement(jobs: jobs)
         var inserted = 0
+        var kinds: [String: Int] = [:]
         for try await kind in try await connection.execute(statement, logger: logger) {
             inserted += 1
-            metrics.enqueued(kind: kind)
+            kinds[kind, default: 0] += 1
         }
+        for (kind, count) in kinds { metrics.enqueued(kind: kind, count: count) }
         if inserted < jobs.count { metrics.duplicates(jobs.count - inserted) }
         return inserted
     }

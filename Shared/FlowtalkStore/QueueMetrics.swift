@@ -5,8 +5,8 @@ import Metrics
 struct QueueMetrics: Sendable {
     let factory: any MetricsFactory
 
-    func enqueued(kind: String) {
-        Counter(label: "flowtalk_jobs_enqueued_total", dimensions: [("kind", kind)], factory: factory).increment()
+    func enqueued(kind: String, count: Int) {
+        Counter(label: "flowtalk_jobs_enqueued_total", dimensions: [("kind", kind)], factory: factory).increment(by: count)
     }
 
     func duplicates(_ count: Int) {
