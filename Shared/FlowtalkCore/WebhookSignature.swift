@@ -9,21 +9,26 @@ package struct WebhookSignatureVerifier: Sendable {
     /// Which configured secret produced a valid signature.
     package enum Match: String, Sendable { case primary, secondary }
 
-    private let keys: [(Match, SymmetricKey)]
+    /// HMAC states already keyed (the padded key hashed once), copied for each delivery: swift-crypto's hash state is
+    /// copy-on-write, so a copy never disturbs the original.
+    private let keyed: [(Match, HMAC<SHA256>)]
 
     /// A verifier for one required secret and an optional second one.
     package init(primarySecret: Secret<String>, secondarySecret: Secret<String>? = nil) {
-        var keys = [(Match.primary, SymmetricKey(data: Array(primarySecret.value.utf8)))]
-        if let secondarySecret { keys.append((.secondary, SymmetricKey(data: Array(secondarySecret.value.utf8)))) }
-        self.keys = keys
+        var keyed = [(Match.primary, HMAC<SHA256>(key: SymmetricKey(data: Array(primarySecret.value.utf8))))]
+        if let secondarySecret { keyed.append((.secondary, HMAC<SHA256>(key: SymmetricKey(data: Array(secondarySecret.value.utf8))))) }
+        self.keyed = keyed
     }
 
     /// The secret that signed `body`, or nil when the header is missing, malformed or matches no secret.
     /// Exactly one header value is expected; pass every value the request carried.
     package func verify(headerValues: [String], body: some DataProtocol) -> Match? {
         guard headerValues.count == 1, let mac = Self.parse(headerValues[0]) else { return nil }
-        for (match, key) in keys where HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: body, using: key) {
-            return match
+        for (match, state) in keyed {
+            var hmac = state
+            hmac.update(data: body)
+            // HashedAuthenticationCode's == with bytes is swift-crypto's constant-time comparison.
+            if hmac.finalize() == mac { return match }
         }
         return nil
     }

@@ -132,3 +132,23 @@ import Testing
         #expect(throws: WebhookPayloadError.tooManyEvents(InstagramWebhook.maximumItems)) { try parse(body) }
     }
 }
+
+@Suite struct InboundEventEncodingTests {
+    @Test func handWrittenJSONDecodesToTheSameEvent() throws {
+        var event = InboundEvent(kind: .message, accountID: "17841400538867190", customerID: "1129842642640637", mid: "m\"1\\", timestampMs: 1, receivedAtMs: 2)
+        event.text = "line\nbreak \t tab \u{0} nul \u{1F} unit \"quoted\" مرحبا 👋🏽"
+        event.attachmentTypes = ["image", "ig_reel"]
+        event.quickReplyPayload = "QR"
+        event.replyToMID = "r"
+        event.postbackPayload = "P"
+        event.postbackTitle = "T"
+        event.isSelf = false
+        event.isUnsupported = true
+        let decoded = try JSONDecoder().decode(InboundEvent.self, from: Data(event.jsonBytes()))
+        #expect(decoded == event)
+        let minimal = InboundEvent(kind: .edit, accountID: "a", customerID: nil, mid: nil, timestampMs: -5, receivedAtMs: 0)
+        #expect(try JSONDecoder().decode(InboundEvent.self, from: Data(minimal.jsonBytes())) == minimal)
+        // And it is a document our own strict parser accepts.
+        #expect(throws: Never.self) { try JSONValue.parse(event.jsonBytes()) }
+    }
+}

@@ -35,6 +35,18 @@ import Testing
         }
     }
 
+    @Test func oneVerifierChecksManyDeliveriesIndependently() {
+        // The keyed HMAC state is copied per delivery; a check must never leave anything behind for the next one.
+        let verifier = WebhookSignatureVerifier(primarySecret: Secret("test_secret"))
+        let good = Array(Fixtures.f1.utf8)
+        let other = Array(Fixtures.f3.utf8)
+        for _ in 0..<3 {
+            #expect(verifier.verify(headerValues: [WebhookSignatureVerifier.sign(body: good, secret: "test_secret")], body: good) == .primary)
+            #expect(verifier.verify(headerValues: [WebhookSignatureVerifier.sign(body: good, secret: "test_secret")], body: other) == nil)
+            #expect(verifier.verify(headerValues: [WebhookSignatureVerifier.sign(body: other, secret: "test_secret")], body: other) == .primary)
+        }
+    }
+
     @Test func eitherConfiguredSecretIsAccepted() {
         let body = Array(Fixtures.f1.utf8)
         let verifier = WebhookSignatureVerifier(primarySecret: Secret("meta"), secondarySecret: Secret("instagram"))
