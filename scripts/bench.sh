@@ -17,6 +17,19 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n 1)
 
+# CPU seconds used so far by every process of a user (PostgreSQL) or by one pid, from /proc (clock ticks).
+ticks_of_pids() { local total=0 pid; for pid in "$@"; do [ -r "/proc/$pid/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
+postgres_ticks() { ticks_of_pids $(pgrep -u postgres -f "postgres" || true); }
+hz=$(getconf CLK_TCK)
+# Measures CPU over the middle of a run (connections are open then): prints "postgres_cores other_cores".
+sample_cpu() {
+    local other_pid=$1 window=$2 p0 p1 o0 o1
+    p0=$(postgres_ticks); o0=$(ticks_of_pids $other_pid)
+    sleep "$window"
+    p1=$(postgres_ticks); o1=$(ticks_of_pids $other_pid)
+    awk -v p="$((p1 - p0))" -v o="$((o1 - o0))" -v hz="$hz" -v w="$window" 'BEGIN { printf "%.3f %.3f\n", p / hz / w, o / hz / w }'
+}
+
 echo "building flowtalk-ingest (release)…"
 swift build -c release --product flowtalk-ingest >/dev/null
 
@@ -36,7 +49,11 @@ psql -q "$DATABASE_URL" -c "SHOW fsync" -tA | grep -q on || { echo "bench: fsync
 echo "== pgbench: single-row INSERT, $clients clients, ${seconds}s"
 psql -q "$DATABASE_URL" -c "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, payload bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
 echo "INSERT INTO bench_insert (payload) VALUES (convert_to(repeat('x', 200), 'UTF8'));" > "$tmp/insert.sql"
-"$pgbench" -n -c "$clients" -j "$threads" -T "$seconds" -f "$tmp/insert.sql" "$DATABASE_URL" > "$tmp/pgbench.txt" 2>&1
+"$pgbench" -n -c "$clients" -j "$threads" -T "$seconds" -f "$tmp/insert.sql" "$DATABASE_URL" > "$tmp/pgbench.txt" 2>&1 &
+bench_pid=$!
+sleep 3
+read -r pg_cpu_pgbench client_cpu_pgbench < <(sample_cpu "$bench_pid" $((seconds - 5)))
+wait "$bench_pid"
 pg_tps=$(grep -E '^tps = ' "$tmp/pgbench.txt" | head -n 1 | sed -E 's/^tps = ([0-9.]+).*/\1/')
 echo "pgbench: $pg_tps inserts/s"
 
@@ -49,7 +66,11 @@ DATABASE_URL="$DATABASE_URL" HOST=127.0.0.1 PORT=$ingest_port META_APP_SECRET=$s
 ingest_pid=$!
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$ingest_port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 wrk -t "$threads" -c "$clients" -d "${seconds}s" --latency -s scripts/bench/webhook.lua "http://127.0.0.1:$ingest_port/webhooks/instagram" \
-    -- "$tmp/deliveries.tsv" "$threads" > "$tmp/wrk.txt"
+    -- "$tmp/deliveries.tsv" "$threads" > "$tmp/wrk.txt" &
+bench_pid=$!
+sleep 3
+read -r pg_cpu_ingest ingest_cpu < <(sample_cpu "$ingest_pid" $((seconds - 5)))
+wait "$bench_pid"
 cat "$tmp/wrk.txt"
 rps=$(grep -E '^Requests/sec:' "$tmp/wrk.txt" | awk '{print $2}')
 errors=$(grep -E 'Non-2xx' "$tmp/wrk.txt" | awk '{print $NF}' || true)
@@ -63,3 +84,7 @@ printf '%-44s %12s\n' "flowtalk-ingest deliveries accepted (req/s)" "$rps"
 printf '%-44s %12s\n' "jobs committed" "$jobs"
 printf '%-44s %12s\n' "group commits (statements)" "${commits:-?}"
 printf '%-44s %12s\n' "non-2xx responses" "${errors:-0}"
+per_op() { awk -v cores="$1" -v rate="$2" 'BEGIN { printf "%.1f", cores * 1000000 / rate }'; }
+printf '%-44s %12s\n' "PostgreSQL CPU per pgbench insert (µs)" "$(per_op "$pg_cpu_pgbench" "$pg_tps")"
+printf '%-44s %12s\n' "PostgreSQL CPU per accepted delivery (µs)" "$(per_op "$pg_cpu_ingest" "$rps")"
+printf '%-44s %12s\n' "flowtalk-ingest CPU per delivery (µs)" "$(per_op "$ingest_cpu" "$rps")"
