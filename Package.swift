@@ -40,6 +40,7 @@ let package = Package(
         .executable(name: "flowtalk-ingest", targets: ["IngestService"]),
         .executable(name: "flowtalk-dispatch", targets: ["DispatchService"]),
         .executable(name: "flowtalk-analytics", targets: ["AnalyticsService"]),
+        .executable(name: "flowtalk-bench-rules", targets: ["RulesBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -75,16 +76,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "ReplyRules",
+            path: "Shared/ReplyRules",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "FlowtalkTesting",
             dependencies: ["FlowtalkCore", "FlowtalkStore", postgres, logging],
             path: "Tests/FlowtalkTesting",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(name: "RulesBench", dependencies: ["ReplyRules"], path: "Benchmarks/RulesBench", swiftSettings: swiftSettings),
         service("AuthService", folder: "Auth"),
         service("IngestService", folder: "Ingest"),
         service("DispatchService", folder: "Dispatch"),
         service("AnalyticsService", folder: "Analytics"),
         tests("FlowtalkCoreTests", ["FlowtalkCore"]),
+        tests("ReplyRulesTests", ["ReplyRules"]),
         tests("FlowtalkStoreTests", ["FlowtalkStore", "FlowtalkCore", postgres, logging, metrics,
                                      .product(name: "MetricsTestKit", package: "swift-metrics"),
                                      .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle")]),

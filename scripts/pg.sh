@@ -14,6 +14,10 @@ if [ -z "$bindir" ] || [ ! -x "$bindir/pg_ctl" ]; then
     exit 1
 fi
 
+# runuser keeps the working directory, which the postgres user may not be allowed to enter.
+case "$dir" in /*) ;; *) dir="$(pwd)/$dir" ;; esac
+cd /
+
 as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
@@ -27,7 +31,6 @@ start)
         useradd --system --no-create-home --shell /usr/sbin/nologin postgres
     fi
     mkdir -p "$dir"
-    dir=$(cd "$dir" && pwd)
     if [ "$(id -u)" = 0 ]; then
         chown postgres "$dir"
         if ! runuser -u postgres -- test -w "$dir"; then

@@ -1,0 +1,84 @@
+import Foundation
+
+/// How a rule's keywords are compared with a message (all after `TextNormalizer`).
+package enum MatchType: String, Codable, Sendable, CaseIterable {
+    /// A keyword appears as whole words anywhere in the message (the default).
+    case contains
+    /// The whole message is a keyword.
+    case exact
+    /// The message begins with a keyword.
+    case startsWith = "starts_with"
+    /// Any single word of any keyword appears in the message.
+    case anyWord = "any_word"
+    /// A keyword is a regular expression, matched against the normalised message (bounded; see `RuleValidator`).
+    case regex
+}
+
+/// A keyword rule as the matcher sees it.
+package struct ReplyRule: Codable, Sendable, Equatable {
+    package var id: String
+    package var keywords: [String]
+    package var matchType: MatchType
+    /// If any of these appears (whole words), the rule does not answer.
+    package var negativeKeywords: [String]
+    /// Higher answers first; ties go to the older rule.
+    package var priority: Int
+    package var enabled: Bool
+    package var reply: String
+    package var createdAt: Date
+
+    package init(
+        id: String, keywords: [String], matchType: MatchType = .contains, negativeKeywords: [String] = [], priority: Int = 0,
+        enabled: Bool = true, reply: String, createdAt: Date = Date()
+    ) {
+        self.id = id
+        self.keywords = keywords
+        self.matchType = matchType
+        self.negativeKeywords = negativeKeywords
+        self.priority = priority
+        self.enabled = enabled
+        self.reply = reply
+        self.createdAt = createdAt
+    }
+}
+
+/// Which rule answers a message, and why.
+package struct RuleMatch: Sendable, Equatable {
+    package let ruleID: String
+    package let reply: String
+    package let matchType: MatchType
+    /// The keyword (as the business wrote it) that matched.
+    package let keyword: String
+
+    package init(ruleID: String, reply: String, matchType: MatchType, keyword: String) {
+        self.ruleID = ruleID
+        self.reply = reply
+        self.matchType = matchType
+        self.keyword = keyword
+    }
+
+    /// A sentence for the dashboard's rule tester and the activity log.
+    package var explanation: String {
+        switch matchType {
+        case .contains: "the message contains “\(keyword)”"
+        case .exact: "the message is exactly “\(keyword)”"
+        case .startsWith: "the message starts with “\(keyword)”"
+        case .anyWord: "the message contains the word “\(keyword)”"
+        case .regex: "the message matches the pattern “\(keyword)”"
+        }
+    }
+}
+
+/// Fills a reply's variables. `{username}` is the only one, and only when it was fetched; otherwise it is left out.
+package enum ReplyTemplate {
+    package static func render(_ reply: String, username: String? = nil) -> String {
+        guard reply.contains("{username}") else { return reply }
+        let filled = reply.replacingOccurrences(of: "{username}", with: username ?? "")
+        guard username == nil else { return filled }
+        // "Hi {username}, welcome" without a name reads "Hi, welcome", not "Hi , welcome".
+        var tidy = filled
+        while tidy.contains("  ") { tidy = tidy.replacingOccurrences(of: "  ", with: " ") }
+        for punctuation in [",", ".", "!", "?"] { tidy = tidy.replacingOccurrences(of: " " + punctuation, with: punctuation) }
+        return tidy.trimmingCharacters(in: .whitespaces)
+    }
+}

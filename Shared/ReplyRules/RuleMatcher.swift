@@ -1,0 +1,190 @@
+import Foundation
+
+/// An account's rules compiled once into one token-level Aho–Corasick automaton over every keyword, so a message is
+/// matched in one pass over its tokens whatever the number of rules. Build it when the rules change and reuse it.
+///
+/// Order is explicit: among the rules that match (and whose negative keywords do not), the highest priority answers,
+/// then the oldest, then the smallest id.
+package struct RuleMatcher: Sendable {
+    private enum Role: Sendable { case positive, negative }
+    private struct Pattern: Sendable {
+        let rule: Int
+        let keyword: Int
+        let role: Role
+        let length: Int
+    }
+    private struct Compiled: Sendable {
+        let rule: ReplyRule
+        let rank: Int
+        let regexes: [SendableRegex]
+    }
+
+    private let rules: [Compiled]
+    private let vocabulary: [String: Int]
+    private let patterns: [Pattern]
+    // Automaton: per node, transitions by token id; failure links; pattern ids ending here (failure outputs merged).
+    private let transitions: [[Int: Int]]
+    private let failure: [Int]
+    private let outputs: [[Int]]
+    private let regexRules: [Int]
+
+    package init(rules input: [ReplyRule]) {
+        let enabled = input.filter(\.enabled)
+        let ordered = enabled.sorted { a, b in
+            if a.priority != b.priority { return a.priority > b.priority }
+            if a.createdAt != b.createdAt { return a.createdAt < b.createdAt }
+            return a.id < b.id
+        }
+        var vocabulary: [String: Int] = [:]
+        var patterns: [Pattern] = []
+        var sequences: [[Int]] = []
+        var compiled: [Compiled] = []
+        var regexRules: [Int] = []
+
+        func intern(_ tokens: [String]) -> [Int] {
+            tokens.map { token in
+                if let id = vocabulary[token] { return id }
+                let id = vocabulary.count
+                vocabulary[token] = id
+                return id
+            }
+        }
+        func add(_ tokens: [String], rule: Int, keyword: Int, role: Role) {
+            guard !tokens.isEmpty else { return }
+            patterns.append(Pattern(rule: rule, keyword: keyword, role: role, length: tokens.count))
+            sequences.append(intern(tokens))
+        }
+
+        for (index, rule) in ordered.enumerated() {
+            var regexes: [SendableRegex] = []
+            for (k, keyword) in rule.keywords.enumerated() {
+                switch rule.matchType {
+                case .regex:
+                    if let regex = try? Regex(keyword) { regexes.append(SendableRegex(regex: regex.ignoresCase())) }
+                case .anyWord:
+                    for word in TextNormalizer.tokens(keyword) { add([word], rule: index, keyword: k, role: .positive) }
+                default:
+                    add(TextNormalizer.tokens(keyword), rule: index, keyword: k, role: .positive)
+                }
+            }
+            for (k, negative) in rule.negativeKeywords.enumerated() {
+                add(TextNormalizer.tokens(negative), rule: index, keyword: k, role: .negative)
+            }
+            if rule.matchType == .regex { regexRules.append(index) }
+            compiled.append(Compiled(rule: rule, rank: index, regexes: regexes))
+        }
+
+        // Trie.
+        var transitions: [[Int: Int]] = [[:]]
+        var outputs: [[Int]] = [[]]
+        for (patternIndex, sequence) in sequences.enumerated() {
+            var node = 0
+            for token in sequence {
+                if let next = transitions[node][token] {
+                    node = next
+                } else {
+                    transitions.append([:])
+                    outputs.append([])
+                    transitions[node][token] = transitions.count - 1
+                    node = transitions.count - 1
+                }
+            }
+            outputs[node].append(patternIndex)
+        }
+        // Failure links by breadth-first search; each node's outputs include those of its failure target.
+        var failure = [Int](repeating: 0, count: transitions.count)
+        var queue: [Int] = []
+        for (_, child) in transitions[0] { queue.append(child) }
+        var head = 0
+        while head < queue.count {
+            let node = queue[head]
+            head += 1
+            for (token, child) in transitions[node] {
+                queue.append(child)
+                var fallback = failure[node]
+                while fallback != 0 && transitions[fallback][token] == nil { fallback = failure[fallback] }
+                let target = transitions[fallback][token] ?? 0
+                failure[child] = target == child ? 0 : target
+                outputs[child].append(contentsOf: outputs[failure[child]])
+            }
+        }
+        self.rules = compiled
+        self.vocabulary = vocabulary
+        self.patterns = patterns
+        self.transitions = transitions
+        self.failure = failure
+        self.outputs = outputs
+        self.regexRules = regexRules
+    }
+
+    /// How many enabled rules the matcher holds.
+    package var count: Int { rules.count }
+
+    /// The rule that answers `text`, or nil.
+    package func match(_ text: String) -> RuleMatch? {
+        let tokens = TextNormalizer.tokens(text)
+        var best: (rank: Int, keyword: Int)?
+        var positives: [(rule: Int, keyword: Int)] = []
+        var negatives = Set<Int>()
+        var node = 0
+        for (position, token) in tokens.enumerated() {
+            guard let id = vocabulary[token] else {
+                node = 0
+                continue
+            }
+            while node != 0 && transitions[node][id] == nil { node = failure[node] }
+            node = transitions[node][id] ?? 0
+            for patternIndex in outputs[node] {
+                let pattern = patterns[patternIndex]
+                switch pattern.role {
+                case .negative:
+                    negatives.insert(pattern.rule)
+                case .positive:
+                    let end = position + 1
+                    let start = end - pattern.length
+                    let hit: Bool
+                    switch rules[pattern.rule].rule.matchType {
+                    case .contains, .anyWord: hit = true
+                    case .startsWith: hit = start == 0
+                    case .exact: hit = start == 0 && end == tokens.count
+                    case .regex: hit = false
+                    }
+                    if hit { positives.append((pattern.rule, pattern.keyword)) }
+                }
+            }
+        }
+        for (rule, keyword) in positives where !negatives.contains(rule) {
+            if best == nil || rule < best!.rank || (rule == best!.rank && keyword < best!.keyword) { best = (rule, keyword) }
+        }
+        // Regex rules: only those that could beat the best keyword match are tried.
+        if !regexRules.isEmpty {
+            let normalized = tokens.joined(separator: " ")
+            for rule in regexRules where best == nil || rule < best!.rank {
+                guard !negatives.contains(rule) else { continue }
+                if let keyword = rules[rule].regexes.firstIndex(where: { $0.matches(normalized) }) {
+                    best = (rule, keyword)
+                    break
+                }
+            }
+        }
+        guard let best else { return nil }
+        let rule = rules[best.rank].rule
+        let keyword = rule.matchType == .regex ? regexKeyword(rule, best.keyword) : rule.keywords[best.keyword]
+        return RuleMatch(ruleID: rule.id, reply: rule.reply, matchType: rule.matchType, keyword: keyword)
+    }
+
+    private func regexKeyword(_ rule: ReplyRule, _ index: Int) -> String {
+        // `regexes` holds only the patterns that compiled; map back to the keyword text.
+        let compiledKeywords = rule.keywords.filter { (try? Regex($0)) != nil }
+        return index < compiledKeywords.count ? compiledKeywords[index] : rule.keywords.first ?? ""
+    }
+}
+
+/// A compiled pattern. Swift's `Regex` holds an immutable program, so sharing it across tasks is safe.
+struct SendableRegex: @unchecked Sendable {
+    let regex: Regex<AnyRegexOutput>
+
+    func matches(_ text: String) -> Bool {
+        (try? regex.firstMatch(in: text)) != nil
+    }
+}
