@@ -30,8 +30,12 @@ sample_cpu() {
     awk -v p="$((p1 - p0))" -v o="$((o1 - o0))" -v hz="$hz" -v w="$window" 'BEGIN { printf "%.3f %.3f\n", p / hz / w, o / hz / w }'
 }
 
-echo "building flowtalk-ingest (release)…"
+echo "building flowtalk-ingest and flowtalk-bench-rules (release)…"
 swift build -c release --product flowtalk-ingest >/dev/null
+swift build -c release --product flowtalk-bench-rules >/dev/null
+
+echo "== keyword matching (ReplyRules)"
+.build/release/flowtalk-bench-rules
 
 tmp=$(mktemp -d /tmp/flowtalk-bench.XXXXXX)
 chmod 755 "$tmp"

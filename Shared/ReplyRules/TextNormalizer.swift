@@ -18,8 +18,10 @@ package enum TextNormalizer {
                 word = String.UnicodeScalarView()
             }
         }
-        let bounded = text.count > maximumCharacters ? String(text.prefix(maximumCharacters)) : text
-        for scalar in bounded.decomposedStringWithCompatibilityMapping.unicodeScalars {
+        let bounded = text.utf8.count > maximumCharacters ? String(text.prefix(maximumCharacters)) : text
+        // Most messages are ASCII: nothing to decompose, so skip Foundation's normalisation (most of the cost).
+        let scalars = bounded.utf8.allSatisfy({ $0 < 0x80 }) ? bounded.unicodeScalars : bounded.decomposedStringWithCompatibilityMapping.unicodeScalars
+        for scalar in scalars {
             let properties = scalar.properties
             switch properties.generalCategory {
             case .nonspacingMark, .spacingMark, .enclosingMark:
