@@ -40,6 +40,7 @@ let package = Package(
         .executable(name: "flowtalk-ingest", targets: ["IngestService"]),
         .executable(name: "flowtalk-dispatch", targets: ["DispatchService"]),
         .executable(name: "flowtalk-analytics", targets: ["AnalyticsService"]),
+        .executable(name: "flowtalk-sandbox", targets: ["SandboxService"]),
         .executable(name: "flowtalk-bench-rules", targets: ["RulesBench"]),
     ],
     dependencies: [
@@ -62,7 +63,7 @@ let package = Package(
         ),
         .target(
             name: "FlowtalkStore",
-            dependencies: ["FlowtalkCore", postgres, logging, metrics, lifecycle],
+            dependencies: ["FlowtalkCore", "ReplyRules", postgres, logging, metrics, lifecycle],
             path: "Shared/FlowtalkStore",
             swiftSettings: swiftSettings
         ),
@@ -73,6 +74,12 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Shared/FlowtalkHTTP",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "InstagramGraph",
+            dependencies: ["FlowtalkCore", logging, .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            path: "Shared/InstagramGraph",
             swiftSettings: swiftSettings
         ),
         .target(
@@ -89,8 +96,9 @@ let package = Package(
         .executableTarget(name: "RulesBench", dependencies: ["ReplyRules"], path: "Benchmarks/RulesBench", swiftSettings: swiftSettings),
         service("AuthService", folder: "Auth"),
         service("IngestService", folder: "Ingest"),
-        service("DispatchService", folder: "Dispatch"),
+        service("DispatchService", folder: "Dispatch", extra: ["InstagramGraph", "ReplyRules"]),
         service("AnalyticsService", folder: "Analytics"),
+        service("SandboxService", folder: "Sandbox", extra: [.product(name: "AsyncHTTPClient", package: "async-http-client")]),
         tests("FlowtalkCoreTests", ["FlowtalkCore"]),
         tests("ReplyRulesTests", ["ReplyRules"]),
         tests("FlowtalkStoreTests", ["FlowtalkStore", "FlowtalkCore", postgres, logging, metrics,
@@ -101,7 +109,7 @@ let package = Package(
                                      .product(name: "InMemoryLogging", package: "swift-log")]),
         tests("EndToEndTests", ["FlowtalkCore", "FlowtalkStore", postgres, logging,
                                 .product(name: "AsyncHTTPClient", package: "async-http-client")]),
-        tests("ServiceHealthTests", ["AuthService", "DispatchService", "AnalyticsService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
+        tests("ServiceHealthTests", ["FlowtalkCore", "AuthService", "DispatchService", "AnalyticsService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
                                      .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

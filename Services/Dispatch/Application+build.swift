@@ -1,6 +1,7 @@
 import FlowtalkHTTP
 import FlowtalkStore
 import Hummingbird
+import InstagramGraph
 import Logging
 import Prometheus
 
@@ -9,11 +10,6 @@ struct DispatchRequestContext: RequestContext {
     init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
 }
 
-/// The job kinds dispatch handles. Inbound events, Ice Breaker sync and token refresh arrive with issue #3;
-/// until then their jobs wait in the queue untouched, since a worker only claims kinds it has a handler for.
-func dispatchHandlers() -> [String: JobHandler] {
-    [:]
-}
 
 /// flowtalk-dispatch: the queue workers and the queue's upkeep, with an HTTP side for health and metrics only.
 func buildApplication(
@@ -22,8 +18,13 @@ func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let runtime = ServiceRuntime(label: "flowtalk-dispatch", common: configuration.common, logger: logger, registry: registry)
     let queue = JobQueue(client: runtime.postgres, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
+    // Inbound events are handled here; Ice Breaker sync and token refresh jobs are still to come (issue #3), and a
+    // worker only claims kinds it has a handler for, so those wait in the queue untouched.
+    let inbound = InboundHandler(
+        store: DispatchStore(client: runtime.postgres, logger: runtime.logger), graph: GraphClient(configuration: configuration.graph),
+        vault: configuration.vault)
     let worker = JobWorker(
-        queue: queue, handlers: handlers ?? dispatchHandlers(), configuration: configuration.worker, ready: runtime.gate, logger: runtime.logger)
+        queue: queue, handlers: handlers ?? inbound.handlers, configuration: configuration.worker, ready: runtime.gate, logger: runtime.logger)
     let maintenance = QueueMaintenance(queue: queue, ready: runtime.gate)
     return Application(
         router: runtime.router(context: DispatchRequestContext.self),

@@ -1,19 +1,28 @@
 import FlowtalkCore
 import FlowtalkHTTP
 import FlowtalkStore
+import InstagramGraph
 
 /// flowtalk-dispatch's configuration.
 struct DispatchConfiguration: Sendable {
     var common: CommonConfiguration
     var worker: JobWorkerConfiguration
+    /// `TOKEN_ENCRYPTION_KEYS`: opens the stored Instagram tokens.
+    var vault: TokenVault
+    /// `INSTAGRAM_GRAPH_URL`, `IG_GRAPH_VERSION`, `GRAPH_TIMEOUT_SECONDS`.
+    var graph: GraphConfiguration
 
-    init(common: CommonConfiguration, worker: JobWorkerConfiguration = .init()) {
+    init(common: CommonConfiguration, vault: TokenVault, graph: GraphConfiguration = .init(), worker: JobWorkerConfiguration = .init()) {
         self.common = common
+        self.vault = vault
+        self.graph = graph
         self.worker = worker
     }
 
     init(environment: ConfigEnvironment) throws {
         common = try CommonConfiguration(environment: environment, defaultPort: 8083)
+        vault = try TokenVault(keyRing: try environment.requiredSecret("TOKEN_ENCRYPTION_KEYS"))
+        graph = try GraphConfiguration(environment: environment)
         worker = JobWorkerConfiguration()
         worker.loops = try environment.int("DISPATCH_WORKERS", default: 4, range: 1...64)
         worker.batchSize = try environment.int("DISPATCH_BATCH_SIZE", default: 8, range: 1...100)

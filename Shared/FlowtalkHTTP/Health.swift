@@ -46,7 +46,7 @@ package struct HealthRoutes<Context: RequestContext>: Sendable {
         }
     }
 
-    static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
+    package static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
         Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 }

@@ -34,5 +34,123 @@ package enum FlowtalkMigrations {
                 "CREATE TABLE job_dedupe (key text PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now())",
                 "CREATE INDEX job_dedupe_created ON job_dedupe (created_at)",
             ]),
+        Migration(
+            version: 2, name: "accounts, connections, rules, replies, activity, counts",
+            statements: [
+                """
+                CREATE TABLE accounts (
+                    id uuid PRIMARY KEY,
+                    email text NOT NULL UNIQUE,
+                    password_hash text NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                """
+                CREATE TABLE instagram_connections (
+                    account_id uuid PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+                    ig_user_id text NOT NULL UNIQUE,
+                    username text,
+                    token_sealed bytea NOT NULL,
+                    token_expires_at timestamptz,
+                    status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'needs_reconnect')),
+                    connected_at timestamptz NOT NULL DEFAULT now(),
+                    token_refreshed_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                """
+                CREATE TABLE reply_rules (
+                    id uuid PRIMARY KEY,
+                    account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    keywords text[] NOT NULL,
+                    match_type text NOT NULL CHECK (match_type IN ('contains', 'exact', 'starts_with', 'any_word', 'regex')),
+                    negative_keywords text[] NOT NULL DEFAULT '{}',
+                    priority integer NOT NULL DEFAULT 0,
+                    enabled boolean NOT NULL DEFAULT true,
+                    reply text NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    updated_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                "CREATE INDEX reply_rules_account ON reply_rules (account_id)",
+                """
+                CREATE TABLE account_settings (
+                    account_id uuid PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+                    cooldown_seconds integer NOT NULL DEFAULT 10 CHECK (cooldown_seconds >= 0),
+                    human_pause_minutes integer NOT NULL DEFAULT 60 CHECK (human_pause_minutes >= 0),
+                    updated_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                """
+                CREATE TABLE conversations (
+                    account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    customer_id text NOT NULL,
+                    last_customer_message_at timestamptz,
+                    last_reply_at timestamptz,
+                    paused_until timestamptz,
+                    PRIMARY KEY (account_id, customer_id)
+                )
+                """,
+                // One row per handled event: makes every decision, activity entry and count happen once even when a job runs twice.
+                """
+                CREATE TABLE handled_events (
+                    mid text NOT NULL,
+                    kind text NOT NULL,
+                    account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    handled_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (mid, kind)
+                )
+                """,
+                "CREATE INDEX handled_events_time ON handled_events (handled_at)",
+                // The reply to one inbound message; `sending` is committed before the Graph API call.
+                """
+                CREATE TABLE replies (
+                    id bigserial PRIMARY KEY,
+                    account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    inbound_mid text NOT NULL UNIQUE,
+                    customer_id text NOT NULL,
+                    state text NOT NULL CHECK (state IN ('sending', 'sent', 'retry', 'failed', 'unknown')),
+                    source text NOT NULL CHECK (source IN ('rule', 'ai', 'ice_breaker', 'fallback')),
+                    rule_id uuid,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    finished_at timestamptz,
+                    error text
+                )
+                """,
+                "CREATE INDEX replies_account ON replies (account_id)",
+                """
+                CREATE TABLE sent_messages (
+                    mid text PRIMARY KEY,
+                    account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    reply_id bigint REFERENCES replies (id) ON DELETE CASCADE,
+                    created_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                """
+                CREATE TABLE activity (
+                    id bigserial PRIMARY KEY,
+                    account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    occurred_at timestamptz NOT NULL DEFAULT now(),
+                    customer_id text,
+                    event_kind text NOT NULL,
+                    summary text,
+                    outcome text NOT NULL,
+                    source text,
+                    rule_id uuid,
+                    reason text,
+                    latency_ms integer
+                )
+                """,
+                "CREATE INDEX activity_account_time ON activity (account_id, occurred_at DESC, id DESC)",
+                // Counts per UTC hour, so statistics can be cut into days of any time zone.
+                """
+                CREATE TABLE hourly_counts (
+                    account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    hour timestamptz NOT NULL,
+                    metric text NOT NULL,
+                    count bigint NOT NULL DEFAULT 0,
+                    PRIMARY KEY (account_id, hour, metric)
+                )
+                """,
+            ]),
     ]
 }

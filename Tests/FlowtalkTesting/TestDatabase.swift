@@ -99,3 +99,12 @@ extension Logger {
     /// A logger that prints nothing, for code under test whose logs are not being checked.
     package static func quiet(_ label: String) -> Logger { Logger(label: label, factory: { _ in SwiftLogNoOpLogHandler() }) }
 }
+
+extension TokenVault {
+    /// A vault with a fresh random key, and the same key as a `TOKEN_ENCRYPTION_KEYS` value for real binaries.
+    package static func testing() -> (vault: TokenVault, keyRing: String) {
+        let key = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        let ring = "test:\(Data(key).base64EncodedString())"
+        return (try! TokenVault(keyRing: Secret(ring)), ring)
+    }
+}

@@ -1,3 +1,4 @@
+import FlowtalkCore
 import FlowtalkHTTP
 import FlowtalkStore
 import FlowtalkTesting
@@ -55,7 +56,7 @@ func checkHealthRoutes(_ client: some TestClientProtocol) async throws {
 
     @Test func dispatchServesHealthAndRunsTheQueueUpkeep() async throws {
         try await TestDatabase.withFresh { database in
-            let configuration = DispatchConfiguration(common: CommonConfiguration(database: database.configuration, port: 0))
+            let configuration = DispatchConfiguration(common: CommonConfiguration(database: database.configuration, port: 0), vault: TokenVault.testing().vault)
             try await DispatchService.buildApplication(configuration: configuration, logger: .quiet("dispatch")).test(.router) { client in
                 try await checkHealthRoutes(client)
                 // The upkeep samples queue depth into the gauges /metrics serves.
@@ -72,7 +73,7 @@ func checkHealthRoutes(_ client: some TestClientProtocol) async throws {
 
     @Test func dispatchRunsHandlersForTheKindsItKnows() async throws {
         try await TestDatabase.withFresh { database in
-            var configuration = DispatchConfiguration(common: CommonConfiguration(database: database.configuration, port: 0))
+            var configuration = DispatchConfiguration(common: CommonConfiguration(database: database.configuration, port: 0), vault: TokenVault.testing().vault)
             configuration.worker.pollInterval = .milliseconds(100)
             let seen = Seen()
             let handlers: [String: JobHandler] = ["probe": { job, _ in await seen.add(String(buffer: job.payload)) }]

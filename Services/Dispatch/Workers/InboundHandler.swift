@@ -1,0 +1,248 @@
+import FlowtalkCore
+import FlowtalkStore
+import Foundation
+import InstagramGraph
+import Logging
+import NIOCore
+import PostgresNIO
+import ReplyRules
+
+/// Handles inbound Instagram events: decides whether and what to answer, answers through the Graph API, and records
+/// what happened — never twice for one message (DESIGN §5).
+struct InboundHandler: Sendable {
+    let store: DispatchStore
+    let graph: GraphClient
+    let vault: TokenVault
+    let matchers: MatcherCache
+    /// The 24-hour window of Instagram's messaging policy.
+    static let window: TimeInterval = 24 * 3600
+
+    init(store: DispatchStore, graph: GraphClient, vault: TokenVault) {
+        self.store = store
+        self.graph = graph
+        self.vault = vault
+        self.matchers = MatcherCache(store: store)
+    }
+
+    /// The job handlers for every inbound kind ingest queues.
+    var handlers: [String: JobHandler] {
+        let handle: JobHandler = { job, logger in try await self.handle(job, logger: logger) }
+        return Dictionary(uniqueKeysWithValues: InboundEvent.Kind.allCases.map { ("inbound.\($0.rawValue)", handle) })
+    }
+
+    func handle(_ job: ClaimedJob, logger: Logger) async throws {
+        let event: InboundEvent
+        do {
+            event = try JSONDecoder().decode(InboundEvent.self, from: Data(job.payload.readableBytesView))
+        } catch {
+            throw JobFailure.permanent("undecodable payload")
+        }
+        guard let connection = try await store.connection(instagramUserID: event.accountID) else {
+            // Unknown or disconnected account: acknowledged and dropped (there is no account to record it for).
+            logger.notice("Event for unknown account dropped", metadata: ["event.kind": "\(event.kind.rawValue)"])
+            return
+        }
+        guard let mid = event.mid, let customer = event.customerID else {
+            try await recordOnce(event, mid: event.mid ?? event.dedupeKey, connection, outcome: "skipped", reason: "incomplete_event")
+            return
+        }
+        switch event.kind {
+        case .echo:
+            try await handleEcho(event, mid: mid, customer: customer, connection, logger: logger)
+        case .message, .postback:
+            try await handleMessage(event, mid: mid, customer: customer, connection, job: job, logger: logger)
+        case .edit:
+            // A num_edit 0 edit carries no text; fetching the message through the Graph API is still to do.
+            try await recordOnce(event, mid: mid, connection, outcome: "skipped", reason: "edit_without_text")
+        case .deleted:
+            try await recordOnce(event, mid: mid, connection, outcome: "ignored", reason: "message_deleted")
+        }
+    }
+
+    // MARK: Echoes
+
+    private func handleEcho(_ event: InboundEvent, mid: String, customer: String, _ connection: ConnectionRecord, logger: Logger) async throws {
+        // Our own reply coming back: nothing to do. The conversation's jobs run in order, so the reply that sent it has
+        // already recorded its message id by now.
+        if try await store.isOwnMessage(mid: mid) { return }
+        let settings = try await store.settings(accountID: connection.accountID)
+        try await store.client.withTransaction(logger: store.logger) { db in
+            guard try await store.markHandled(mid: mid, kind: event.kind.rawValue, accountID: connection.accountID, on: db) else { return }
+            // A person answered from the Instagram app: the bot steps back for this conversation.
+            try await store.pause(accountID: connection.accountID, customerID: customer, minutes: settings.humanPauseMinutes, on: db)
+            try await store.addActivity(
+                ActivityEntry(customerID: customer, eventKind: "echo", summary: nil, outcome: "paused", reason: "human_reply"),
+                accountID: connection.accountID, on: db)
+            try await store.count(["human_replies"], accountID: connection.accountID, on: db)
+        }
+        logger.info("Conversation paused after a human reply")
+    }
+
+    // MARK: Messages
+
+    private enum Decision {
+        case skip(String)
+        case reply(RuleMatch)
+    }
+
+    private func handleMessage(
+        _ event: InboundEvent, mid: String, customer: String, _ connection: ConnectionRecord, job: ClaimedJob, logger: Logger
+    ) async throws {
+        let accountID = connection.accountID
+        let text = event.kind == .postback ? (event.postbackTitle ?? event.postbackPayload) : event.text
+        var replyID: Int64
+        var match: RuleMatch
+
+        if let existing = try await store.reply(inboundMID: mid) {
+            switch existing.state {
+            case "sending":
+                // A run before this one committed "sending" and then stopped: Instagram may have the message.
+                // Its Send API has no idempotency key, so the only safe choice is not to send again.
+                try await store.client.withTransaction(logger: store.logger) { db in
+                    guard try await store.transition(replyID: existing.id, from: "sending", to: "unknown", error: "interrupted", on: db) else { return }
+                    try await store.addActivity(
+                        ActivityEntry(
+                            customerID: customer, eventKind: event.kind.rawValue, summary: text, outcome: "unknown", source: existing.source,
+                            ruleID: existing.ruleID, reason: "interrupted_while_sending"), accountID: accountID, on: db)
+                    try await store.count(["unknown"], accountID: accountID, on: db)
+                }
+                logger.warning("Reply outcome unknown after an interrupted send", metadata: ["reply.id": "\(existing.id)"])
+                return
+            case "retry":
+                // The last attempt was answered with a failure that delivered nothing: safe to send again.
+                let resumed = try await store.client.withTransaction(logger: store.logger) { db in
+                    try await store.transition(replyID: existing.id, from: "retry", to: "sending", on: db)
+                }
+                guard resumed, let text, let again = try await matchers.matcher(for: accountID).match(text) else { return }
+                replyID = existing.id
+                match = again
+            default:
+                return  // sent, failed or unknown: decided for good
+            }
+        } else {
+            let matcher = try await matchers.matcher(for: accountID)
+            let settings = try await store.settings(accountID: accountID)
+            let eventTime = Date(timeIntervalSince1970: Double(event.timestampMs) / 1000)
+            let decided: (Decision, Int64)? = try await store.client.withTransaction(logger: store.logger) { db in
+                guard try await store.markHandled(mid: mid, kind: event.kind.rawValue, accountID: accountID, on: db) else { return nil }
+                let conversation = try await store.touchConversation(accountID: accountID, customerID: customer, customerMessageAt: eventTime, on: db)
+                let now = Date()
+                let decision: Decision
+                if connection.status != "active" {
+                    decision = .skip("needs_reconnect")
+                } else if now.timeIntervalSince(eventTime) > Self.window {
+                    decision = .skip("outside_window")
+                } else if let paused = conversation.pausedUntil, paused > now {
+                    decision = .skip("human_active")
+                } else if let last = conversation.lastReplyAt, now.timeIntervalSince(last) < Double(settings.cooldownSeconds) {
+                    decision = .skip("cooldown")
+                } else if let text, !text.isEmpty {
+                    if let found = matcher.match(text) { decision = .reply(found) } else { decision = .skip("no_rule") }
+                } else {
+                    decision = .skip(event.attachmentTypes == nil ? "no_text" : "attachment_only")
+                }
+                switch decision {
+                case .skip(let reason):
+                    try await store.addActivity(
+                        ActivityEntry(customerID: customer, eventKind: event.kind.rawValue, summary: text, outcome: "skipped", reason: reason),
+                        accountID: accountID, on: db)
+                    try await store.count(["received", "skipped:\(reason)"], accountID: accountID, on: db)
+                    return (decision, 0)
+                case .reply(let found):
+                    let id = try await store.beginReply(
+                        accountID: accountID, inboundMID: mid, customerID: customer, source: "rule", ruleID: UUID(uuidString: found.ruleID), on: db)
+                    try await store.count(["received"], accountID: accountID, on: db)
+                    return (decision, id)
+                }
+            }
+            guard let (decision, id) = decided, case .reply(let found) = decision else { return }
+            replyID = id
+            match = found
+        }
+        try await send(match, replyID: replyID, event: event, text: text, customer: customer, connection, job: job, logger: logger)
+    }
+
+    private func send(
+        _ match: RuleMatch, replyID: Int64, event: InboundEvent, text: String?, customer: String, _ connection: ConnectionRecord, job: ClaimedJob,
+        logger: Logger
+    ) async throws {
+        let accountID = connection.accountID
+        let ruleID = UUID(uuidString: match.ruleID)
+        func finish(_ state: String, outcome: String, reason: String?, counts: [String], sent: [String] = []) async throws {
+            let latency = Int(Date().timeIntervalSince1970 * 1000 - Double(event.receivedAtMs))
+            try await store.client.withTransaction(logger: store.logger) { db in
+                guard try await store.transition(replyID: replyID, from: "sending", to: state, error: reason, on: db) else { return }
+                try await store.recordSent(messageIDs: sent, accountID: accountID, replyID: replyID, on: db)
+                if reason == GraphError.tokenInvalid(subcode: nil).reason { try await store.markNeedsReconnect(accountID: accountID, on: db) }
+                try await store.addActivity(
+                    ActivityEntry(
+                        customerID: customer, eventKind: event.kind.rawValue, summary: text, outcome: outcome, source: "rule", ruleID: ruleID,
+                        reason: reason, latencyMs: outcome == "replied" ? latency : nil), accountID: accountID, on: db)
+                try await store.count(counts, accountID: accountID, on: db)
+            }
+        }
+
+        let token: Secret<String>
+        do {
+            token = try vault.open(connection.tokenSealed, for: connection.owner)
+        } catch {
+            logger.error("Stored token cannot be opened", metadata: ["error.type": "\(type(of: error))"])
+            try await finish("failed", outcome: "failed", reason: "token_unreadable", counts: ["failed"])
+            return
+        }
+        let reply = ReplyTemplate.render(match.reply, username: nil)
+        do {
+            let ids = try await graph.sendText(from: connection.instagramUserID, to: customer, text: reply, token: token)
+            try await finish("sent", outcome: "replied", reason: nil, counts: ["replied_rule", "rule:\(match.ruleID)"], sent: ids)
+            logger.info("Reply sent", metadata: ["reply.id": "\(replyID)", "reply.parts": "\(ids.count)"])
+        } catch let partial as GraphClient.PartialSend {
+            try await finish("failed", outcome: "failed", reason: "partly_sent_\(partial.error.reason)", counts: ["failed"], sent: partial.sent)
+        } catch let error as GraphError {
+            switch error {
+            case .rateLimited, .transient:
+                if job.attempt < job.maxAttempts {
+                    // Nothing was delivered: park the reply so the next run may send it, then retry the job with backoff.
+                    _ = try await store.client.withTransaction(logger: store.logger) { db in
+                        try await store.transition(replyID: replyID, from: "sending", to: "retry", error: error.reason, on: db)
+                    }
+                    logger.notice("Send will be retried", metadata: ["reply.id": "\(replyID)", "graph.reason": "\(error.reason)"])
+                    if case .rateLimited(let seconds?) = error { throw JobFailure.retryAfter(.seconds(seconds), error.reason) }
+                    throw JobFailure.retryAfter(Backoff.delay(attempt: Int(job.attempt), base: .seconds(1), cap: .seconds(300)), error.reason)
+                }
+                try await finish("failed", outcome: "failed", reason: error.reason, counts: ["failed"])
+            case .ambiguous:
+                try await finish("unknown", outcome: "unknown", reason: error.reason, counts: ["unknown"])
+            default:
+                try await finish("failed", outcome: "failed", reason: error.reason, counts: ["failed"])
+            }
+            logger.notice("Reply not sent", metadata: ["reply.id": "\(replyID)", "graph.reason": "\(error.reason)"])
+        }
+    }
+
+    /// Records an event that needs no reply, once.
+    private func recordOnce(_ event: InboundEvent, mid: String, _ connection: ConnectionRecord, outcome: String, reason: String) async throws {
+        try await store.client.withTransaction(logger: store.logger) { db in
+            guard try await store.markHandled(mid: mid, kind: event.kind.rawValue, accountID: connection.accountID, on: db) else { return }
+            try await store.addActivity(
+                ActivityEntry(customerID: event.customerID, eventKind: event.kind.rawValue, summary: nil, outcome: outcome, reason: reason),
+                accountID: connection.accountID, on: db)
+            try await store.count(["\(outcome):\(reason)"], accountID: connection.accountID, on: db)
+        }
+    }
+}
+
+/// One compiled matcher per account, rebuilt only when the account's rules change.
+actor MatcherCache {
+    private let store: DispatchStore
+    private var cache: [UUID: (version: String, matcher: RuleMatcher)] = [:]
+
+    init(store: DispatchStore) { self.store = store }
+
+    func matcher(for accountID: UUID) async throws -> RuleMatcher {
+        let version = try await store.rulesVersion(accountID: accountID)
+        if let cached = cache[accountID], cached.version == version { return cached.matcher }
+        let matcher = RuleMatcher(rules: try await store.rules(accountID: accountID))
+        cache[accountID] = (version, matcher)
+        return matcher
+    }
+}

@@ -1,0 +1,46 @@
+import FlowtalkCore
+
+/// flowtalk-sandbox's configuration (development and tests only; never deployed).
+struct SandboxConfiguration: Sendable {
+    var host = "127.0.0.1"
+    var port = 8090
+    /// Signs the webhooks the simulator posts, as Meta would (must match ingest's `META_APP_SECRET`).
+    var appSecret: Secret<String>
+    /// Where simulated webhooks go.
+    var ingestURL = "http://127.0.0.1:8082"
+    /// Accounts known from the start: `ig_id:username:token` entries, comma-separated (`SANDBOX_ACCOUNTS`).
+    var accounts: [SandboxAccount] = []
+    /// Whether each sent message is echoed back to ingest as Instagram does.
+    var echoes = true
+
+    init(appSecret: Secret<String>, ingestURL: String = "http://127.0.0.1:8082", accounts: [SandboxAccount] = [], port: Int = 8090) {
+        self.appSecret = appSecret
+        self.ingestURL = ingestURL
+        self.accounts = accounts
+        self.port = port
+    }
+
+    init(environment: ConfigEnvironment) throws {
+        host = environment.optional("HOST") ?? "127.0.0.1"
+        port = try environment.int("PORT", default: 8090, range: 0...65535)
+        appSecret = try environment.requiredSecret("META_APP_SECRET")
+        ingestURL = try environment.url("INGEST_URL", default: "http://127.0.0.1:8082")
+        echoes = try environment.bool("SANDBOX_ECHOES", default: true)
+        for entry in (environment.optional("SANDBOX_ACCOUNTS") ?? "").split(separator: ",") {
+            let parts = entry.split(separator: ":", maxSplits: 2).map(String.init)
+            guard parts.count == 3 else { throw ConfigurationError.malformed("SANDBOX_ACCOUNTS", "expected ig_id:username:token entries") }
+            accounts.append(SandboxAccount(igID: parts[0], username: parts[1], token: parts[2]))
+        }
+    }
+}
+
+struct SandboxAccount: Sendable, Codable, Equatable {
+    var igID: String
+    var username: String
+    var token: String
+
+    enum CodingKeys: String, CodingKey {
+        case igID = "ig_id"
+        case username, token
+    }
+}

@@ -1,0 +1,11 @@
+import FlowtalkHTTP
+import Hummingbird
+
+@main struct SandboxMain {
+    static func main() async {
+        await ServiceMain.run("flowtalk-sandbox") { environment in
+            let configuration = try SandboxConfiguration(environment: environment)
+            try await buildApplication(configuration: configuration).runService()
+        }
+    }
+}

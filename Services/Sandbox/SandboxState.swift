@@ -1,0 +1,73 @@
+import Foundation
+
+/// A message the sandbox saw: sent by the bot through the Graph API, or sent by a simulated customer.
+struct SandboxMessage: Codable, Sendable, Equatable {
+    var direction: String  // "in" (customer → business) or "out" (business → customer)
+    var customerID: String
+    var text: String
+    var mid: String
+    var atMs: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case direction, text, mid
+        case customerID = "customer_id"
+        case atMs = "at_ms"
+    }
+}
+
+/// A failure to inject into the next Graph API sends of an account.
+struct Fault: Codable, Sendable, Equatable {
+    enum Kind: String, Codable, Sendable {
+        case tokenExpired = "token_expired"
+        case outsideWindow = "outside_window"
+        case userUnavailable = "user_unavailable"
+        case rateLimit = "rate_limit"
+        case serverError = "server_error"
+        case slow
+    }
+    var kind: Kind
+    /// How many sends it affects (default 1).
+    var count: Int?
+    /// For `slow`: seconds to wait before answering.
+    var seconds: Int?
+}
+
+/// The sandbox's memory: accounts, conversations, pending faults. Lost on restart, by design.
+actor SandboxState {
+    private var accounts: [String: SandboxAccount] = [:]
+    private var conversations: [String: [SandboxMessage]] = [:]
+    private var faults: [String: [Fault]] = [:]
+    private var counter = 0
+
+    init(accounts: [SandboxAccount]) {
+        for account in accounts { self.accounts[account.igID] = account }
+    }
+
+    func register(_ account: SandboxAccount) { accounts[account.igID] = account }
+    func account(_ igID: String) -> SandboxAccount? { accounts[igID] }
+
+    func record(_ message: SandboxMessage, account igID: String) { conversations[igID, default: []].append(message) }
+    func messages(_ igID: String) -> [SandboxMessage] { conversations[igID] ?? [] }
+
+    func addFaults(_ list: [Fault], account igID: String) { faults[igID, default: []].append(contentsOf: list) }
+
+    /// The fault to apply to this send, if any (consuming one use of it).
+    func nextFault(_ igID: String) -> Fault? {
+        guard var list = faults[igID], var first = list.first else { return nil }
+        let remaining = (first.count ?? 1) - 1
+        if remaining > 0 {
+            first.count = remaining
+            list[0] = first
+        } else {
+            list.removeFirst()
+        }
+        faults[igID] = list
+        return first
+    }
+
+    /// A message id shaped like Instagram's.
+    func newMID() -> String {
+        counter += 1
+        return "aWdfZAG1faXRlbTox" + Data("sandbox:\(UUID().uuidString):\(counter)".utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
+    }
+}

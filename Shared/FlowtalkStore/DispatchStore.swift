@@ -1,0 +1,276 @@
+import FlowtalkCore
+import Foundation
+import Logging
+import PostgresNIO
+import ReplyRules
+
+/// A connected Instagram account, as dispatch needs it.
+package struct ConnectionRecord: Sendable, Equatable {
+    package let accountID: UUID
+    package let instagramUserID: String
+    package let username: String?
+    package let tokenSealed: [UInt8]
+    package let status: String
+
+    /// Who the sealed token belongs to (the vault's associated data).
+    package var owner: TokenOwner { TokenOwner(accountID: accountID.uuidString.lowercased(), instagramUserID: instagramUserID) }
+}
+
+/// An account's automation settings.
+package struct AccountSettings: Sendable, Equatable {
+    package var cooldownSeconds: Int = 10
+    package var humanPauseMinutes: Int = 60
+    package init(cooldownSeconds: Int = 10, humanPauseMinutes: Int = 60) {
+        self.cooldownSeconds = cooldownSeconds
+        self.humanPauseMinutes = humanPauseMinutes
+    }
+}
+
+/// The state of one conversation when an event is handled.
+package struct ConversationState: Sendable {
+    package let lastReplyAt: Date?
+    package let pausedUntil: Date?
+}
+
+/// One activity-log entry. `summary` is at most 80 characters of the customer's text.
+package struct ActivityEntry: Sendable {
+    package var customerID: String?
+    package var eventKind: String
+    package var summary: String?
+    package var outcome: String
+    package var source: String?
+    package var ruleID: UUID?
+    package var reason: String?
+    package var latencyMs: Int?
+
+    package init(customerID: String?, eventKind: String, summary: String?, outcome: String, source: String? = nil, ruleID: UUID? = nil,
+                 reason: String? = nil, latencyMs: Int? = nil) {
+        self.customerID = customerID
+        self.eventKind = eventKind
+        self.summary = summary.map { String($0.prefix(80)) }
+        self.outcome = outcome
+        self.source = source
+        self.ruleID = ruleID
+        self.reason = reason
+        self.latencyMs = latencyMs
+    }
+}
+
+/// A reply row.
+package struct ReplyRecord: Sendable, Equatable {
+    package let id: Int64
+    package let state: String
+    package let source: String
+    package let ruleID: UUID?
+}
+
+/// SQL for the dispatch worker: connections, rules, conversations, replies, activity and counts.
+package struct DispatchStore: Sendable {
+    package let client: PostgresClient
+    package let logger: Logger
+
+    package init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    package func connection(instagramUserID: String) async throws -> ConnectionRecord? {
+        let rows = try await client.query(
+            "SELECT account_id, ig_user_id, username, token_sealed, status FROM instagram_connections WHERE ig_user_id = \(instagramUserID)",
+            logger: logger)
+        for try await (account, ig, username, token, status) in rows.decode((UUID, String, String?, ByteBuffer, String).self) {
+            return ConnectionRecord(accountID: account, instagramUserID: ig, username: username, tokenSealed: Array(buffer: token), status: status)
+        }
+        return nil
+    }
+
+    package func rules(accountID: UUID) async throws -> [ReplyRule] {
+        let rows = try await client.query(
+            """
+            SELECT id, keywords, match_type, negative_keywords, priority, enabled, reply, created_at
+            FROM reply_rules WHERE account_id = \(accountID)
+            """, logger: logger)
+        var rules: [ReplyRule] = []
+        for try await (id, keywords, type, negatives, priority, enabled, reply, created) in rows.decode(
+            (UUID, [String], String, [String], Int, Bool, String, Date).self)
+        {
+            rules.append(
+                ReplyRule(
+                    id: id.uuidString.lowercased(), keywords: keywords, matchType: MatchType(rawValue: type) ?? .contains, negativeKeywords: negatives,
+                    priority: priority, enabled: enabled, reply: reply, createdAt: created))
+        }
+        return rules
+    }
+
+    /// A fingerprint of an account's rules that changes whenever any rule does (to know when to rebuild a matcher).
+    package func rulesVersion(accountID: UUID) async throws -> String {
+        let rows = try await client.query(
+            "SELECT count(*)::text || ':' || COALESCE(max(updated_at)::text, '') FROM reply_rules WHERE account_id = \(accountID)", logger: logger)
+        for try await version in rows.decode(String.self) { return version }
+        return ""
+    }
+
+    package func settings(accountID: UUID) async throws -> AccountSettings {
+        let rows = try await client.query(
+            "SELECT cooldown_seconds, human_pause_minutes FROM account_settings WHERE account_id = \(accountID)", logger: logger)
+        for try await (cooldown, pause) in rows.decode((Int, Int).self) { return AccountSettings(cooldownSeconds: cooldown, humanPauseMinutes: pause) }
+        return AccountSettings()
+    }
+
+    /// Claims the handling of an event: true the first time, false when a run before this one already decided it.
+    package func markHandled(mid: String, kind: String, accountID: UUID, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            "INSERT INTO handled_events (mid, kind, account_id) VALUES (\(mid), \(kind), \(accountID)) ON CONFLICT DO NOTHING RETURNING 1",
+            logger: logger)
+        for try await _ in rows.decode(Int.self) { return true }
+        return false
+    }
+
+    /// Records a customer message's time and returns the conversation's state, locking its row for the transaction.
+    package func touchConversation(accountID: UUID, customerID: String, customerMessageAt: Date?, on connection: PostgresConnection) async throws
+        -> ConversationState
+    {
+        let rows = try await connection.query(
+            """
+            INSERT INTO conversations (account_id, customer_id, last_customer_message_at) VALUES (\(accountID), \(customerID), \(customerMessageAt))
+            ON CONFLICT (account_id, customer_id) DO UPDATE SET last_customer_message_at =
+                GREATEST(conversations.last_customer_message_at, EXCLUDED.last_customer_message_at)
+            RETURNING last_reply_at, paused_until
+            """, logger: logger)
+        for try await (lastReply, paused) in rows.decode((Date?, Date?).self) { return ConversationState(lastReplyAt: lastReply, pausedUntil: paused) }
+        return ConversationState(lastReplyAt: nil, pausedUntil: nil)
+    }
+
+    package func pause(accountID: UUID, customerID: String, minutes: Int, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            INSERT INTO conversations (account_id, customer_id, paused_until) VALUES (\(accountID), \(customerID), now() + \(minutes) * interval '1 minute')
+            ON CONFLICT (account_id, customer_id) DO UPDATE SET paused_until = EXCLUDED.paused_until
+            """, logger: logger)
+    }
+
+    /// Commits a reply as `sending` (unique per inbound message) and stamps the conversation's last reply.
+    package func beginReply(accountID: UUID, inboundMID: String, customerID: String, source: String, ruleID: UUID?, on connection: PostgresConnection)
+        async throws -> Int64
+    {
+        let rows = try await connection.query(
+            """
+            INSERT INTO replies (account_id, inbound_mid, customer_id, state, source, rule_id)
+            VALUES (\(accountID), \(inboundMID), \(customerID), 'sending', \(source), \(ruleID)) RETURNING id
+            """, logger: logger)
+        var id: Int64 = 0
+        for try await value in rows.decode(Int64.self) { id = value }
+        try await connection.query(
+            "UPDATE conversations SET last_reply_at = now() WHERE account_id = \(accountID) AND customer_id = \(customerID)", logger: logger)
+        return id
+    }
+
+    package func reply(inboundMID: String) async throws -> ReplyRecord? {
+        let rows = try await client.query("SELECT id, state, source, rule_id FROM replies WHERE inbound_mid = \(inboundMID)", logger: logger)
+        for try await (id, state, source, rule) in rows.decode((Int64, String, String, UUID?).self) {
+            return ReplyRecord(id: id, state: state, source: source, ruleID: rule)
+        }
+        return nil
+    }
+
+    /// Moves a reply from one state to another; false if it was not in `from` (someone else got there first).
+    package func transition(replyID: Int64, from: String, to: String, error: String? = nil, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            UPDATE replies SET state = \(to), error = \(error), finished_at = CASE WHEN \(to) IN ('sent', 'failed', 'unknown') THEN now() END
+            WHERE id = \(replyID) AND state = \(from) RETURNING 1
+            """, logger: logger)
+        for try await _ in rows.decode(Int.self) { return true }
+        return false
+    }
+
+    package func recordSent(messageIDs: [String], accountID: UUID, replyID: Int64, on connection: PostgresConnection) async throws {
+        guard !messageIDs.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO sent_messages (mid, account_id, reply_id) SELECT unnest(\(messageIDs)::text[]), \(accountID), \(replyID)
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+    }
+
+    package func isOwnMessage(mid: String) async throws -> Bool {
+        for try await _ in try await client.query("SELECT 1 FROM sent_messages WHERE mid = \(mid)", logger: logger).decode(Int.self) { return true }
+        return false
+    }
+
+    package func markNeedsReconnect(accountID: UUID, on connection: PostgresConnection) async throws {
+        try await connection.query("UPDATE instagram_connections SET status = 'needs_reconnect' WHERE account_id = \(accountID)", logger: logger)
+    }
+
+    package func addActivity(_ entry: ActivityEntry, accountID: UUID, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            INSERT INTO activity (account_id, customer_id, event_kind, summary, outcome, source, rule_id, reason, latency_ms)
+            VALUES (\(accountID), \(entry.customerID), \(entry.eventKind), \(entry.summary), \(entry.outcome), \(entry.source), \(entry.ruleID),
+                    \(entry.reason), \(entry.latencyMs))
+            """, logger: logger)
+    }
+
+    /// Adds to this hour's counters (`received`, `replied_rule`, `skipped:<reason>`, `rule:<id>`, …).
+    package func count(_ metrics: [String], accountID: UUID, on connection: PostgresConnection) async throws {
+        guard !metrics.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO hourly_counts (account_id, hour, metric, count)
+            SELECT \(accountID), date_trunc('hour', now()), metric, count(*) FROM unnest(\(metrics)::text[]) AS m(metric) GROUP BY metric
+            ON CONFLICT (account_id, hour, metric) DO UPDATE SET count = hourly_counts.count + EXCLUDED.count
+            """, logger: logger)
+    }
+}
+
+/// Creates accounts, connections and rules directly (tests and `make run`, until flowtalk-auth exists).
+package struct AccountSeeder: Sendable {
+    package let client: PostgresClient
+    package let vault: TokenVault
+    package let logger: Logger
+
+    package init(client: PostgresClient, vault: TokenVault, logger: Logger) {
+        self.client = client
+        self.vault = vault
+        self.logger = logger
+    }
+
+    /// An account with a connected Instagram account whose token is sealed for it.
+    @discardableResult
+    package func createAccount(email: String, passwordHash: String = "v1$seeded", instagramUserID: String, username: String, token: Secret<String>)
+        async throws -> UUID
+    {
+        let id = UUID()
+        let sealed = try vault.seal(token, for: TokenOwner(accountID: id.uuidString.lowercased(), instagramUserID: instagramUserID))
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("INSERT INTO accounts (id, email, password_hash) VALUES (\(id), \(email), \(passwordHash))", logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO instagram_connections (account_id, ig_user_id, username, token_sealed, token_expires_at)
+                VALUES (\(id), \(instagramUserID), \(username), \(ByteBuffer(bytes: sealed)), now() + interval '60 days')
+                """, logger: logger)
+            try await connection.query("INSERT INTO account_settings (account_id) VALUES (\(id))", logger: logger)
+        }
+        return id
+    }
+
+    @discardableResult
+    package func addRule(accountID: UUID, keywords: [String], matchType: MatchType = .contains, negativeKeywords: [String] = [], priority: Int = 0,
+                         reply: String) async throws -> UUID {
+        let id = UUID()
+        try await client.query(
+            """
+            INSERT INTO reply_rules (id, account_id, keywords, match_type, negative_keywords, priority, reply)
+            VALUES (\(id), \(accountID), \(keywords), \(matchType.rawValue), \(negativeKeywords), \(priority), \(reply))
+            """, logger: logger)
+        return id
+    }
+
+    package func setSettings(accountID: UUID, _ settings: AccountSettings) async throws {
+        try await client.query(
+            """
+            UPDATE account_settings SET cooldown_seconds = \(settings.cooldownSeconds), human_pause_minutes = \(settings.humanPauseMinutes),
+                updated_at = now() WHERE account_id = \(accountID)
+            """, logger: logger)
+    }
+}
