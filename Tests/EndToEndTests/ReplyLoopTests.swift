@@ -1,0 +1,320 @@
+import AsyncHTTPClient
+import FlowtalkCore
+import FlowtalkStore
+import FlowtalkTesting
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import PostgresNIO
+import ReplyRules
+import Testing
+
+/// Ingest, dispatch and the sandbox as real processes on a real PostgreSQL: a simulated customer writes, the bot answers
+/// through the sandbox's Graph API, and the echo comes back through ingest.
+@Suite(.serialized) struct ReplyLoopTests {
+    static let shop = "17841400000000001"
+    static let token = "IGAA-sandbox-token-\(UUID().uuidString)"
+    static let secret = "e2e-app-secret"
+
+    struct Stack: Sendable {
+        let database: TestDatabase
+        let client: PostgresClient
+        let sandbox: String
+        let ingest: String
+        let accountID: UUID
+        let environment: [String: String]
+    }
+
+    static func post(_ url: String, _ json: String) async throws -> (HTTPResponseStatus, String) {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: json))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
+        return (response.status, String(buffer: try await response.body.collect(upTo: 1 << 20)))
+    }
+
+    struct Conversation: Decodable {
+        struct Message: Decodable {
+            let direction: String
+            let customer_id: String
+            let text: String
+            let mid: String
+        }
+        let messages: [Message]
+    }
+
+    static func outgoing(_ stack: Stack, to customer: String) async throws -> [String] {
+        let (_, body) = try await RealBinariesTests.get("\(stack.sandbox)/simulate/conversations/\(shop)")
+        let conversation = try JSONDecoder().decode(Conversation.self, from: Data(body.utf8))
+        return conversation.messages.filter { $0.direction == "out" && $0.customer_id == customer }.map(\.text)
+    }
+
+    static func dm(_ stack: Stack, from customer: String, _ text: String, mid: String? = nil, timestampMs: Int64? = nil, echo: Bool = false) async throws
+        -> String
+    {
+        var fields = [#""ig_id":"\#(shop)""#, #""from":"\#(customer)""#, #""text":"\#(text)""#]
+        if let mid { fields.append(#""mid":"\#(mid)""#) }
+        if let timestampMs { fields.append(#""timestamp_ms":\#(timestampMs)"#) }
+        if echo { fields.append(#""is_echo":true"#) }
+        let (status, body) = try await post("\(stack.sandbox)/simulate/dm", "{\(fields.joined(separator: ","))}")
+        #expect(status == .ok)
+        #expect(body.contains(#""ingest_status":200"#))
+        return body
+    }
+
+    /// The activity rows for a customer: (outcome, reason).
+    static func activity(_ stack: Stack, customer: String) async throws -> [(String, String?)] {
+        var rows: [(String, String?)] = []
+        for try await row in try await stack.client.query(
+            "SELECT outcome, reason FROM activity WHERE customer_id = \(customer) ORDER BY id", logger: .quiet("q")
+        ).decode((String, String?).self) { rows.append(row) }
+        return rows
+    }
+
+    static func replyStates(_ stack: Stack, customer: String) async throws -> [String] {
+        var rows: [String] = []
+        for try await state in try await stack.client.query("SELECT state FROM replies WHERE customer_id = \(customer) ORDER BY id", logger: .quiet("q"))
+            .decode(String.self)
+        { rows.append(state) }
+        return rows
+    }
+
+    /// The running flowtalk-dispatch, which a test may kill and start again.
+    final class Dispatch: @unchecked Sendable {
+        private let lock = NSLock()
+        private var current: RealBinariesTests.Running?
+        let start: @Sendable () async throws -> RealBinariesTests.Running
+
+        init(start: @escaping @Sendable () async throws -> RealBinariesTests.Running) { self.start = start }
+
+        func launch() async throws {
+            let running = try await start()
+            lock.withLock { current = running }
+        }
+
+        /// SIGKILL: no graceful shutdown, leases and "sending" rows are left as they are.
+        func killHard() async throws {
+            guard let running = lock.withLock({ current }) else { return }
+            kill(running.process.processIdentifier, SIGKILL)
+            for _ in 0..<200 where running.process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+            lock.withLock { current = nil }
+        }
+
+        func stop() async {
+            guard let running = lock.withLock({ current }) else { return }
+            _ = try? await RealBinariesTests.stop(running)
+        }
+
+        var log: String {
+            guard let running = lock.withLock({ current }) else { return "" }
+            return String(decoding: running.stderr.fileHandleForReading.availableData, as: UTF8.self)
+        }
+    }
+
+    /// Starts sandbox, ingest and dispatch against a migrated schema with one seeded shop, runs `body`, stops them.
+    static func withStack(dispatchEnvironment: [String: String] = [:], _ body: @Sendable (Stack, Dispatch) async throws -> Void) async throws {
+        try await TestDatabase.withMigrated { database, client in
+            let (vault, keyRing) = TokenVault.testing()
+            let seeder = AccountSeeder(client: client, vault: vault, logger: .quiet("seed"))
+            let accountID = try await seeder.createAccount(email: "shop@example.com", instagramUserID: shop, username: "shop", token: Secret(token))
+            try await seeder.setSettings(accountID: accountID, AccountSettings(cooldownSeconds: 0, humanPauseMinutes: 60))
+            try await seeder.addRule(accountID: accountID, keywords: ["price", "how much"], reply: "Our prices start at 10 EUR.")
+
+            let url = database.url + (database.url.contains("?") ? "&" : "?") + "search_path=\(database.schema)"
+            let sandboxPort = try RealBinariesTests.freePort()
+            let ingestPort = try RealBinariesTests.freePort()
+            let dispatchPort = try RealBinariesTests.freePort()
+            let sandbox = "http://127.0.0.1:\(sandboxPort)"
+            let ingest = "http://127.0.0.1:\(ingestPort)"
+            let common = ["DATABASE_URL": url, "HOST": "127.0.0.1", "META_APP_SECRET": secret, "META_VERIFY_TOKEN": "vt", "LOG_LEVEL": "info"]
+            var processes: [RealBinariesTests.Running] = []
+            processes.append(
+                try RealBinariesTests.start(
+                    "flowtalk-sandbox",
+                    environment: common.merging(["PORT": "\(sandboxPort)", "INGEST_URL": ingest, "SANDBOX_ACCOUNTS": "\(shop):shop:\(token)"]) { $1 }))
+            processes.append(try RealBinariesTests.start("flowtalk-ingest", environment: common.merging(["PORT": "\(ingestPort)"]) { $1 }))
+            let dispatchEnvironment = common.merging(
+                ["PORT": "\(dispatchPort)", "TOKEN_ENCRYPTION_KEYS": keyRing, "INSTAGRAM_GRAPH_URL": sandbox, "GRAPH_TIMEOUT_SECONDS": "3"]
+            ) { $1 }.merging(dispatchEnvironment) { $1 }
+            let dispatch = Dispatch {
+                let running = try RealBinariesTests.start("flowtalk-dispatch", environment: dispatchEnvironment)
+                try await waitReady("http://127.0.0.1:\(dispatchPort)")
+                return running
+            }
+            try await dispatch.launch()
+            let stack = Stack(database: database, client: client, sandbox: sandbox, ingest: ingest, accountID: accountID, environment: dispatchEnvironment)
+            do {
+                try await waitReady(sandbox)
+                try await waitReady(ingest)
+                try await body(stack, dispatch)
+            } catch {
+                for process in processes { _ = try? await RealBinariesTests.stop(process) }
+                await dispatch.stop()
+                throw error
+            }
+            #expect(!dispatch.log.contains(token), "dispatch logged the access token")
+            await dispatch.stop()
+            for process in processes {
+                let log = String(decoding: process.stderr.fileHandleForReading.availableData, as: UTF8.self)
+                #expect(!log.contains(token), "a log contains the access token")
+                _ = try? await RealBinariesTests.stop(process)
+            }
+        }
+    }
+
+    static func waitReady(_ base: String) async throws {
+        for _ in 0..<300 {
+            if let (status, _) = try? await RealBinariesTests.get("\(base)/readyz"), status == .ok { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("\(base) never became ready")
+    }
+
+    static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
+        for _ in 0..<400 {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("timed out waiting for: \(what)")
+    }
+
+    @Test func aMatchingDMGetsExactlyOneReplyAndEverythingElseIsRecorded() async throws {
+        try await Self.withStack { stack, _ in
+            // A matching DM: one reply, sent through the sandbox's Graph API.
+            let first = try await Self.dm(stack, from: "cust-1", "Hi! What's the PRICE of the blue one?")
+            try await Self.eventually("reply to cust-1") { try await Self.outgoing(stack, to: "cust-1").count == 1 }
+            #expect(try await Self.outgoing(stack, to: "cust-1") == ["Our prices start at 10 EUR."])
+            #expect(try await Self.replyStates(stack, customer: "cust-1") == ["sent"])
+
+            // The same webhook again (Meta redelivers): nothing new.
+            let mid = try #require(first.split(separator: "\"").dropFirst(3).first.map(String.init))
+            _ = try await Self.dm(stack, from: "cust-1", "Hi! What's the PRICE of the blue one?", mid: mid)
+
+            // A DM no rule answers: no reply, an activity entry with the reason.
+            _ = try await Self.dm(stack, from: "cust-2", "Do you have it in green?")
+            try await Self.eventually("cust-2 recorded") { try await Self.activity(stack, customer: "cust-2").count == 1 }
+            #expect(try await Self.activity(stack, customer: "cust-2").map(\.1) == ["no_rule"])
+
+            // A message older than 24 hours: skipped.
+            _ = try await Self.dm(stack, from: "cust-3", "price?", timestampMs: Int64(Date().timeIntervalSince1970 * 1000) - 25 * 3600 * 1000)
+            try await Self.eventually("cust-3 recorded") { try await Self.activity(stack, customer: "cust-3").count == 1 }
+            #expect(try await Self.activity(stack, customer: "cust-3").map(\.1) == ["outside_window"])
+
+            // A person answers from the Instagram app (an echo we did not send): the bot steps back.
+            _ = try await Self.dm(stack, from: "cust-4", "I'll help you myself", echo: true)
+            try await Self.eventually("cust-4 paused") { try await Self.activity(stack, customer: "cust-4").count == 1 }
+            _ = try await Self.dm(stack, from: "cust-4", "how much is it?")
+            try await Self.eventually("cust-4 second entry") { try await Self.activity(stack, customer: "cust-4").count == 2 }
+            #expect(try await Self.activity(stack, customer: "cust-4").map(\.1) == ["human_reply", "human_active"])
+            #expect(try await Self.outgoing(stack, to: "cust-4").count == 1)  // only the person's own message
+
+            // Our own echo came back through ingest and triggered nothing: cust-1 still has one reply, one activity entry.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await Self.outgoing(stack, to: "cust-1").count == 1)
+            #expect(try await Self.activity(stack, customer: "cust-1").map(\.0) == ["replied"])
+
+            // Hourly counts add up.
+            var counts: [String: Int] = [:]
+            for try await (metric, count) in try await stack.client.query("SELECT metric, sum(count)::int8 FROM hourly_counts GROUP BY metric")
+                .decode((String, Int64).self)
+            { counts[metric] = Int(count) }
+            #expect(counts["received"] == 4)
+            #expect(counts["replied_rule"] == 1)
+            #expect(counts["skipped:no_rule"] == 1)
+            #expect(counts["skipped:outside_window"] == 1)
+            #expect(counts["skipped:human_active"] == 1)
+        }
+    }
+
+    @Test func graphErrorsTakeTheirDocumentedPaths() async throws {
+        try await Self.withStack { stack, _ in
+            func fault(_ json: String) async throws {
+                let (status, _) = try await Self.post("\(stack.sandbox)/sandbox/faults", #"{"ig_id":"\#(Self.shop)","faults":[\#(json)]}"#)
+                #expect(status == .noContent)
+            }
+            // 500 then success: retried, one reply.
+            try await fault(#"{"kind":"server_error"}"#)
+            _ = try await Self.dm(stack, from: "c-500", "price please")
+            try await Self.eventually("c-500 answered after a retry") { try await Self.replyStates(stack, customer: "c-500") == ["sent"] }
+            #expect(try await Self.outgoing(stack, to: "c-500").count == 1)
+
+            // Rate limited, then success.
+            try await fault(#"{"kind":"rate_limit"}"#)
+            _ = try await Self.dm(stack, from: "c-429", "price please")
+            try await Self.eventually("c-429 answered after a retry") { try await Self.replyStates(stack, customer: "c-429") == ["sent"] }
+            #expect(try await Self.outgoing(stack, to: "c-429").count == 1)
+
+            // Outside the window per Instagram: final, not retried.
+            try await fault(#"{"kind":"outside_window"}"#)
+            _ = try await Self.dm(stack, from: "c-window", "price please")
+            try await Self.eventually("c-window failed") { try await Self.replyStates(stack, customer: "c-window") == ["failed"] }
+            #expect(try await Self.activity(stack, customer: "c-window").map(\.1) == ["outside_window"])
+            #expect(try await Self.outgoing(stack, to: "c-window").isEmpty)
+
+            // No answer in time (a slow Graph API): the outcome is unknown, and it is never sent again.
+            try await fault(#"{"kind":"slow","seconds":5}"#)
+            _ = try await Self.dm(stack, from: "c-slow", "price please")
+            try await Self.eventually("c-slow unknown") { try await Self.replyStates(stack, customer: "c-slow") == ["unknown"] }
+
+            // An expired token: the connection needs reconnecting and nothing more is sent for it.
+            try await fault(#"{"kind":"token_expired"}"#)
+            _ = try await Self.dm(stack, from: "c-190", "price please")
+            try await Self.eventually("c-190 failed") { try await Self.replyStates(stack, customer: "c-190") == ["failed"] }
+            var status = ""
+            for try await value in try await stack.client.query("SELECT status FROM instagram_connections").decode(String.self) { status = value }
+            #expect(status == "needs_reconnect")
+            _ = try await Self.dm(stack, from: "c-after", "price please")
+            try await Self.eventually("c-after skipped") { try await Self.activity(stack, customer: "c-after").count == 1 }
+            #expect(try await Self.activity(stack, customer: "c-after").map(\.1) == ["needs_reconnect"])
+            #expect(try await Self.outgoing(stack, to: "c-after").isEmpty)
+        }
+    }
+
+    @Test func killingDispatchMidSendNeverAnswersTwiceAndLosesNothing() async throws {
+        try await Self.withStack(dispatchEnvironment: ["DISPATCH_LEASE_SECONDS": "5", "GRAPH_TIMEOUT_SECONDS": "20", "DISPATCH_WORKERS": "1", "DISPATCH_BATCH_SIZE": "2"]) { stack, dispatch in
+            // Every send hangs for 3 s, so dispatch is killed while it holds jobs and some replies are "sending".
+            let (status, _) = try await Self.post(
+                "\(stack.sandbox)/sandbox/faults", #"{"ig_id":"\#(Self.shop)","faults":[{"kind":"slow","seconds":3,"count":100}]}"#)
+            #expect(status == .noContent)
+            let customers = (0..<8).map { "crash-\($0)" }
+            for customer in customers { _ = try await Self.dm(stack, from: customer, "price?") }
+            try await Self.eventually("sends in flight") {
+                var sending = 0
+                for try await n in try await stack.client.query("SELECT count(*) FROM replies WHERE state = 'sending'").decode(Int.self) { sending = n }
+                return sending > 0
+            }
+            try await dispatch.killHard()
+            try await dispatch.launch()
+
+            try await Self.eventually("every message decided") {
+                var open = 0
+                for try await n in try await stack.client.query(
+                    "SELECT count(*) FROM replies WHERE state IN ('sending', 'retry')"
+                ).decode(Int.self) { open = n }
+                var decided = 0
+                for try await n in try await stack.client.query("SELECT count(*) FROM replies").decode(Int.self) { decided = n }
+                return open == 0 && decided == customers.count
+            }
+            // Give the sandbox's slow answers time to land, then check the ground truth: never two replies.
+            try await Task.sleep(for: .seconds(4))
+            for customer in customers {
+                let sent = try await Self.outgoing(stack, to: customer).count
+                let states = try await Self.replyStates(stack, customer: customer)
+                #expect(states.count == 1, "\(customer) has \(states.count) reply rows")
+                #expect(sent <= 1, "\(customer) got \(sent) replies")
+                if states == ["sent"] { #expect(sent == 1, "\(customer) marked sent but got \(sent)") }
+                #expect(states == ["sent"] || states == ["unknown"], "\(customer) ended \(states)")
+            }
+            // Both paths were exercised: the sends cut off by the kill are "unknown", the ones it never started were sent once.
+            var byState: [String: Int] = [:]
+            for try await (state, n) in try await stack.client.query("SELECT state, count(*)::int8 FROM replies GROUP BY state").decode((String, Int64).self) {
+                byState[state] = Int(n)
+            }
+            #expect((byState["unknown"] ?? 0) >= 1)
+            #expect((byState["sent"] ?? 0) >= 1)
+        }
+    }
+
+}
