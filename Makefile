@@ -1,5 +1,5 @@
 # Flowtalk: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test bench build fmt clean
+.PHONY: run test bench demo build fmt clean
 
 run:
 	@scripts/run.sh
@@ -9,6 +9,11 @@ test:
 
 bench:
 	@scripts/bench.sh
+
+# While `make run` is running: a simulated customer asks the demo shop a question and the bot's answer is printed.
+demo:
+	@swift build --product flowtalk-dev >/dev/null 2>&1 || swift build --product flowtalk-dev
+	@.build/debug/flowtalk-dev dm "$${TEXT:-Hi! Do you deliver to Porto?}"
 
 build:
 	swift build

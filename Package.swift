@@ -42,6 +42,7 @@ let package = Package(
         .executable(name: "flowtalk-analytics", targets: ["AnalyticsService"]),
         .executable(name: "flowtalk-sandbox", targets: ["SandboxService"]),
         .executable(name: "flowtalk-bench-rules", targets: ["RulesBench"]),
+        .executable(name: "flowtalk-dev", targets: ["DevTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -98,6 +99,7 @@ let package = Package(
         service("IngestService", folder: "Ingest"),
         service("DispatchService", folder: "Dispatch", extra: ["InstagramGraph", "ReplyRules"]),
         service("AnalyticsService", folder: "Analytics"),
+        service("DevTool", folder: "DevTool", extra: ["ReplyRules", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         service("SandboxService", folder: "Sandbox", extra: [.product(name: "AsyncHTTPClient", package: "async-http-client")]),
         tests("FlowtalkCoreTests", ["FlowtalkCore"]),
         tests("ReplyRulesTests", ["ReplyRules"]),

@@ -24,10 +24,19 @@ ENV
     echo "created .env with development secrets"
 fi
 
+# Settings added since an older .env was generated.
+ensure_env() { grep -qE "^(export )?$1=" .env || echo "$1=$2" >> .env; }
+ensure_env TOKEN_ENCRYPTION_KEYS "dev1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+ensure_env SANDBOX_DEMO_TOKEN "IGAA-sandbox-$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=')"
+ensure_env INSTAGRAM_GRAPH_URL "http://127.0.0.1:8090"
+ensure_env SANDBOX_URL "http://127.0.0.1:8090"
+ensure_env INGEST_URL "http://127.0.0.1:8082"
+
 # Values from .env that this script needs itself (the services read .env on their own).
 env_value() { grep -E "^(export )?$1=" .env | tail -n 1 | sed -E "s/^(export )?$1=//; s/^[\"']//; s/[\"']$//"; }
 DATABASE_URL=${DATABASE_URL:-$(env_value DATABASE_URL || true)}
 META_APP_SECRET=$(env_value META_APP_SECRET)
+SANDBOX_DEMO_TOKEN=$(env_value SANDBOX_DEMO_TOKEN)
 
 echo "building (debug)…"
 swift build
@@ -40,6 +49,9 @@ if [ -z "$DATABASE_URL" ]; then
     echo "PostgreSQL: private cluster in .data/pg on 127.0.0.1:$port"
 fi
 export DATABASE_URL
+
+# The demo shop (a sandbox Instagram account with a few rules), created once.
+.build/debug/flowtalk-dev seed-demo
 
 pids=()
 stop_all() {
@@ -54,13 +66,14 @@ stop_all() {
 trap 'stop_all; exit 0' INT TERM
 trap stop_all EXIT
 
-declare -A ports=([auth]=8081 [ingest]=8082 [dispatch]=8083 [analytics]=8084)
-for name in auth ingest dispatch analytics; do
-    HOST=127.0.0.1 PORT=${ports[$name]} ".build/debug/flowtalk-$name" > >(tee -a ".data/logs/$name.log" | sed -u "s/^/[$name] /") 2>&1 &
+declare -A ports=([auth]=8081 [ingest]=8082 [dispatch]=8083 [analytics]=8084 [sandbox]=8090)
+for name in sandbox auth ingest dispatch analytics; do
+    HOST=127.0.0.1 PORT=${ports[$name]} SANDBOX_ACCOUNTS="17841400000000042:demo_shop:$SANDBOX_DEMO_TOKEN" \
+        ".build/debug/flowtalk-$name" > >(tee -a ".data/logs/$name.log" | sed -u "s/^/[$name] /") 2>&1 &
     pids+=($!)
 done
 
-for name in auth ingest dispatch analytics; do
+for name in sandbox auth ingest dispatch analytics; do
     ok=""
     for _ in $(seq 1 120); do
         if curl -fsS "http://127.0.0.1:${ports[$name]}/readyz" >/dev/null 2>&1; then ok=1; break; fi
@@ -76,10 +89,11 @@ Flowtalk is running (logs in .data/logs/):
   flowtalk-ingest     http://127.0.0.1:8082   POST /webhooks/instagram
   flowtalk-dispatch   http://127.0.0.1:8083   health and metrics
   flowtalk-analytics  http://127.0.0.1:8084   statistics API
+  flowtalk-sandbox    http://127.0.0.1:8090   stand-in for Instagram (and a customer simulator)
   each also serves /healthz, /readyz and /metrics
 
-Send a signed test webhook (a customer DM) to ingest:
-  scripts/send-webhook.sh "Hi, what are your opening hours?"
+Try it: a customer DMs the demo shop @demo_shop, and the bot answers through the sandbox:
+  make demo                                   (or: .build/debug/flowtalk-dev dm "Do you deliver?")
 
 Ctrl-C stops everything.
 MSG

@@ -16,7 +16,7 @@ struct SandboxRequestContext: RequestContext {
 /// flowtalk-sandbox: a stand-in for Instagram's Graph API and a customer simulator, over real HTTP.
 func buildApplication(configuration: SandboxConfiguration, logger: Logger? = nil) async throws -> some ApplicationProtocol {
     var logger = logger ?? Logger(label: "flowtalk-sandbox")
-    if logger.logLevel > .info { logger.logLevel = .info }
+    logger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
     let state = SandboxState(accounts: configuration.accounts)
     let router = Router(context: SandboxRequestContext.self)
     router.addMiddleware { ErrorMiddleware() }

@@ -1,0 +1,107 @@
+import AsyncHTTPClient
+import FlowtalkCore
+import FlowtalkStore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import PostgresNIO
+
+/// flowtalk-dev: development helpers for `make run` and `make demo` (never deployed).
+///   flowtalk-dev seed-demo          create the demo shop (account, sandbox connection, rules) if it does not exist
+///   flowtalk-dev dm "text" [from]   send a DM as a customer through the sandbox and print the bot's answer
+@main struct DevToolMain {
+    static let demoInstagramID = "17841400000000042"
+
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let environment = ConfigEnvironment.load()
+        do {
+            switch arguments.first {
+            case "seed-demo": try await seedDemo(environment)
+            case "dm": try await dm(environment, text: arguments.dropFirst().first ?? "Hi! What's the price?", from: arguments.dropFirst(2).first)
+            default:
+                FileHandle.standardError.write(Data("usage: flowtalk-dev seed-demo | dm \"text\" [customer-id]\n".utf8))
+                exit(2)
+            }
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("flowtalk-dev: configuration error: \(error)\n".utf8))
+            exit(1)
+        } catch {
+            FileHandle.standardError.write(Data("flowtalk-dev: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    static func seedDemo(_ environment: ConfigEnvironment) async throws {
+        let logger = Logger(label: "flowtalk-dev", factory: { _ in SwiftLogNoOpLogHandler() })
+        let database = try DatabaseURL.configuration(try environment.requiredSecret("DATABASE_URL"), maximumConnections: 2)
+        let vault = try TokenVault(keyRing: try environment.requiredSecret("TOKEN_ENCRYPTION_KEYS"))
+        let token = try environment.requiredSecret("SANDBOX_DEMO_TOKEN")
+        let client = PostgresClient(configuration: database, backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await Migrator.apply(FlowtalkMigrations.all, client: client, logger: logger)
+            var exists = false
+            for try await _ in try await client.query("SELECT 1 FROM instagram_connections WHERE ig_user_id = \(demoInstagramID)").decode(Int.self) {
+                exists = true
+            }
+            if exists {
+                print("demo shop already seeded (Instagram id \(demoInstagramID))")
+                return
+            }
+            let seeder = AccountSeeder(client: client, vault: vault, logger: logger)
+            let account = try await seeder.createAccount(email: "demo@flowtalk.local", instagramUserID: demoInstagramID, username: "demo_shop", token: token)
+            try await seeder.setSettings(accountID: account, AccountSettings(cooldownSeconds: 3, humanPauseMinutes: 30))
+            try await seeder.addRule(
+                accountID: account, keywords: ["price", "how much", "cost"], reply: "Our prices start at €10. Which product are you interested in?")
+            try await seeder.addRule(accountID: account, keywords: ["opening hours", "open", "hours"], reply: "We're open Monday to Saturday, 9:00–18:00.")
+            try await seeder.addRule(
+                accountID: account, keywords: ["shipping", "delivery", "deliver"], negativeKeywords: ["international"],
+                reply: "We ship within 2–3 business days.")
+            print("seeded the demo shop @demo_shop (Instagram id \(demoInstagramID)) with 3 rules")
+        }
+    }
+
+    static func dm(_ environment: ConfigEnvironment, text: String, from: String?) async throws {
+        let sandbox = try environment.url("SANDBOX_URL", default: "http://127.0.0.1:8090")
+        let customer = from ?? "demo-customer-\(Int.random(in: 1000...9999))"
+        var body: [UInt8] = Array(#"{"ig_id":"\#(demoInstagramID)","from":"#.utf8)
+        JSONText.appendString(customer, to: &body)
+        body += Array(#","text":"#.utf8)
+        JSONText.appendString(text, to: &body)
+        body += Array("}".utf8)
+        var request = HTTPClientRequest(url: "\(sandbox)/simulate/dm")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let answer = String(buffer: try await response.body.collect(upTo: 1 << 16))
+        guard response.status == .ok, answer.contains(#""ingest_status":200"#) else {
+            print("the sandbox could not deliver the DM (is make run running?): \(answer)")
+            exit(1)
+        }
+        print("customer \(customer): \(text)")
+        struct Conversation: Decodable {
+            struct Message: Decodable {
+                let direction: String
+                let customer_id: String
+                let text: String
+            }
+            let messages: [Message]
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(sandbox)/simulate/conversations/\(demoInstagramID)"), timeout: .seconds(5))
+            let data = Data((try await response.body.collect(upTo: 1 << 22)).readableBytesView)
+            let conversation = try JSONDecoder().decode(Conversation.self, from: data)
+            if let reply = conversation.messages.first(where: { $0.direction == "out" && $0.customer_id == customer }) {
+                print("@demo_shop (bot): \(reply.text)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        print("no answer within 10 s: no rule matched, or see the activity table (SELECT outcome, reason FROM activity ORDER BY id DESC LIMIT 5)")
+    }
+}
