@@ -18,13 +18,13 @@ func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let runtime = ServiceRuntime(label: "flowtalk-dispatch", common: configuration.common, logger: logger, registry: registry)
     let queue = JobQueue(client: runtime.postgres, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
-    // Inbound events are handled here; Ice Breaker sync and token refresh jobs are still to come (issue #3), and a
-    // worker only claims kinds it has a handler for, so those wait in the queue untouched.
-    let inbound = InboundHandler(
-        store: DispatchStore(client: runtime.postgres, logger: runtime.logger), graph: GraphClient(configuration: configuration.graph),
-        vault: configuration.vault)
+    let store = DispatchStore(client: runtime.postgres, logger: runtime.logger)
+    let graph = GraphClient(configuration: configuration.graph)
+    let inbound = InboundHandler(store: store, graph: graph, vault: configuration.vault)
+    let accounts = AccountJobs(store: store, graph: graph, vault: configuration.vault, queue: queue)
     let worker = JobWorker(
-        queue: queue, handlers: handlers ?? inbound.handlers, configuration: configuration.worker, ready: runtime.gate, logger: runtime.logger)
+        queue: queue, handlers: handlers ?? inbound.handlers.merging(accounts.handlers) { a, _ in a }, configuration: configuration.worker,
+        ready: runtime.gate, logger: runtime.logger)
     let maintenance = QueueMaintenance(queue: queue, ready: runtime.gate)
     return Application(
         router: runtime.router(context: DispatchRequestContext.self),

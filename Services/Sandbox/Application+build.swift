@@ -47,7 +47,9 @@ struct SandboxController: Sendable {
             return Response(status: .noContent)
         }
         router.post("/:version/:igid/messages") { request, context -> Response in try await send(request, context) }
+        GraphAccountRoutes(state: state).add(to: router)
         router.post("/simulate/dm") { request, context -> Response in try await simulate(request, context) }
+        router.post("/simulate/postback") { request, context -> Response in try await simulatePostback(request, context) }
         router.get("/simulate/conversations/:igid") { _, context -> Response in
             let igID = try context.parameters.require("igid")
             let data = try JSONEncoder().encode(["messages": await state.messages(igID)])
@@ -58,8 +60,9 @@ struct SandboxController: Sendable {
     /// Graph API `POST /{version}/{ig_id}/messages`.
     func send(_ request: Request, _ context: SandboxRequestContext) async throws -> Response {
         let igID = try context.parameters.require("igid")
-        guard let account = await state.account(igID) else { return graphError(400, code: 100, subcode: 33, "Unsupported post request. Object does not exist") }
-        guard request.headers[.authorization] == "Bearer \(account.token)" else {
+        guard await state.account(igID) != nil else { return graphError(400, code: 100, subcode: 33, "Unsupported post request. Object does not exist") }
+        let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
+        guard let holder = await state.account(forToken: bearer), holder.igID == igID else {
             return graphError(400, code: 190, subcode: nil, "Invalid OAuth 2.0 Access Token")
         }
         struct Body: Decodable {
@@ -91,6 +94,36 @@ struct SandboxController: Sendable {
             Task { _ = try? await post(echo) }
         }
         let answer = #"{"recipient_id":"\#(body.recipient.id)","message_id":"\#(mid)"}"#
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: answer)))
+    }
+
+    /// `POST /simulate/postback {ig_id, from, title, payload}`: a customer taps an Ice Breaker.
+    func simulatePostback(_ request: Request, _ context: SandboxRequestContext) async throws -> Response {
+        struct Body: Decodable {
+            let ig_id: String
+            let from: String
+            let title: String
+            let payload: String
+        }
+        let body = try await request.decode(as: Body.self, context: context)
+        let mid = await state.newMID()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var out = Array(#"{"object":"instagram","entry":[{"time":\#(now),"id":"#.utf8)
+        JSONText.appendString(body.ig_id, to: &out)
+        out += Array(#","messaging":[{"sender":{"id":"#.utf8)
+        JSONText.appendString(body.from, to: &out)
+        out += Array(#"},"recipient":{"id":"#.utf8)
+        JSONText.appendString(body.ig_id, to: &out)
+        out += Array(#"},"timestamp":\#(now),"postback":{"mid":"#.utf8)
+        JSONText.appendString(mid, to: &out)
+        out += Array(#","title":"#.utf8)
+        JSONText.appendString(body.title, to: &out)
+        out += Array(#","payload":"#.utf8)
+        JSONText.appendString(body.payload, to: &out)
+        out += Array("}}]}]}".utf8)
+        await state.record(SandboxMessage(direction: "in", customerID: body.from, text: body.title, mid: mid, atMs: now), account: body.ig_id)
+        let status = try await post(out)
+        let answer = #"{"mid":"\#(mid)","ingest_status":\#(status)}"#
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: answer)))
     }
 

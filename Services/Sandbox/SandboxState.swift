@@ -38,12 +38,49 @@ actor SandboxState {
     private var conversations: [String: [SandboxMessage]] = [:]
     private var faults: [String: [Fault]] = [:]
     private var counter = 0
+    private var iceBreakers: [String: String] = [:]  // ig_id → the last ice_breakers JSON set
+    private var extraTokens: [String: String] = [:]  // token → ig_id (issued by OAuth or refresh)
+    private var codes: [String: String] = [:]  // authorization code → ig_id
+    private var subscriptions: [String: [String]] = [:]
+    private var groqRequests: [String] = []
 
     init(accounts: [SandboxAccount]) {
         for account in accounts { self.accounts[account.igID] = account }
     }
 
     func register(_ account: SandboxAccount) { accounts[account.igID] = account }
+
+    /// The account a bearer token belongs to: its configured token or one the sandbox issued since.
+    func account(forToken token: String) -> SandboxAccount? {
+        if let account = accounts.values.first(where: { $0.token == token }) { return account }
+        return extraTokens[token].flatMap { accounts[$0] }
+    }
+
+    func issueToken(for igID: String) -> String {
+        let token = "IGAA-sandbox-\(UUID().uuidString)"
+        extraTokens[token] = igID
+        return token
+    }
+
+    func issueCode(for igID: String) -> String {
+        let code = "code-\(UUID().uuidString)"
+        codes[code] = igID
+        return code
+    }
+
+    /// An authorization code is single-use.
+    func redeem(code: String) -> String? { codes.removeValue(forKey: code) }
+
+    var firstAccount: SandboxAccount? { accounts.values.sorted { $0.igID < $1.igID }.first }
+
+    func setIceBreakers(_ json: String?, account igID: String) { iceBreakers[igID] = json }
+    func iceBreakersJSON(_ igID: String) -> String? { iceBreakers[igID] }
+
+    func subscribe(_ fields: [String], account igID: String) { subscriptions[igID] = fields }
+    func subscribedFields(_ igID: String) -> [String] { subscriptions[igID] ?? [] }
+
+    func recordGroq(_ body: String) { groqRequests.append(body) }
+    var groqLog: [String] { groqRequests }
     func account(_ igID: String) -> SandboxAccount? { accounts[igID] }
 
     func record(_ message: SandboxMessage, account igID: String) { conversations[igID, default: []].append(message) }

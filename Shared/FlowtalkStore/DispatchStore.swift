@@ -274,3 +274,75 @@ package struct AccountSeeder: Sendable {
             """, logger: logger)
     }
 }
+
+/// An Ice Breaker question and the answer sent when a customer taps it.
+package struct IceBreaker: Sendable, Equatable, Codable {
+    package var position: Int
+    package var question: String
+    package var answer: String
+    /// What Instagram sends back in the postback when the question is tapped.
+    package var payload: String
+
+    package init(position: Int, question: String, answer: String, payload: String) {
+        self.position = position
+        self.question = question
+        self.answer = answer
+        self.payload = payload
+    }
+}
+
+extension DispatchStore {
+    package func iceBreakers(accountID: UUID) async throws -> [IceBreaker] {
+        var list: [IceBreaker] = []
+        let rows = try await client.query(
+            "SELECT position, question, answer, payload FROM ice_breakers WHERE account_id = \(accountID) ORDER BY position", logger: logger)
+        for try await (position, question, answer, payload) in rows.decode((Int16, String, String, String).self) {
+            list.append(IceBreaker(position: Int(position), question: question, answer: answer, payload: payload))
+        }
+        return list
+    }
+
+    /// The account's token, when it was last refreshed and when it expires.
+    package func tokenState(accountID: UUID) async throws -> (connection: ConnectionRecord, refreshedAt: Date, expiresAt: Date?)? {
+        let rows = try await client.query(
+            """
+            SELECT account_id, ig_user_id, username, token_sealed, status, token_refreshed_at, token_expires_at
+            FROM instagram_connections WHERE account_id = \(accountID)
+            """, logger: logger)
+        for try await (account, ig, username, token, status, refreshed, expires) in rows.decode(
+            (UUID, String, String?, ByteBuffer, String, Date, Date?).self)
+        {
+            return (ConnectionRecord(accountID: account, instagramUserID: ig, username: username, tokenSealed: Array(buffer: token), status: status),
+                    refreshed, expires)
+        }
+        return nil
+    }
+
+    package func storeRefreshedToken(accountID: UUID, sealed: [UInt8], expiresAt: Date) async throws {
+        try await client.query(
+            """
+            UPDATE instagram_connections SET token_sealed = \(ByteBuffer(bytes: sealed)), token_expires_at = \(expiresAt),
+                token_refreshed_at = now(), status = 'active'
+            WHERE account_id = \(accountID)
+            """, logger: logger)
+    }
+
+    package func markNeedsReconnect(accountID: UUID) async throws {
+        try await client.query("UPDATE instagram_connections SET status = 'needs_reconnect' WHERE account_id = \(accountID)", logger: logger)
+    }
+}
+
+extension AccountSeeder {
+    package func setIceBreakers(accountID: UUID, _ list: [IceBreaker]) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("DELETE FROM ice_breakers WHERE account_id = \(accountID)", logger: logger)
+            for item in list {
+                try await connection.query(
+                    """
+                    INSERT INTO ice_breakers (account_id, position, question, answer, payload)
+                    VALUES (\(accountID), \(Int16(item.position)), \(item.question), \(item.answer), \(item.payload))
+                    """, logger: logger)
+            }
+        }
+    }
+}

@@ -152,5 +152,20 @@ package enum FlowtalkMigrations {
                 )
                 """,
             ]),
+        Migration(
+            version: 3, name: "ice breakers",
+            statements: [
+                """
+                CREATE TABLE ice_breakers (
+                    account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    position smallint NOT NULL CHECK (position BETWEEN 1 AND 4),
+                    question text NOT NULL,
+                    answer text NOT NULL,
+                    payload text NOT NULL,
+                    PRIMARY KEY (account_id, position),
+                    UNIQUE (account_id, payload)
+                )
+                """,
+            ]),
     ]
 }

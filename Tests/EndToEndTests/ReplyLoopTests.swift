@@ -24,6 +24,7 @@ import Testing
         let ingest: String
         let accountID: UUID
         let environment: [String: String]
+        let vault: TokenVault
     }
 
     static func post(_ url: String, _ json: String) async throws -> (HTTPResponseStatus, String) {
@@ -144,7 +145,7 @@ import Testing
                 return running
             }
             try await dispatch.launch()
-            let stack = Stack(database: database, client: client, sandbox: sandbox, ingest: ingest, accountID: accountID, environment: dispatchEnvironment)
+            let stack = Stack(database: database, client: client, sandbox: sandbox, ingest: ingest, accountID: accountID, environment: dispatchEnvironment, vault: vault)
             do {
                 try await waitReady(sandbox)
                 try await waitReady(ingest)
@@ -317,4 +318,76 @@ import Testing
         }
     }
 
+
+    @Test func iceBreakersAreSyncedAndATapIsAnsweredWithItsAnswer() async throws {
+        try await Self.withStack { stack, _ in
+            let seeder = AccountSeeder(client: stack.client, vault: stack.vault, logger: .quiet("seed"))
+            try await seeder.setIceBreakers(
+                accountID: stack.accountID,
+                [
+                    IceBreaker(position: 1, question: "What are your opening hours?", answer: "Monday to Saturday, 9:00–18:00.", payload: "IB_HOURS"),
+                    IceBreaker(position: 2, question: "Where are you?", answer: "Rua Augusta 1, Lisbon.", payload: "IB_WHERE"),
+                ])
+            let queue = JobQueue(client: stack.client, logger: .quiet("q"))
+            try await queue.enqueue([
+                NewJob(kind: "instagram.ice_breakers_sync", payload: ByteBuffer(string: stack.accountID.uuidString), serializationKey: "account:sync")
+            ])
+            try await Self.eventually("ice breakers pushed to Instagram") {
+                let (_, body) = try await RealBinariesTests.get("\(stack.sandbox)/simulate/ice-breakers/\(Self.shop)")
+                return body.contains("IB_HOURS") && body.contains("IB_WHERE") && body.contains(#""locale":"default""#)
+            }
+            let (status, body) = try await Self.post(
+                "\(stack.sandbox)/simulate/postback", #"{"ig_id":"\#(Self.shop)","from":"tapper","title":"Where are you?","payload":"IB_WHERE"}"#)
+            #expect(status == .ok && body.contains(#""ingest_status":200"#))
+            try await Self.eventually("tap answered") { try await Self.outgoing(stack, to: "tapper").count == 1 }
+            #expect(try await Self.outgoing(stack, to: "tapper") == ["Rua Augusta 1, Lisbon."])
+            var counts: [String: Int] = [:]
+            for try await (metric, count) in try await stack.client.query("SELECT metric, sum(count)::int8 FROM hourly_counts GROUP BY metric")
+                .decode((String, Int64).self)
+            { counts[metric] = Int(count) }
+            #expect(counts["replied_ice_breaker"] == 1)
+            #expect(counts["ice_breaker:2"] == 1)
+        }
+    }
+
+    @Test func aDueTokenIsRefreshedSealedAndUsed() async throws {
+        try await Self.withStack { stack, _ in
+            try await stack.client.query(
+                """
+                UPDATE instagram_connections SET token_refreshed_at = now() - interval '50 days', token_expires_at = now() + interval '5 days'
+                """)
+            let queue = JobQueue(client: stack.client, logger: .quiet("q"))
+            try await queue.enqueue([
+                NewJob(kind: "instagram.token_refresh", payload: ByteBuffer(string: stack.accountID.uuidString), dedupeKey: "refresh-now")
+            ])
+            try await Self.eventually("token refreshed") {
+                var recent = false
+                for try await fresh in try await stack.client.query(
+                    "SELECT token_refreshed_at > now() - interval '1 minute' FROM instagram_connections"
+                ).decode(Bool.self) { recent = fresh }
+                return recent
+            }
+            var sealed: [UInt8] = []
+            var days = 0
+            for try await (token, expires) in try await stack.client.query(
+                "SELECT token_sealed, EXTRACT(DAY FROM token_expires_at - now())::int FROM instagram_connections"
+            ).decode((ByteBuffer, Int).self) {
+                sealed = Array(buffer: token)
+                days = expires
+            }
+            let owner = TokenOwner(accountID: stack.accountID.uuidString.lowercased(), instagramUserID: Self.shop)
+            let opened = try stack.vault.open(sealed, for: owner).value
+            #expect(opened != Self.token && opened.hasPrefix("IGAA-sandbox-"))
+            #expect(days >= 59)
+            // The next refresh is already scheduled, ten days before the new expiry.
+            var scheduled = 0
+            for try await n in try await stack.client.query(
+                "SELECT count(*) FROM jobs WHERE kind = 'instagram.token_refresh' AND run_at > now() + interval '45 days'"
+            ).decode(Int.self) { scheduled = n }
+            #expect(scheduled == 1)
+            // And replies go out with the new token.
+            _ = try await Self.dm(stack, from: "after-refresh", "price?")
+            try await Self.eventually("reply with the new token") { try await Self.outgoing(stack, to: "after-refresh").count == 1 }
+        }
+    }
 }

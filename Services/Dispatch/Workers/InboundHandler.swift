@@ -82,7 +82,32 @@ struct InboundHandler: Sendable {
 
     private enum Decision {
         case skip(String)
-        case reply(RuleMatch)
+        case reply(ReplyPlan)
+    }
+
+    /// What to send and why.
+    struct ReplyPlan: Sendable {
+        let text: String
+        /// `rule` or `ice_breaker`.
+        let source: String
+        let ruleID: UUID?
+        let iceBreaker: Int?
+
+        var counts: [String] {
+            if let iceBreaker { return ["replied_ice_breaker", "ice_breaker:\(iceBreaker)"] }
+            return ["replied_rule"] + (ruleID.map { ["rule:\($0.uuidString.lowercased())"] } ?? [])
+        }
+    }
+
+    /// An Ice Breaker tap answers with that Ice Breaker's answer first; anything else goes to the keyword rules.
+    private func plan(for event: InboundEvent, text: String?, accountID: UUID) async throws -> ReplyPlan? {
+        if event.kind == .postback, let payload = event.postbackPayload,
+            let tapped = try await store.iceBreakers(accountID: accountID).first(where: { $0.payload == payload })
+        {
+            return ReplyPlan(text: tapped.answer, source: "ice_breaker", ruleID: nil, iceBreaker: tapped.position)
+        }
+        guard let text, !text.isEmpty, let match = try await matchers.matcher(for: accountID).match(text) else { return nil }
+        return ReplyPlan(text: match.reply, source: "rule", ruleID: UUID(uuidString: match.ruleID), iceBreaker: nil)
     }
 
     private func handleMessage(
@@ -91,7 +116,7 @@ struct InboundHandler: Sendable {
         let accountID = connection.accountID
         let text = event.kind == .postback ? (event.postbackTitle ?? event.postbackPayload) : event.text
         var replyID: Int64
-        var match: RuleMatch
+        var plan: ReplyPlan
 
         if let existing = try await store.reply(inboundMID: mid) {
             switch existing.state {
@@ -113,14 +138,14 @@ struct InboundHandler: Sendable {
                 let resumed = try await store.client.withTransaction(logger: store.logger) { db in
                     try await store.transition(replyID: existing.id, from: "retry", to: "sending", on: db)
                 }
-                guard resumed, let text, let again = try await matchers.matcher(for: accountID).match(text) else { return }
+                guard resumed, let again = try await self.plan(for: event, text: text, accountID: accountID) else { return }
                 replyID = existing.id
-                match = again
+                plan = again
             default:
                 return  // sent, failed or unknown: decided for good
             }
         } else {
-            let matcher = try await matchers.matcher(for: accountID)
+            let candidate = try await self.plan(for: event, text: text, accountID: accountID)
             let settings = try await store.settings(accountID: accountID)
             let eventTime = Date(timeIntervalSince1970: Double(event.timestampMs) / 1000)
             let decided: (Decision, Int64)? = try await store.client.withTransaction(logger: store.logger) { db in
@@ -136,8 +161,10 @@ struct InboundHandler: Sendable {
                     decision = .skip("human_active")
                 } else if let last = conversation.lastReplyAt, now.timeIntervalSince(last) < Double(settings.cooldownSeconds) {
                     decision = .skip("cooldown")
+                } else if let candidate {
+                    decision = .reply(candidate)
                 } else if let text, !text.isEmpty {
-                    if let found = matcher.match(text) { decision = .reply(found) } else { decision = .skip("no_rule") }
+                    decision = .skip("no_rule")
                 } else {
                     decision = .skip(event.attachmentTypes == nil ? "no_text" : "attachment_only")
                 }
@@ -150,24 +177,24 @@ struct InboundHandler: Sendable {
                     return (decision, 0)
                 case .reply(let found):
                     let id = try await store.beginReply(
-                        accountID: accountID, inboundMID: mid, customerID: customer, source: "rule", ruleID: UUID(uuidString: found.ruleID), on: db)
+                        accountID: accountID, inboundMID: mid, customerID: customer, source: found.source, ruleID: found.ruleID, on: db)
                     try await store.count(["received"], accountID: accountID, on: db)
                     return (decision, id)
                 }
             }
             guard let (decision, id) = decided, case .reply(let found) = decision else { return }
             replyID = id
-            match = found
+            plan = found
         }
-        try await send(match, replyID: replyID, event: event, text: text, customer: customer, connection, job: job, logger: logger)
+        try await send(plan, replyID: replyID, event: event, text: text, customer: customer, connection, job: job, logger: logger)
     }
 
     private func send(
-        _ match: RuleMatch, replyID: Int64, event: InboundEvent, text: String?, customer: String, _ connection: ConnectionRecord, job: ClaimedJob,
+        _ plan: ReplyPlan, replyID: Int64, event: InboundEvent, text: String?, customer: String, _ connection: ConnectionRecord, job: ClaimedJob,
         logger: Logger
     ) async throws {
         let accountID = connection.accountID
-        let ruleID = UUID(uuidString: match.ruleID)
+        let ruleID = plan.ruleID
         func finish(_ state: String, outcome: String, reason: String?, counts: [String], sent: [String] = []) async throws {
             let latency = Int(Date().timeIntervalSince1970 * 1000 - Double(event.receivedAtMs))
             try await store.client.withTransaction(logger: store.logger) { db in
@@ -176,7 +203,7 @@ struct InboundHandler: Sendable {
                 if reason == GraphError.tokenInvalid(subcode: nil).reason { try await store.markNeedsReconnect(accountID: accountID, on: db) }
                 try await store.addActivity(
                     ActivityEntry(
-                        customerID: customer, eventKind: event.kind.rawValue, summary: text, outcome: outcome, source: "rule", ruleID: ruleID,
+                        customerID: customer, eventKind: event.kind.rawValue, summary: text, outcome: outcome, source: plan.source, ruleID: ruleID,
                         reason: reason, latencyMs: outcome == "replied" ? latency : nil), accountID: accountID, on: db)
                 try await store.count(counts, accountID: accountID, on: db)
             }
@@ -190,10 +217,10 @@ struct InboundHandler: Sendable {
             try await finish("failed", outcome: "failed", reason: "token_unreadable", counts: ["failed"])
             return
         }
-        let reply = ReplyTemplate.render(match.reply, username: nil)
+        let reply = ReplyTemplate.render(plan.text, username: nil)
         do {
             let ids = try await graph.sendText(from: connection.instagramUserID, to: customer, text: reply, token: token)
-            try await finish("sent", outcome: "replied", reason: nil, counts: ["replied_rule", "rule:\(match.ruleID)"], sent: ids)
+            try await finish("sent", outcome: "replied", reason: nil, counts: plan.counts, sent: ids)
             logger.info("Reply sent", metadata: ["reply.id": "\(replyID)", "reply.parts": "\(ids.count)"])
         } catch let partial as GraphClient.PartialSend {
             try await finish("failed", outcome: "failed", reason: "partly_sent_\(partial.error.reason)", counts: ["failed"], sent: partial.sent)

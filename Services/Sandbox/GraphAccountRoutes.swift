@@ -1,0 +1,187 @@
+import FlowtalkCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The sandbox's account-level Graph API, OAuth and Groq stand-ins (wire formats as in shared/reference/instagram-platform.md).
+struct GraphAccountRoutes: Sendable {
+    let state: SandboxState
+
+    func add(to router: Router<SandboxRequestContext>) {
+        // Ice Breakers: POST sets the whole list, GET reads it, DELETE removes it.
+        router.post("/:version/:igid/messenger_profile") { request, context -> Response in
+            guard let account = try await authorized(request, context) else { return invalidToken() }
+            var request = request
+            let body = String(buffer: try await request.collectBody(upTo: 64 * 1024))
+            guard let document = try? JSONValue.parse(Array(body.utf8)), document["platform"]?.string == "instagram",
+                let blocks = document["ice_breakers"]?.array, blocks.contains(where: { $0["locale"]?.string == "default" })
+            else { return graphError(400, code: 100, "Invalid ice_breakers: a default locale block is required") }
+            for block in blocks where (block["call_to_actions"]?.array?.count ?? 0) > 4 {
+                return graphError(400, code: 100, "At most 4 ice breakers per locale")
+            }
+            await state.setIceBreakers(body, account: account.igID)
+            return json(#"{"result":"success"}"#)
+        }
+        router.get("/:version/:igid/messenger_profile") { request, context -> Response in
+            guard let account = try await authorized(request, context) else { return invalidToken() }
+            guard let stored = await state.iceBreakersJSON(account.igID), let document = try? JSONValue.parse(Array(stored.utf8)),
+                let blocks = document["ice_breakers"]
+            else { return json(#"{"data":[]}"#) }
+            return json(#"{"data":\#(serialize(blocks))}"#)
+        }
+        router.delete("/:version/:igid/messenger_profile") { request, context -> Response in
+            guard let account = try await authorized(request, context) else { return invalidToken() }
+            await state.setIceBreakers(nil, account: account.igID)
+            return json(#"{"result":"success"}"#)
+        }
+        // Webhook subscription of the account.
+        router.post("/:version/:igid/subscribed_apps") { request, context -> Response in
+            guard let account = try await authorized(request, context) else { return invalidToken() }
+            let fields = request.uri.queryParameters["subscribed_fields"].map { $0.split(separator: ",").map(String.init) } ?? ["messages"]
+            await state.subscribe(fields, account: account.igID)
+            return json(#"{"success":true}"#)
+        }
+        router.get("/:version/:igid/subscribed_apps") { request, context -> Response in
+            guard let account = try await authorized(request, context) else { return invalidToken() }
+            let fields = await state.subscribedFields(account.igID).map { "\"\($0)\"" }.joined(separator: ",")
+            return json(#"{"data":[{"subscribed_fields":[\#(fields)]}]}"#)
+        }
+        router.delete("/:version/:igid/subscribed_apps") { request, context -> Response in
+            guard let account = try await authorized(request, context) else { return invalidToken() }
+            await state.subscribe([], account: account.igID)
+            return json(#"{"success":true}"#)
+        }
+        router.get("/:version/me") { request, _ -> Response in
+            guard let account = await account(bearer: request) else { return invalidToken() }
+            return json(#"{"id":"app-scoped-\#(account.igID)","user_id":\#(account.igID),"username":"\#(account.username)"}"#)
+        }
+        // Long-lived token refresh (token in the query, as Meta documents it).
+        router.get("/refresh_access_token") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            guard query["grant_type"] == "ig_refresh_token", let token = query["access_token"].map(String.init),
+                let account = await state.account(forToken: token)
+            else { return graphError(400, code: 190, "Invalid OAuth access token") }
+            let fresh = await state.issueToken(for: account.igID)
+            return json(#"{"access_token":"\#(fresh)","token_type":"bearer","expires_in":5184000}"#)
+        }
+        // OAuth: the authorize page approves at once for the first sandbox account.
+        router.get("/oauth/authorize") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            guard let redirect = query["redirect_uri"].map(String.init), var components = URLComponents(string: redirect) else {
+                return graphError(400, code: 100, "redirect_uri is required")
+            }
+            var items = components.queryItems ?? []
+            if let account = await state.firstAccount, query["response_type"] == "code" {
+                items.append(URLQueryItem(name: "code", value: await state.issueCode(for: account.igID)))
+            } else {
+                items.append(URLQueryItem(name: "error", value: "access_denied"))
+                items.append(URLQueryItem(name: "error_reason", value: "user_denied"))
+            }
+            if let stateValue = query["state"] { items.append(URLQueryItem(name: "state", value: String(stateValue))) }
+            components.queryItems = items
+            return Response(status: .found, headers: [.location: components.string ?? redirect])
+        }
+        router.post("/oauth/access_token") { request, _ -> Response in
+            var request = request
+            let form = String(buffer: try await request.collectBody(upTo: 16 * 1024))
+            let fields = Dictionary(
+                form.split(separator: "&").compactMap { pair -> (String, String)? in
+                    let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+                    return parts.count == 2 ? (parts[0], parts[1]) : nil
+                }, uniquingKeysWith: { a, _ in a })
+            guard fields["grant_type"] == "authorization_code", let code = fields["code"], let igID = await state.redeem(code: code) else {
+                return json(#"{"error_type":"OAuthException","code":400,"error_message":"Matching code was not found or was already used"}"#, status: 400)
+            }
+            let token = await state.issueToken(for: igID)
+            return json(#"{"access_token":"\#(token)","user_id":\#(igID),"permissions":["instagram_business_basic","instagram_business_manage_messages"]}"#)
+        }
+        router.get("/access_token") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            guard query["grant_type"] == "ig_exchange_token", let token = query["access_token"].map(String.init),
+                let account = await state.account(forToken: token)
+            else { return graphError(400, code: 190, "Invalid OAuth access token") }
+            let longLived = await state.issueToken(for: account.igID)
+            return json(#"{"access_token":"\#(longLived)","token_type":"bearer","expires_in":5184000}"#)
+        }
+        // Groq's OpenAI-compatible chat completions, answering deterministically; every request is kept for inspection.
+        router.post("/openai/v1/chat/completions") { request, _ -> Response in
+            guard request.headers[.authorization]?.hasPrefix("Bearer ") == true else {
+                return json(#"{"error":{"message":"Invalid API Key","type":"invalid_request_error","code":"invalid_api_key"}}"#, status: 401)
+            }
+            var request = request
+            let body = String(buffer: try await request.collectBody(upTo: 256 * 1024))
+            await state.recordGroq(body)
+            let lastUser = (try? JSONValue.parse(Array(body.utf8)))?["messages"]?.array?.last(where: { $0["role"]?.string == "user" })?["content"]?.string ?? ""
+            var content: [UInt8] = []
+            JSONText.appendString("Thanks for your message! (sandbox AI answer to \(lastUser.count) characters)", to: &content)
+            let answer = #"{"id":"chatcmpl-sandbox","object":"chat.completion","model":"sandbox","choices":[{"index":0,"message":{"role":"assistant","content":\#(String(decoding: content, as: UTF8.self))},"finish_reason":"stop"}],"usage":{"prompt_tokens":42,"completion_tokens":12,"total_tokens":54}}"#
+            return json(answer)
+        }
+        router.get("/simulate/groq/requests") { _, _ -> Response in
+            var out: [UInt8] = Array(#"{"requests":["#.utf8)
+            for (index, body) in await state.groqLog.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONText.appendString(body, to: &out)
+            }
+            out += Array("]}".utf8)
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: out)))
+        }
+        router.get("/simulate/ice-breakers/:igid") { _, context -> Response in
+            let igID = try context.parameters.require("igid")
+            return json(await state.iceBreakersJSON(igID) ?? "{}")
+        }
+    }
+
+    private func account(bearer request: Request) async -> SandboxAccount? {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return nil }
+        return await state.account(forToken: String(header.dropFirst(7)))
+    }
+
+    /// The account named in the path, if the bearer token is its token.
+    private func authorized(_ request: Request, _ context: SandboxRequestContext) async throws -> SandboxAccount? {
+        let igID = try context.parameters.require("igid")
+        guard let account = await account(bearer: request), account.igID == igID else { return nil }
+        return account
+    }
+
+    private func json(_ body: String, status: Int = 200) -> Response {
+        Response(status: HTTPResponse.Status(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    private func invalidToken() -> Response { graphError(400, code: 190, "Invalid OAuth 2.0 Access Token") }
+
+    private func graphError(_ status: Int, code: Int, _ message: String) -> Response {
+        json(#"{"error":{"message":"\#(message)","type":"IGApiException","code":\#(code),"fbtrace_id":"SandboxTrace"}}"#, status: status)
+    }
+
+    private func serialize(_ value: JSONValue) -> String {
+        var out: [UInt8] = []
+        func write(_ value: JSONValue) {
+            switch value {
+            case .object(let members):
+                out.append(UInt8(ascii: "{"))
+                for (index, member) in members.enumerated() {
+                    if index > 0 { out.append(UInt8(ascii: ",")) }
+                    JSONText.appendString(member.key, to: &out)
+                    out.append(UInt8(ascii: ":"))
+                    write(member.value)
+                }
+                out.append(UInt8(ascii: "}"))
+            case .array(let values):
+                out.append(UInt8(ascii: "["))
+                for (index, element) in values.enumerated() {
+                    if index > 0 { out.append(UInt8(ascii: ",")) }
+                    write(element)
+                }
+                out.append(UInt8(ascii: "]"))
+            case .string(let text): JSONText.appendString(text, to: &out)
+            case .number(let text): out += Array(text.utf8)
+            case .bool(let flag): out += Array((flag ? "true" : "false").utf8)
+            case .null: out += Array("null".utf8)
+            }
+        }
+        write(value)
+        return String(decoding: out, as: UTF8.self)
+    }
+}

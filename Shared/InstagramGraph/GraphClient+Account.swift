@@ -1,0 +1,71 @@
+import AsyncHTTPClient
+import FlowtalkCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A refreshed long-lived token.
+package struct RefreshedToken: Sendable {
+    package let token: Secret<String>
+    package let expiresIn: Int
+}
+
+extension GraphClient {
+    /// Replaces the account's Ice Breakers (`POST /{ig_id}/messenger_profile`, one `default` locale block), or removes
+    /// them when `questions` is empty (`DELETE` with `fields: ["ice_breakers"]`).
+    package func setIceBreakers(instagramUserID: String, questions: [(question: String, payload: String)], token: Secret<String>) async throws {
+        var body: [UInt8]
+        let method: HTTPMethod
+        if questions.isEmpty {
+            method = .DELETE
+            body = Array(#"{"fields":["ice_breakers"],"platform":"instagram"}"#.utf8)
+        } else {
+            method = .POST
+            body = Array(#"{"platform":"instagram","ice_breakers":[{"locale":"default","call_to_actions":["#.utf8)
+            for (index, item) in questions.enumerated() {
+                if index > 0 { body.append(UInt8(ascii: ",")) }
+                body += Array(#"{"question":"#.utf8)
+                JSONText.appendString(item.question, to: &body)
+                body += Array(#","payload":"#.utf8)
+                JSONText.appendString(item.payload, to: &body)
+                body.append(UInt8(ascii: "}"))
+            }
+            body += Array("]}]}".utf8)
+        }
+        _ = try await call(method, path: "/\(configuration.version)/\(instagramUserID)/messenger_profile", body: body, token: token)
+    }
+
+    /// Renews a long-lived token (`GET /refresh_access_token?grant_type=ig_refresh_token`). Meta documents the token
+    /// as a query parameter here; the URL is never logged.
+    package func refreshToken(_ token: Secret<String>) async throws -> RefreshedToken {
+        var components = URLComponents()
+        components.queryItems = [URLQueryItem(name: "grant_type", value: "ig_refresh_token"), URLQueryItem(name: "access_token", value: token.value)]
+        let payload = try await call(.GET, path: "/refresh_access_token?" + (components.percentEncodedQuery ?? ""), body: nil, token: nil)
+        guard let document = try? JSONValue.parse(payload), let fresh = document["access_token"]?.string, !fresh.isEmpty,
+            let expires = document["expires_in"]?.integerText.flatMap({ Int($0) })
+        else { throw GraphError.malformedResponse }
+        return RefreshedToken(token: Secret(fresh), expiresIn: expires)
+    }
+
+    /// One Graph API call; returns the body of a 2xx answer, throws a classified `GraphError` otherwise.
+    func call(_ method: HTTPMethod, path: String, body: [UInt8]?, token: Secret<String>?) async throws -> [UInt8] {
+        var request = HTTPClientRequest(url: configuration.baseURL + path)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token.value)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: configuration.timeout)
+        } catch {
+            throw Self.classifyTransport(error)
+        }
+        let payload = Array(buffer: try await response.body.collect(upTo: 256 * 1024))
+        guard (200..<300).contains(Int(response.status.code)) else {
+            throw GraphError.classify(status: Int(response.status.code), body: payload, retryAfter: response.headers.first(name: "Retry-After"))
+        }
+        return payload
+    }
+}
