@@ -103,6 +103,7 @@ let package = Package(
         service("SandboxService", folder: "Sandbox", extra: [.product(name: "AsyncHTTPClient", package: "async-http-client")]),
         tests("FlowtalkCoreTests", ["FlowtalkCore"]),
         tests("ReplyRulesTests", ["ReplyRules"]),
+        tests("InstagramGraphTests", ["InstagramGraph", "FlowtalkCore"]),
         tests("FlowtalkStoreTests", ["FlowtalkStore", "FlowtalkCore", postgres, logging, metrics,
                                      .product(name: "MetricsTestKit", package: "swift-metrics"),
                                      .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle")]),
