@@ -1,5 +1,5 @@
 # Flowtalk: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test bench demo build fmt clean
+.PHONY: run test bench bench-latency demo build fmt clean
 
 run:
 	@scripts/run.sh
@@ -9,6 +9,9 @@ test:
 
 bench:
 	@scripts/bench.sh
+
+bench-latency:
+	@scripts/bench-latency.sh
 
 # While `make run` is running: a simulated customer asks the demo shop a question and the bot's answer is printed.
 demo:

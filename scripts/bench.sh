@@ -92,3 +92,7 @@ per_op() { awk -v cores="$1" -v rate="$2" 'BEGIN { printf "%.1f", cores * 100000
 printf '%-44s %12s\n' "PostgreSQL CPU per pgbench insert (µs)" "$(per_op "$pg_cpu_pgbench" "$pg_tps")"
 printf '%-44s %12s\n' "PostgreSQL CPU per accepted delivery (µs)" "$(per_op "$pg_cpu_ingest" "$rps")"
 printf '%-44s %12s\n' "flowtalk-ingest CPU per delivery (µs)" "$(per_op "$ingest_cpu" "$rps")"
+
+echo
+echo "== webhook→reply latency (ingest → queue → dispatch → sandbox)"
+scripts/bench-latency.sh

@@ -10,6 +10,7 @@ import PostgresNIO
 /// flowtalk-dev: development helpers for `make run` and `make demo` (never deployed).
 ///   flowtalk-dev seed-demo          create the demo shop (account, sandbox connection, rules) if it does not exist
 ///   flowtalk-dev dm "text" [from]   send a DM as a customer through the sandbox and print the bot's answer
+///   flowtalk-dev bench-latency [rate] [seconds]   DMs at a fixed rate; prints webhook→reply latency p50/p99
 @main struct DevToolMain {
     static let demoInstagramID = "17841400000000042"
 
@@ -20,6 +21,10 @@ import PostgresNIO
             switch arguments.first {
             case "seed-demo": try await seedDemo(environment)
             case "dm": try await dm(environment, text: arguments.dropFirst().first ?? "Hi! What's the price?", from: arguments.dropFirst(2).first)
+            case "bench-latency":
+                let rate = arguments.dropFirst().first.flatMap(Int.init) ?? 50
+                let seconds = arguments.dropFirst(2).first.flatMap(Int.init) ?? 10
+                try await benchLatency(environment, rate: rate, seconds: seconds)
             default:
                 FileHandle.standardError.write(Data("usage: flowtalk-dev seed-demo | dm \"text\" [customer-id]\n".utf8))
                 exit(2)
@@ -61,6 +66,57 @@ import PostgresNIO
                 accountID: account, keywords: ["shipping", "delivery", "deliver"], negativeKeywords: ["international"],
                 reply: "We ship within 2–3 business days.")
             print("seeded the demo shop @demo_shop (Instagram id \(demoInstagramID)) with 3 rules")
+        }
+    }
+
+    /// Sends DMs to the demo shop at a fixed rate, each from a new customer and matching a rule, then reads the latency
+    /// dispatch recorded for each reply (ingest's receipt of the webhook → the Graph API's answer to the send).
+    static func benchLatency(_ environment: ConfigEnvironment, rate: Int, seconds: Int) async throws {
+        let sandbox = try environment.url("SANDBOX_URL", default: "http://127.0.0.1:8090")
+        let run = UUID().uuidString.prefix(8).lowercased()
+        let total = rate * seconds
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<total {
+                try await clock.sleep(until: start + .nanoseconds(Int64(index) * 1_000_000_000 / Int64(rate)))
+                group.addTask {
+                    var request = HTTPClientRequest(url: "\(sandbox)/simulate/dm")
+                    request.method = .POST
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    request.body = .bytes(ByteBuffer(string: #"{"ig_id":"\#(demoInstagramID)","from":"bench-\#(run)-\#(index)","text":"Hi, what's the price?"}"#))
+                    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                    _ = try await response.body.collect(upTo: 1 << 16)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let logger = Logger(label: "flowtalk-dev", factory: { _ in SwiftLogNoOpLogHandler() })
+        let database = try DatabaseURL.configuration(try environment.requiredSecret("DATABASE_URL"), maximumConnections: 2)
+        let client = PostgresClient(configuration: database, backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let pattern = "bench-\(run)-%"
+            var replied = 0
+            let deadline = clock.now + .seconds(120)
+            while clock.now < deadline {
+                for try await n in try await client.query(
+                    "SELECT count(*) FROM activity WHERE customer_id LIKE \(pattern) AND outcome IN ('replied', 'failed', 'unknown', 'skipped')",
+                    logger: logger
+                ).decode(Int.self) { replied = n }
+                if replied >= total { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            for try await (count, p50, p99, maximum) in try await client.query(
+                """
+                SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms),
+                       max(latency_ms)
+                FROM activity WHERE customer_id LIKE \(pattern) AND outcome = 'replied'
+                """, logger: logger
+            ).decode((Int, Double?, Double?, Int?).self) {
+                print("webhook→reply latency at \(rate) DMs/s for \(seconds) s: \(count) of \(total) answered; p50 \(Int(p50 ?? 0)) ms, p99 \(Int(p99 ?? 0)) ms, max \(maximum ?? 0) ms")
+            }
         }
     }
 
