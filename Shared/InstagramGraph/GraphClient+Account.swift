@@ -62,7 +62,13 @@ extension GraphClient {
         } catch {
             throw Self.classifyTransport(error)
         }
-        let payload = Array(buffer: try await response.body.collect(upTo: 256 * 1024))
+        let payload: [UInt8]
+        do {
+            payload = Array(buffer: try await response.body.collect(upTo: 256 * 1024))
+        } catch {
+            // The request was answered but the answer was lost: whatever it did is done.
+            throw GraphError.ambiguous("body not read")
+        }
         guard (200..<300).contains(Int(response.status.code)) else {
             throw GraphError.classify(status: Int(response.status.code), body: payload, retryAfter: response.headers.first(name: "Retry-After"))
         }

@@ -126,27 +126,7 @@ package struct GraphClient: Sendable {
         body.append(contentsOf: #"},"message":{"text":"#.utf8)
         JSONText.appendString(text, to: &body)
         body.append(contentsOf: "}}".utf8)
-        var request = HTTPClientRequest(url: "\(configuration.baseURL)/\(configuration.version)/\(instagramUserID)/messages")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(token.value)")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: body))
-        let response: HTTPClientResponse
-        do {
-            response = try await http.execute(request, timeout: configuration.timeout)
-        } catch {
-            throw Self.classifyTransport(error)
-        }
-        let bytes: ByteBuffer
-        do {
-            bytes = try await response.body.collect(upTo: 64 * 1024)
-        } catch {
-            throw GraphError.ambiguous("body not read")
-        }
-        let payload = Array(buffer: bytes)
-        guard (200..<300).contains(Int(response.status.code)) else {
-            throw GraphError.classify(status: Int(response.status.code), body: payload, retryAfter: response.headers.first(name: "Retry-After"))
-        }
+        let payload = try await call(.POST, path: "/\(configuration.version)/\(instagramUserID)/messages", body: body, token: token)
         guard let document = try? JSONValue.parse(payload), let id = document["message_id"]?.string, !id.isEmpty else {
             // Delivered (2xx) but unreadable: it went out, so it must not be sent again.
             throw GraphError.ambiguous("unreadable success")

@@ -211,6 +211,11 @@ import Testing
             #expect(try await Self.activity(stack, customer: "cust-4").map(\.1) == ["human_reply", "human_active"])
             #expect(try await Self.outgoing(stack, to: "cust-4").count == 1)  // only the person's own message
 
+            // A message whose sender is the business itself is never answered.
+            _ = try await Self.dm(stack, from: Self.shop, "price?")
+            try await Self.eventually("self message recorded") { try await Self.activity(stack, customer: Self.shop).count == 1 }
+            #expect(try await Self.activity(stack, customer: Self.shop).map(\.1) == ["from_business"])
+
             // Our own echo came back through ingest and triggered nothing: cust-1 still has one reply, one activity entry.
             try await Task.sleep(for: .milliseconds(500))
             #expect(try await Self.outgoing(stack, to: "cust-1").count == 1)
@@ -221,11 +226,12 @@ import Testing
             for try await (metric, count) in try await stack.client.query("SELECT metric, sum(count)::int8 FROM hourly_counts GROUP BY metric")
                 .decode((String, Int64).self)
             { counts[metric] = Int(count) }
-            #expect(counts["received"] == 4)
+            #expect(counts["received"] == 5)
             #expect(counts["replied_rule"] == 1)
             #expect(counts["skipped:no_rule"] == 1)
             #expect(counts["skipped:outside_window"] == 1)
             #expect(counts["skipped:human_active"] == 1)
+            #expect(counts["skipped:from_business"] == 1)
         }
     }
 

@@ -153,7 +153,9 @@ struct InboundHandler: Sendable {
                 let conversation = try await store.touchConversation(accountID: accountID, customerID: customer, customerMessageAt: eventTime, on: db)
                 let now = Date()
                 let decision: Decision
-                if connection.status != "active" {
+                if customer == connection.instagramUserID {
+                    decision = .skip("from_business")  // the business writing to itself: never answer ourselves
+                } else if connection.status != "active" {
                     decision = .skip("needs_reconnect")
                 } else if now.timeIntervalSince(eventTime) > Self.window {
                     decision = .skip("outside_window")
