@@ -29,6 +29,6 @@ func buildApplication(
     return Application(
         router: runtime.router(context: DispatchRequestContext.self),
         configuration: .init(address: .hostname(configuration.common.host, port: configuration.common.port), serverName: nil),
-        services: runtime.services + [worker, maintenance],
+        services: runtime.services + [worker, maintenance, DispatchMaintenance(client: runtime.postgres, gate: runtime.gate, logger: runtime.logger)],
         logger: runtime.logger)
 }

@@ -27,6 +27,9 @@ func buildApplication(configuration: SandboxConfiguration, logger: Logger? = nil
         router: router, configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil), logger: logger)
 }
 
+/// Thrown from a response body to break the connection mid-answer.
+struct DroppedConnection: Error {}
+
 struct SandboxController: Sendable {
     let state: SandboxState
     let configuration: SandboxConfiguration
@@ -83,6 +86,11 @@ struct SandboxController: Sendable {
             case .rateLimit: return graphError(400, code: 4, subcode: nil, "Application request limit reached", transient: true)
             case .serverError: return graphError(500, code: 2, subcode: nil, "An unexpected error has occurred. Please retry your request later.", transient: true)
             case .slow: try await Task.sleep(for: .seconds(fault.seconds ?? 30))
+            case .drop:
+                let mid = await state.newMID()
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                await state.record(SandboxMessage(direction: "out", customerID: body.recipient.id, text: text, mid: mid, atMs: now), account: igID)
+                return Response(status: .ok, headers: [.contentType: "application/json", .contentLength: "64"], body: ResponseBody { _ in throw DroppedConnection() })
             }
         }
         let mid = await state.newMID()

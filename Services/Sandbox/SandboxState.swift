@@ -24,6 +24,8 @@ struct Fault: Codable, Sendable, Equatable {
         case rateLimit = "rate_limit"
         case serverError = "server_error"
         case slow
+        /// Answers 200 and then breaks the connection before the body: the message went out, the answer was lost.
+        case drop
     }
     var kind: Kind
     /// How many sends it affects (default 1).

@@ -265,6 +265,13 @@ import Testing
             _ = try await Self.dm(stack, from: "c-slow", "price please")
             try await Self.eventually("c-slow unknown") { try await Self.replyStates(stack, customer: "c-slow") == ["unknown"] }
 
+            // The answer is lost after Instagram delivered the message: unknown, and not sent again.
+            try await fault(#"{"kind":"drop"}"#)
+            _ = try await Self.dm(stack, from: "c-drop", "price please")
+            try await Self.eventually("c-drop unknown") { try await Self.replyStates(stack, customer: "c-drop") == ["unknown"] }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await Self.outgoing(stack, to: "c-drop").count == 1)
+
             // An expired token: the connection needs reconnecting and nothing more is sent for it.
             try await fault(#"{"kind":"token_expired"}"#)
             _ = try await Self.dm(stack, from: "c-190", "price please")

@@ -94,6 +94,34 @@ func checkHealthRoutes(_ client: some TestClientProtocol) async throws {
     }
 }
 
+@Suite struct DispatchMaintenanceTests {
+    @Test func handledEventMarkersOlderThanThirtyDaysAreForgotten() async throws {
+        try await TestDatabase.withMigrated { _, client in
+            let account = UUID()
+            try await client.query("INSERT INTO accounts (id, email, password_hash) VALUES (\(account), 'a@example.com', 'x')")
+            try await client.query(
+                """
+                INSERT INTO handled_events (mid, kind, account_id, handled_at) VALUES
+                    ('old', 'message', \(account), now() - interval '31 days'), ('recent', 'message', \(account), now() - interval '29 days')
+                """)
+            let gate = SchemaGate()
+            gate.open()
+            let maintenance = DispatchMaintenance(client: client, gate: gate, logger: .quiet("m"))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await maintenance.run() }
+                var remaining: [String] = ["old", "recent"]
+                for _ in 0..<200 where remaining.count == 2 {
+                    remaining = []
+                    for try await mid in try await client.query("SELECT mid FROM handled_events ORDER BY mid").decode(String.self) { remaining.append(mid) }
+                    try await Task.sleep(for: .milliseconds(25))
+                }
+                #expect(remaining == ["recent"])
+                group.cancelAll()
+            }
+        }
+    }
+}
+
 actor Seen {
     var values: [String] = []
     func add(_ value: String) { values.append(value) }

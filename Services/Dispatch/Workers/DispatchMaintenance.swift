@@ -1,0 +1,40 @@
+import FlowtalkStore
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Forgets handled-event markers after 30 days: long after Meta stops redelivering (36 hours), so no event can come
+/// back to be decided twice, and the table does not grow for ever. Batched, hourly, safe on any number of replicas.
+struct DispatchMaintenance: Service {
+    let client: PostgresClient
+    let gate: SchemaGate
+    let logger: Logger
+    var retentionDays = 30
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown { await gate.wait() }
+        guard gate.isOpen else { return }
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                var deleted = 0
+                while true {
+                    var batch = 0
+                    let rows = try await client.query(
+                        """
+                        WITH gone AS (DELETE FROM handled_events WHERE ctid IN (
+                            SELECT ctid FROM handled_events WHERE handled_at < now() - \(retentionDays) * interval '1 day' LIMIT 5000)
+                            RETURNING 1)
+                        SELECT count(*)::int FROM gone
+                        """, logger: logger)
+                    for try await n in rows.decode(Int.self) { batch = n }
+                    deleted += batch
+                    if batch < 5000 { break }
+                }
+                if deleted > 0 { logger.info("Handled-event markers purged", metadata: ["dispatch.purged": "\(deleted)"]) }
+            } catch {
+                logger.warning("Handled-event purge failed", metadata: ["error.type": "\(type(of: error))"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+        }
+    }
+}
