@@ -116,19 +116,9 @@ struct SandboxController: Sendable {
         let body = try await request.decode(as: Body.self, context: context)
         let mid = await state.newMID()
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        var out = Array(#"{"object":"instagram","entry":[{"time":\#(now),"id":"#.utf8)
-        JSONText.appendString(body.ig_id, to: &out)
-        out += Array(#","messaging":[{"sender":{"id":"#.utf8)
-        JSONText.appendString(body.from, to: &out)
-        out += Array(#"},"recipient":{"id":"#.utf8)
-        JSONText.appendString(body.ig_id, to: &out)
-        out += Array(#"},"timestamp":\#(now),"postback":{"mid":"#.utf8)
-        JSONText.appendString(mid, to: &out)
-        out += Array(#","title":"#.utf8)
-        JSONText.appendString(body.title, to: &out)
-        out += Array(#","payload":"#.utf8)
-        JSONText.appendString(body.payload, to: &out)
-        out += Array("}}]}]}".utf8)
+        let out = webhookBody(
+            account: body.ig_id, sender: body.from, recipient: body.ig_id, timestampMs: now, event: "postback",
+            fields: [("mid", mid), ("title", body.title), ("payload", body.payload)])
         await state.record(SandboxMessage(direction: "in", customerID: body.from, text: body.title, mid: mid, atMs: now), account: body.ig_id)
         let status = try await post(out)
         let answer = #"{"mid":"\#(mid)","ingest_status":\#(status)}"#
@@ -161,17 +151,29 @@ struct SandboxController: Sendable {
     }
 
     func webhookBody(account: String, sender: String, recipient: String, mid: String, text: String, timestampMs: Int64, isEcho: Bool) -> [UInt8] {
+        webhookBody(
+            account: account, sender: sender, recipient: recipient, timestampMs: timestampMs, event: "message", fields: [("mid", mid), ("text", text)],
+            echo: isEcho)
+    }
+
+    /// A real-shaped delivery with one messaging item whose event (`message`, `postback`) has the given string fields.
+    func webhookBody(
+        account: String, sender: String, recipient: String, timestampMs: Int64, event: String, fields: [(String, String)], echo: Bool = false
+    ) -> [UInt8] {
         var out = Array(#"{"object":"instagram","entry":[{"time":\#(timestampMs),"id":"#.utf8)
         JSONText.appendString(account, to: &out)
         out += Array(#","messaging":[{"sender":{"id":"#.utf8)
         JSONText.appendString(sender, to: &out)
         out += Array(#"},"recipient":{"id":"#.utf8)
         JSONText.appendString(recipient, to: &out)
-        out += Array(#"},"timestamp":\#(timestampMs),"message":{"mid":"#.utf8)
-        JSONText.appendString(mid, to: &out)
-        out += Array(#","text":"#.utf8)
-        JSONText.appendString(text, to: &out)
-        if isEcho { out += Array(#","is_echo":true"#.utf8) }
+        out += Array(#"},"timestamp":\#(timestampMs),"\#(event)":{"#.utf8)
+        for (index, (key, value)) in fields.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            JSONText.appendString(key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            JSONText.appendString(value, to: &out)
+        }
+        if echo { out += Array(#","is_echo":true"#.utf8) }
         out += Array("}}]}]}".utf8)
         return out
     }
