@@ -167,5 +167,32 @@ package enum FlowtalkMigrations {
                 )
                 """,
             ]),
+        Migration(
+            version: 4, name: "sessions, rate limits, AI settings",
+            statements: [
+                // Only the SHA-256 of a session token is stored: a database read does not yield live sessions.
+                """
+                CREATE TABLE sessions (
+                    token_hash bytea PRIMARY KEY,
+                    account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    last_seen_at timestamptz NOT NULL DEFAULT now(),
+                    expires_at timestamptz NOT NULL
+                )
+                """,
+                "CREATE INDEX sessions_account ON sessions (account_id)",
+                "CREATE INDEX sessions_expiry ON sessions (expires_at)",
+                // Shared by every replica: a limit holds however many auth instances run.
+                """
+                CREATE TABLE rate_limits (
+                    key text PRIMARY KEY,
+                    window_start timestamptz NOT NULL,
+                    count integer NOT NULL
+                )
+                """,
+                "ALTER TABLE account_settings ADD COLUMN ai_enabled boolean NOT NULL DEFAULT false",
+                "ALTER TABLE account_settings ADD COLUMN business_description text NOT NULL DEFAULT ''",
+                "ALTER TABLE account_settings ADD COLUMN fallback_text text NOT NULL DEFAULT ''",
+            ]),
     ]
 }

@@ -1,0 +1,112 @@
+import FlowtalkStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The signed-in account of a request.
+package struct SessionInfo: Sendable {
+    package let accountID: UUID
+    /// The cookie's token (to end this session at logout); never logged.
+    package let token: String
+}
+
+/// A request context that carries the session and the peer's address.
+package protocol SessionRequestContext: RequestContext {
+    var session: SessionInfo? { get set }
+    /// The socket peer's IP address.
+    var peerAddress: String? { get }
+}
+
+extension SessionRequestContext {
+    /// The session, or 401.
+    package func requireSession() throws -> SessionInfo {
+        guard let session else { throw APIError.unauthorized("Please sign in.") }
+        return session
+    }
+}
+
+/// The session cookie's name (DESIGN §3).
+package let sessionCookieName = "ft_session"
+
+/// Builds the session cookie: HttpOnly, SameSite=Lax, Path=/, Secure unless configured off for plain-http localhost.
+package func sessionCookie(token: String, secure: Bool, maxAge: Int = 12 * 3600) -> Cookie {
+    Cookie(name: sessionCookieName, value: token, maxAge: maxAge, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
+}
+
+/// A cookie that removes the session cookie.
+package func expiredSessionCookie(secure: Bool) -> Cookie {
+    Cookie(name: sessionCookieName, value: "", maxAge: 0, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
+}
+
+/// Reads `ft_session` and, if it names a live session, puts it on the context. Any service serving `/api` uses it,
+/// so analytics accepts the same cookie as auth.
+package struct SessionMiddleware<Context: SessionRequestContext>: RouterMiddleware {
+    let sessions: SessionStore
+
+    package init(sessions: SessionStore) { self.sessions = sessions }
+
+    package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        if let token = request.cookies[sessionCookieName]?.value, !token.isEmpty, let account = try await sessions.account(token: token) {
+            context.session = SessionInfo(accountID: account, token: token)
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Cross-site request forgery: a state-changing request must come from the dashboard's own origin (`Sec-Fetch-Site:
+/// same-origin`, or else an `Origin` equal to `PUBLIC_URL`'s) and carry a JSON body type; anything else is 403.
+package struct CSRFMiddleware<Context: RequestContext>: RouterMiddleware {
+    let allowedOrigin: String
+
+    /// `publicURL` such as `https://app.example.com` (a path, if any, is ignored).
+    package init(publicURL: String) {
+        if let url = URL(string: publicURL), let scheme = url.scheme, let host = url.host {
+            allowedOrigin = "\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? "")
+        } else {
+            allowedOrigin = publicURL
+        }
+    }
+
+    package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        switch request.method {
+        case .get, .head, .options: return try await next(request, context)
+        default: break
+        }
+        let fetchSite = request.headers[HTTPField.Name("Sec-Fetch-Site")!]
+        let origin = request.headers[HTTPField.Name("Origin")!]
+        let sameOrigin: Bool
+        if let fetchSite {
+            sameOrigin = fetchSite == "same-origin" && (origin == nil || origin == allowedOrigin)
+        } else {
+            sameOrigin = origin == allowedOrigin
+        }
+        guard sameOrigin else {
+            context.logger.notice("Cross-site request refused")
+            throw APIError.forbidden("This request must come from the Flowtalk dashboard.", code: "cross_site_request")
+        }
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        guard contentType.hasPrefix("application/json") else {
+            throw APIError.forbidden("Send JSON (Content-Type: application/json).", code: "json_required")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// The client's address: the socket peer, or — only when the peer is a configured trusted proxy — the last address in
+/// `X-Forwarded-For` that is not itself a trusted proxy. A client-sent `X-Forwarded-For` never changes the result.
+package func clientAddress(peer: String?, forwardedFor: String?, trustedProxies: Set<String>) -> String {
+    let peer = peer ?? "unknown"
+    guard trustedProxies.contains(peer), let forwardedFor else { return peer }
+    let hops = forwardedFor.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    return hops.last(where: { !trustedProxies.contains($0) }) ?? peer
+}
+
+extension Channel {
+    /// The peer's IP address as text, without the port.
+    package var peerIP: String? {
+        remoteAddress?.ipAddress
+    }
+}
