@@ -54,6 +54,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .target(
@@ -95,7 +96,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "RulesBench", dependencies: ["ReplyRules"], path: "Benchmarks/RulesBench", swiftSettings: swiftSettings),
-        service("AuthService", folder: "Auth"),
+        service("AuthService", folder: "Auth", extra: [
+            "ReplyRules", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         service("IngestService", folder: "Ingest"),
         service("DispatchService", folder: "Dispatch", extra: ["InstagramGraph", "ReplyRules"]),
         service("AnalyticsService", folder: "Analytics"),
@@ -112,6 +115,9 @@ let package = Package(
                                      .product(name: "InMemoryLogging", package: "swift-log")]),
         tests("EndToEndTests", ["FlowtalkCore", "FlowtalkStore", postgres, logging,
                                 .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        tests("AuthServiceTests", ["AuthService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", postgres, logging,
+                                   .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                   .product(name: "InMemoryLogging", package: "swift-log")]),
         tests("ServiceHealthTests", ["FlowtalkCore", "AuthService", "DispatchService", "AnalyticsService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
                                      .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]

@@ -31,6 +31,9 @@ ensure_env SANDBOX_DEMO_TOKEN "IGAA-sandbox-$(head -c 24 /dev/urandom | base64 |
 ensure_env INSTAGRAM_GRAPH_URL "http://127.0.0.1:8090"
 ensure_env SANDBOX_URL "http://127.0.0.1:8090"
 ensure_env INGEST_URL "http://127.0.0.1:8082"
+ensure_env PASSWORD_PEPPER "$(head -c 32 /dev/urandom | base64 | tr -d '\n/+=')"
+ensure_env COOKIE_SECURE false
+ensure_env PUBLIC_URL "http://127.0.0.1:8081"
 
 # Values from .env that this script needs itself (the services read .env on their own).
 env_value() { grep -E "^(export )?$1=" .env | tail -n 1 | sed -E "s/^(export )?$1=//; s/^[\"']//; s/[\"']$//"; }

@@ -1,18 +1,40 @@
+import FlowtalkCore
 import FlowtalkHTTP
+import FlowtalkStore
 import Hummingbird
 import Logging
 import Prometheus
 
-struct AuthRequestContext: RequestContext {
+struct AuthRequestContext: SessionRequestContext {
     var coreContext: CoreRequestContextStorage
-    init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+    var session: SessionInfo?
+    let peerAddress: String?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        peerAddress = source.channel.peerIP
+    }
+
+    /// Accounts send small JSON bodies.
+    var maxUploadSize: Int { 64 * 1024 }
 }
 
 func buildApplication(
     configuration: AuthConfiguration, logger: Logger? = nil, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
 ) async throws -> some ApplicationProtocol {
     let runtime = ServiceRuntime(label: "flowtalk-auth", common: configuration.common, logger: logger, registry: registry)
+    let sessions = SessionStore(client: runtime.postgres, logger: runtime.logger)
+    let limiter = RateLimiter(client: runtime.postgres, logger: runtime.logger)
+    let hasher = try PasswordHasher(cost: configuration.bcryptCost, pepper: configuration.passwordPepper)
     let router = runtime.router(context: AuthRequestContext.self)
+    let api = router.group("api")
+        .add(middleware: CSRFMiddleware(publicURL: configuration.publicURL))
+        .add(middleware: SessionMiddleware(sessions: sessions))
+    AccountController(
+        client: runtime.postgres, sessions: sessions, limiter: limiter, hasher: hasher, cookieSecure: configuration.cookieSecure,
+        trustedProxies: configuration.trustedProxies, logger: runtime.logger
+    ).add(to: api.group("auth"))
+    AutomationController(client: runtime.postgres, logger: runtime.logger).add(to: api)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.common.host, port: configuration.common.port), serverName: nil),

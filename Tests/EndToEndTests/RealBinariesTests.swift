@@ -74,7 +74,7 @@ import Testing
                     name,
                     environment: [
                         "DATABASE_URL": url, "HOST": "127.0.0.1", "PORT": "\(port)", "META_APP_SECRET": secret, "META_VERIFY_TOKEN": "vt",
-                        "TOKEN_ENCRYPTION_KEYS": TokenVault.testing().keyRing,
+                        "TOKEN_ENCRYPTION_KEYS": TokenVault.testing().keyRing, "PASSWORD_PEPPER": "e2e-pepper",
                         "LOG_LEVEL": "info",
                     ])
             }

@@ -1,0 +1,177 @@
+import FlowtalkCore
+import FlowtalkHTTP
+import FlowtalkStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import PostgresNIO
+import ReplyRules
+
+/// Keyword rules, the rule tester, settings and Ice Breakers of the signed-in account. Another account's ids answer 404.
+struct AutomationController: Sendable {
+    let store: AutomationStore
+    let queue: JobQueue
+
+    init(client: PostgresClient, logger: Logger) {
+        store = AutomationStore(client: client, logger: logger)
+        queue = JobQueue(client: client, logger: logger)
+    }
+
+    func add(to api: RouterGroup<AuthRequestContext>) {
+        api.get("rules", use: listRules)
+        api.post("rules", use: createRule)
+        api.post("rules/test", use: testRule)
+        api.get("rules/:id", use: getRule)
+        api.put("rules/:id", use: updateRule)
+        api.delete("rules/:id", use: deleteRule)
+        api.get("settings", use: getSettings)
+        api.put("settings", use: putSettings)
+        api.get("ice-breakers", use: getIceBreakers)
+        api.put("ice-breakers", use: putIceBreakers)
+    }
+
+    /// The body of POST and PUT /api/rules.
+    struct RuleInput: Decodable {
+        let keywords: [String]
+        let match_type: String?
+        let negative_keywords: [String]?
+        let priority: Int?
+        let enabled: Bool?
+        let reply: String
+
+        func rule() throws -> ReplyRule {
+            guard let type = MatchType(rawValue: match_type ?? "contains") else {
+                throw APIError.badRequest("match_type must be one of contains, exact, starts_with, any_word, regex.", code: "invalid_rule")
+            }
+            let priority = priority ?? 0
+            guard (-1000...1000).contains(priority) else { throw APIError.badRequest("priority must be between -1000 and 1000.", code: "invalid_rule") }
+            let rule = ReplyRule(
+                id: "", keywords: keywords.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }, matchType: type,
+                negativeKeywords: (negative_keywords ?? []).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty },
+                priority: priority, enabled: enabled ?? true, reply: reply.trimmingCharacters(in: .whitespacesAndNewlines))
+            let problems = RuleValidator.problems(rule)
+            guard problems.isEmpty else { throw APIError.badRequest(problems.joined(separator: " "), code: "invalid_rule") }
+            return rule
+        }
+    }
+
+    func listRules(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        try encode(["rules": try await store.rules(accountID: try context.requireSession().accountID)])
+    }
+
+    func getRule(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        let account = try context.requireSession().accountID
+        guard let rule = try await store.rule(try ruleID(context), accountID: account) else { throw APIError.notFound }
+        return try encode(["rule": rule])
+    }
+
+    func createRule(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        let account = try context.requireSession().accountID
+        let input = try await request.decode(as: RuleInput.self, context: context).rule()
+        guard let created = try await store.createRule(input, accountID: account) else {
+            throw APIError.conflict("An account can have at most \(AutomationStore.maximumRules) rules.")
+        }
+        return try encode(["rule": created], status: .created)
+    }
+
+    func updateRule(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        let account = try context.requireSession().accountID
+        let id = try ruleID(context)
+        let input = try await request.decode(as: RuleInput.self, context: context).rule()
+        guard let updated = try await store.updateRule(id, input, accountID: account) else { throw APIError.notFound }
+        return try encode(["rule": updated])
+    }
+
+    func deleteRule(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        let account = try context.requireSession().accountID
+        guard try await store.deleteRule(try ruleID(context), accountID: account) else { throw APIError.notFound }
+        return Response(status: .noContent)
+    }
+
+    /// Runs dispatch's own matcher over the account's rules: which rule would answer this text, and why.
+    func testRule(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        let account = try context.requireSession().accountID
+        struct Input: Decodable { let text: String }
+        let text = try await request.decode(as: Input.self, context: context).text
+        guard text.utf8.count <= 4_000 else { throw APIError.badRequest("Keep the text under 4,000 bytes.", code: "text_too_long") }
+        let matcher = RuleMatcher(rules: try await store.rules(accountID: account).map(\.rule))
+        struct Match: Encodable {
+            let rule_id: String
+            let reply: String
+            let match_type: String
+            let keyword: String
+            let explanation: String
+        }
+        struct Output: Encodable { let match: Match? }
+        let match = matcher.match(text).map {
+            Match(rule_id: $0.ruleID, reply: $0.reply, match_type: $0.matchType.rawValue, keyword: $0.keyword, explanation: $0.explanation)
+        }
+        return try encode(Output(match: match))
+    }
+
+    func getSettings(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        try encode(["settings": try await store.settings(accountID: try context.requireSession().accountID)])
+    }
+
+    func putSettings(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        let account = try context.requireSession().accountID
+        let input = try await request.decode(as: EditableSettings.self, context: context)
+        guard (0...3600).contains(input.cooldown_seconds) else { throw APIError.badRequest("cooldown_seconds must be 0–3600.", code: "invalid_settings") }
+        guard (0...10_080).contains(input.human_pause_minutes) else {
+            throw APIError.badRequest("human_pause_minutes must be 0–10080 (a week).", code: "invalid_settings")
+        }
+        guard input.business_description.count <= 2_000 else {
+            throw APIError.badRequest("Keep the business description under 2,000 characters.", code: "invalid_settings")
+        }
+        guard input.fallback_text.utf8.count <= 1_000 else {
+            throw APIError.badRequest("Keep the fallback text under 1,000 bytes.", code: "invalid_settings")
+        }
+        try await store.saveSettings(input, accountID: account)
+        return try encode(["settings": try await store.settings(accountID: account)])
+    }
+
+    struct IceBreakerItem: Codable {
+        let question: String
+        let answer: String
+    }
+
+    func getIceBreakers(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        let account = try context.requireSession().accountID
+        let items = try await DispatchStore(client: store.client, logger: store.logger).iceBreakers(accountID: account)
+        return try encode(["items": items.map { IceBreakerItem(question: $0.question, answer: $0.answer) }])
+    }
+
+    /// Replaces all Ice Breakers (at most 4) and queues their sync to Instagram.
+    func putIceBreakers(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        let account = try context.requireSession().accountID
+        struct Input: Decodable { let items: [IceBreakerItem] }
+        let items = try await request.decode(as: Input.self, context: context).items.map {
+            (question: $0.question.trimmingCharacters(in: .whitespacesAndNewlines), answer: $0.answer.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        guard items.count <= 4 else { throw APIError.badRequest("Instagram shows at most 4 Ice Breakers.", code: "invalid_ice_breakers") }
+        for item in items {
+            guard (1...80).contains(item.question.count) else {
+                throw APIError.badRequest("Each question needs 1–80 characters.", code: "invalid_ice_breakers")
+            }
+            guard !item.answer.isEmpty, item.answer.utf8.count <= 1_000 else {
+                throw APIError.badRequest("Each answer needs 1–1,000 bytes of text.", code: "invalid_ice_breakers")
+            }
+        }
+        let saved = try await store.replaceIceBreakers(items, accountID: account, queue: queue)
+        return try encode(["items": saved.map { IceBreakerItem(question: $0.question, answer: $0.answer) }])
+    }
+
+    private func ruleID(_ context: AuthRequestContext) throws -> UUID {
+        guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw APIError.notFound }
+        return id
+    }
+
+    private func encode(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        return Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}

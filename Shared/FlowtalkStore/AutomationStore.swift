@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import ReplyRules
+
+/// A keyword rule as stored, with its timestamps.
+package struct StoredRule: Sendable, Equatable, Codable {
+    package var id: UUID
+    package var keywords: [String]
+    package var match_type: String
+    package var negative_keywords: [String]
+    package var priority: Int
+    package var enabled: Bool
+    package var reply: String
+    package var created_at: Date
+    package var updated_at: Date
+
+    /// The matcher's view of it.
+    package var rule: ReplyRule {
+        ReplyRule(
+            id: id.uuidString.lowercased(), keywords: keywords, matchType: MatchType(rawValue: match_type) ?? .contains,
+            negativeKeywords: negative_keywords, priority: priority, enabled: enabled, reply: reply, createdAt: created_at)
+    }
+}
+
+/// The settings a business edits.
+package struct EditableSettings: Sendable, Equatable, Codable {
+    package var cooldown_seconds: Int
+    package var human_pause_minutes: Int
+    package var ai_enabled: Bool
+    package var business_description: String
+    package var fallback_text: String
+}
+
+/// Rules, settings and Ice Breakers of one account. Every statement is scoped by the account id.
+package struct AutomationStore: Sendable {
+    package let client: PostgresClient
+    package let logger: Logger
+    /// The most rules one account may have.
+    package static let maximumRules = 1_000
+
+    package init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    private static let ruleColumns = "id, keywords, match_type, negative_keywords, priority, enabled, reply, created_at, updated_at"
+
+    private func rules(_ query: PostgresQuery) async throws -> [StoredRule] {
+        var list: [StoredRule] = []
+        for try await (id, keywords, type, negatives, priority, enabled, reply, created, updated) in try await client.query(query, logger: logger)
+            .decode((UUID, [String], String, [String], Int, Bool, String, Date, Date).self)
+        {
+            list.append(
+                StoredRule(
+                    id: id, keywords: keywords, match_type: type, negative_keywords: negatives, priority: priority, enabled: enabled, reply: reply,
+                    created_at: created, updated_at: updated))
+        }
+        return list
+    }
+
+    package func rules(accountID: UUID) async throws -> [StoredRule] {
+        try await rules("SELECT \(unescaped: Self.ruleColumns) FROM reply_rules WHERE account_id = \(accountID) ORDER BY priority DESC, created_at, id")
+    }
+
+    package func rule(_ id: UUID, accountID: UUID) async throws -> StoredRule? {
+        try await rules("SELECT \(unescaped: Self.ruleColumns) FROM reply_rules WHERE id = \(id) AND account_id = \(accountID)").first
+    }
+
+    /// Creates a rule; nil when the account already has the maximum.
+    package func createRule(_ rule: ReplyRule, accountID: UUID) async throws -> StoredRule? {
+        let id = UUID()
+        let created = try await rules(
+            """
+            INSERT INTO reply_rules (id, account_id, keywords, match_type, negative_keywords, priority, enabled, reply)
+            SELECT \(id), \(accountID), \(rule.keywords), \(rule.matchType.rawValue), \(rule.negativeKeywords), \(rule.priority), \(rule.enabled), \(rule.reply)
+            WHERE (SELECT count(*) FROM reply_rules WHERE account_id = \(accountID)) < \(Self.maximumRules)
+            RETURNING \(unescaped: Self.ruleColumns)
+            """)
+        return created.first
+    }
+
+    package func updateRule(_ id: UUID, _ rule: ReplyRule, accountID: UUID) async throws -> StoredRule? {
+        try await rules(
+            """
+            UPDATE reply_rules SET keywords = \(rule.keywords), match_type = \(rule.matchType.rawValue), negative_keywords = \(rule.negativeKeywords),
+                priority = \(rule.priority), enabled = \(rule.enabled), reply = \(rule.reply), updated_at = clock_timestamp()
+            WHERE id = \(id) AND account_id = \(accountID)
+            RETURNING \(unescaped: Self.ruleColumns)
+            """
+        ).first
+    }
+
+    package func deleteRule(_ id: UUID, accountID: UUID) async throws -> Bool {
+        for try await _ in try await client.query(
+            "DELETE FROM reply_rules WHERE id = \(id) AND account_id = \(accountID) RETURNING id", logger: logger
+        ).decode(UUID.self) { return true }
+        return false
+    }
+
+    package func settings(accountID: UUID) async throws -> EditableSettings {
+        let rows = try await client.query(
+            """
+            SELECT cooldown_seconds, human_pause_minutes, ai_enabled, business_description, fallback_text
+            FROM account_settings WHERE account_id = \(accountID)
+            """, logger: logger)
+        for try await (cooldown, pause, ai, description, fallback) in rows.decode((Int, Int, Bool, String, String).self) {
+            return EditableSettings(
+                cooldown_seconds: cooldown, human_pause_minutes: pause, ai_enabled: ai, business_description: description, fallback_text: fallback)
+        }
+        return EditableSettings(cooldown_seconds: 10, human_pause_minutes: 60, ai_enabled: false, business_description: "", fallback_text: "")
+    }
+
+    package func saveSettings(_ settings: EditableSettings, accountID: UUID) async throws {
+        try await client.query(
+            """
+            INSERT INTO account_settings (account_id, cooldown_seconds, human_pause_minutes, ai_enabled, business_description, fallback_text)
+            VALUES (\(accountID), \(settings.cooldown_seconds), \(settings.human_pause_minutes), \(settings.ai_enabled), \(settings.business_description),
+                    \(settings.fallback_text))
+            ON CONFLICT (account_id) DO UPDATE SET cooldown_seconds = EXCLUDED.cooldown_seconds, human_pause_minutes = EXCLUDED.human_pause_minutes,
+                ai_enabled = EXCLUDED.ai_enabled, business_description = EXCLUDED.business_description, fallback_text = EXCLUDED.fallback_text,
+                updated_at = now()
+            """, logger: logger)
+    }
+
+    /// Replaces the account's Ice Breakers and queues their sync to Instagram, in one transaction.
+    package func replaceIceBreakers(_ items: [(question: String, answer: String)], accountID: UUID, queue: JobQueue) async throws -> [IceBreaker] {
+        let list = items.enumerated().map { index, item in
+            IceBreaker(position: index + 1, question: item.question, answer: item.answer, payload: "IB_\(index + 1)_\(UUID().uuidString.prefix(8))")
+        }
+        try await client.withTransaction(logger: logger) { db in
+            try await db.query("DELETE FROM ice_breakers WHERE account_id = \(accountID)", logger: logger)
+            for item in list {
+                try await db.query(
+                    """
+                    INSERT INTO ice_breakers (account_id, position, question, answer, payload)
+                    VALUES (\(accountID), \(Int16(item.position)), \(item.question), \(item.answer), \(item.payload))
+                    """, logger: logger)
+            }
+            try await queue.enqueue(
+                [NewJob(kind: "instagram.ice_breakers_sync", payload: ByteBuffer(string: accountID.uuidString), serializationKey: "account:\(accountID):ice_breakers", maxAttempts: 6)],
+                on: db)
+        }
+        return list
+    }
+}

@@ -1,0 +1,213 @@
+import FlowtalkCore
+import FlowtalkHTTP
+import FlowtalkStore
+import FlowtalkTesting
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import InMemoryLogging
+import Logging
+import NIOCore
+import PostgresNIO
+import Testing
+
+@testable import AuthService
+
+let origin = "http://127.0.0.1:8081"
+
+extension HTTPField.Name {
+    static let origin = HTTPField.Name("Origin")!
+    static let secFetchSite = HTTPField.Name("Sec-Fetch-Site")!
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
+}
+
+/// A browser on the dashboard: same origin, JSON, and the session cookie once it has one.
+final class Browser: @unchecked Sendable {
+    let client: any TestClientProtocol
+    var cookie: String?
+
+    init(_ client: any TestClientProtocol) { self.client = client }
+
+    @discardableResult
+    func send(_ method: HTTPRequest.Method, _ uri: String, _ json: String? = nil, headers extra: HTTPFields = [:]) async throws -> TestResponse {
+        var headers: HTTPFields = [.origin: origin, .contentType: "application/json"]
+        if let cookie { headers[.cookie] = "ft_session=\(cookie)" }
+        for field in extra { headers[field.name] = field.value }
+        let response = try await client.execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+        if let setCookie = response.headers[values: .setCookie].first(where: { $0.hasPrefix("ft_session=") }) {
+            let value = String(setCookie.dropFirst("ft_session=".count).prefix { $0 != ";" })
+            cookie = value.isEmpty ? nil : value
+        }
+        return response
+    }
+
+    func signUpAndIn(_ email: String, _ password: String = "correct horse battery") async throws {
+        let signup = try await send(.post, "/api/auth/signup", #"{"email":"\#(email)","password":"\#(password)"}"#)
+        #expect(signup.status == .created)
+        let login = try await send(.post, "/api/auth/login", #"{"email":"\#(email)","password":"\#(password)"}"#)
+        #expect(login.status == .ok)
+    }
+}
+
+func withAuth(logger: Logger = .quiet("auth"), cookieSecure: Bool = true, _ body: @Sendable @escaping (any TestClientProtocol, TestDatabase) async throws -> Void)
+    async throws
+{
+    try await TestDatabase.withFresh { database in
+        let configuration = AuthConfiguration(common: CommonConfiguration(database: database.configuration, port: 0), cookieSecure: cookieSecure)
+        try await buildApplication(configuration: configuration, logger: logger).test(.router) { client in
+            for _ in 0..<200 where try await client.execute(uri: "/readyz", method: .get).status != .ok { try await Task.sleep(for: .milliseconds(25)) }
+            try await body(client, database)
+        }
+    }
+}
+
+struct ErrorBody: Decodable {
+    struct Inner: Decodable {
+        let code: String
+        let message: String
+    }
+    let error: Inner
+}
+
+func errorCode(_ response: TestResponse) -> String? {
+    (try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body.readableBytesView)))?.error.code
+}
+
+@Suite struct AccountTests {
+    @Test func signUpSignInMeAndSignOut() async throws {
+        try await withAuth { client, _ in
+            let browser = Browser(client)
+            try await browser.signUpAndIn("Ana@Example.com ")
+            let me = try await browser.send(.get, "/api/auth/me")
+            #expect(me.status == .ok)
+            #expect(String(buffer: me.body).contains(#""email":"ana@example.com""#))
+            #expect(!String(buffer: me.body).contains("password"))
+            let cookie = try #require(browser.cookie)
+            #expect(try await browser.send(.post, "/api/auth/logout", "{}").status == .noContent)
+            // The session is gone on the server: replaying the old cookie is refused.
+            browser.cookie = cookie
+            #expect(try await browser.send(.get, "/api/auth/me").status == .unauthorized)
+        }
+    }
+
+    @Test func theCookieIsHttpOnlySecureLaxAndRootScoped() async throws {
+        try await withAuth { client, _ in
+            let browser = Browser(client)
+            _ = try await browser.send(.post, "/api/auth/signup", #"{"email":"c@example.com","password":"correct horse battery"}"#)
+            let login = try await browser.send(.post, "/api/auth/login", #"{"email":"c@example.com","password":"correct horse battery"}"#)
+            let header = try #require(login.headers[values: .setCookie].first { $0.hasPrefix("ft_session=") })
+            for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] { #expect(header.contains(attribute), "\(attribute) in \(header)") }
+            #expect(!header.contains("Domain"))
+            let token = try #require(browser.cookie)
+            #expect(token.count >= 43)  // 256 bits, base64url
+        }
+        try await withAuth(cookieSecure: false) { client, _ in
+            let browser = Browser(client)
+            _ = try await browser.send(.post, "/api/auth/signup", #"{"email":"d@example.com","password":"correct horse battery"}"#)
+            let login = try await browser.send(.post, "/api/auth/login", #"{"email":"d@example.com","password":"correct horse battery"}"#)
+            #expect(login.headers[values: .setCookie].first.map { !$0.contains("Secure") } == true)
+        }
+    }
+
+    @Test func signInRotatesTheSession() async throws {
+        try await withAuth { client, _ in
+            let browser = Browser(client)
+            try await browser.signUpAndIn("rot@example.com")
+            let before = try #require(browser.cookie)
+            _ = try await browser.send(.post, "/api/auth/login", #"{"email":"rot@example.com","password":"correct horse battery"}"#)
+            let after = try #require(browser.cookie)
+            #expect(before != after)
+            browser.cookie = before
+            #expect(try await browser.send(.get, "/api/auth/me").status == .unauthorized)
+        }
+    }
+
+    @Test func unknownEmailAndWrongPasswordLookTheSame() async throws {
+        try await withAuth { client, _ in
+            let browser = Browser(client)
+            try await browser.signUpAndIn("known@example.com")
+            let wrong = try await browser.send(.post, "/api/auth/login", #"{"email":"known@example.com","password":"not the password"}"#)
+            let unknown = try await browser.send(.post, "/api/auth/login", #"{"email":"nobody@example.com","password":"not the password"}"#)
+            #expect(wrong.status == .unauthorized && unknown.status == .unauthorized)
+            #expect(String(buffer: wrong.body) == String(buffer: unknown.body))
+            // Signing up an address that exists answers exactly like a new one.
+            let existing = try await browser.send(.post, "/api/auth/signup", #"{"email":"known@example.com","password":"another long password"}"#)
+            let fresh = try await browser.send(.post, "/api/auth/signup", #"{"email":"new@example.com","password":"another long password"}"#)
+            #expect(existing.status == fresh.status)
+            #expect(String(buffer: existing.body) == String(buffer: fresh.body))
+            // …and did not change the existing account's password.
+            #expect(try await browser.send(.post, "/api/auth/login", #"{"email":"known@example.com","password":"another long password"}"#).status == .unauthorized)
+        }
+    }
+
+    @Test func passwordPolicy() async throws {
+        try await withAuth { client, _ in
+            let browser = Browser(client)
+            for (password, code) in [("short", "password_too_short"), ("qwertyuiop", "password_too_common"), (String(repeating: "x", count: 1025), "password_too_long"),
+                                     ("has\\u0000nul-inside", "password_invalid")] {
+                let response = try await browser.send(.post, "/api/auth/signup", #"{"email":"p@example.com","password":"\#(password)"}"#)
+                #expect(response.status == .badRequest, "\(code)")
+                #expect(errorCode(response) == code)
+            }
+            let bad = try await browser.send(.post, "/api/auth/signup", #"{"email":"not-an-email","password":"correct horse battery"}"#)
+            #expect(errorCode(bad) == "invalid_email")
+            // 73 bytes: bcrypt alone would ignore the last one.
+            let long = String(repeating: "a", count: 72)
+            try await browser.signUpAndIn("long@example.com", long + "X")
+            #expect(try await browser.send(.post, "/api/auth/login", #"{"email":"long@example.com","password":"\#(long)Y"}"#).status == .unauthorized)
+        }
+    }
+
+    @Test func changingThePasswordEndsOtherSessions() async throws {
+        try await withAuth { client, _ in
+            let phone = Browser(client)
+            let laptop = Browser(client)
+            try await phone.signUpAndIn("two@example.com")
+            _ = try await laptop.send(.post, "/api/auth/login", #"{"email":"two@example.com","password":"correct horse battery"}"#)
+            let change = try await laptop.send(.post, "/api/auth/password", #"{"current_password":"correct horse battery","new_password":"a brand new passphrase"}"#)
+            #expect(change.status == .noContent)
+            #expect(try await laptop.send(.get, "/api/auth/me").status == .ok)
+            #expect(try await phone.send(.get, "/api/auth/me").status == .unauthorized)
+        }
+    }
+}
+
+@Suite struct CSRFTests {
+    @Test func stateChangesFromElsewhereAreRefused() async throws {
+        try await withAuth { client, _ in
+            let browser = Browser(client)
+            try await browser.signUpAndIn("csrf@example.com")
+            let rule = #"{"keywords":["price"],"reply":"10 EUR"}"#
+            let cases: [(String, HTTPFields)] = [
+                ("foreign origin", [.origin: "https://evil.example"]),
+                ("cross-site fetch", [.secFetchSite: "cross-site", .origin: origin]),
+                ("no origin at all", [.origin: ""]),
+                ("form post", [.contentType: "application/x-www-form-urlencoded"]),
+                ("text/plain", [.contentType: "text/plain"]),
+            ]
+            for (name, headers) in cases {
+                var fields = headers
+                if fields[.origin] == "" { fields[.origin] = nil }
+                let response = try await browser.client.execute(
+                    uri: "/api/rules", method: .post,
+                    headers: [.cookie: "ft_session=\(browser.cookie!)", .origin: fields[.origin] ?? "", .contentType: fields[.contentType] ?? "application/json"]
+                        + (fields[.secFetchSite].map { [.secFetchSite: $0] } ?? [:]) as HTTPFields,
+                    body: ByteBuffer(string: rule))
+                #expect(response.status == .forbidden, "\(name)")
+            }
+            #expect(try await browser.send(.get, "/api/rules").status == .ok)
+            let list = try await browser.send(.get, "/api/rules")
+            #expect(String(buffer: list.body) == #"{"rules":[]}"#)
+            #expect(try await browser.send(.post, "/api/rules", rule, headers: [.secFetchSite: "same-origin"]).status == .created)
+        }
+    }
+}
+
+extension HTTPFields {
+    static func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
+        var result = lhs
+        for field in rhs { result[field.name] = field.value }
+        return result
+    }
+}
