@@ -97,7 +97,8 @@ let package = Package(
         ),
         .executableTarget(name: "RulesBench", dependencies: ["ReplyRules"], path: "Benchmarks/RulesBench", swiftSettings: swiftSettings),
         service("AuthService", folder: "Auth", extra: [
-            "ReplyRules", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            "ReplyRules", "InstagramGraph", crypto, .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         service("IngestService", folder: "Ingest"),
         service("DispatchService", folder: "Dispatch", extra: ["InstagramGraph", "ReplyRules"]),
@@ -115,7 +116,7 @@ let package = Package(
                                      .product(name: "InMemoryLogging", package: "swift-log")]),
         tests("EndToEndTests", ["FlowtalkCore", "FlowtalkStore", postgres, logging,
                                 .product(name: "AsyncHTTPClient", package: "async-http-client")]),
-        tests("AuthServiceTests", ["AuthService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", postgres, logging,
+        tests("AuthServiceTests", ["AuthService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", "InstagramGraph", postgres, logging, crypto,
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "InMemoryLogging", package: "swift-log")]),
         tests("ServiceHealthTests", ["FlowtalkCore", "AuthService", "DispatchService", "AnalyticsService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,

@@ -34,6 +34,8 @@ ensure_env INGEST_URL "http://127.0.0.1:8082"
 ensure_env PASSWORD_PEPPER "$(head -c 32 /dev/urandom | base64 | tr -d '\n/+=')"
 ensure_env COOKIE_SECURE false
 ensure_env PUBLIC_URL "http://127.0.0.1:8081"
+ensure_env INSTAGRAM_OAUTH_URL "http://127.0.0.1:8090"
+ensure_env INSTAGRAM_API_URL "http://127.0.0.1:8090"
 
 # Values from .env that this script needs itself (the services read .env on their own).
 env_value() { grep -E "^(export )?$1=" .env | tail -n 1 | sed -E "s/^(export )?$1=//; s/^[\"']//; s/[\"']$//"; }

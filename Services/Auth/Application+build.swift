@@ -2,6 +2,7 @@ import FlowtalkCore
 import FlowtalkHTTP
 import FlowtalkStore
 import Hummingbird
+import InstagramGraph
 import Logging
 import Prometheus
 
@@ -35,6 +36,16 @@ func buildApplication(
         trustedProxies: configuration.trustedProxies, logger: runtime.logger
     ).add(to: api.group("auth"))
     AutomationController(client: runtime.postgres, logger: runtime.logger).add(to: api)
+    let oauth = InstagramOAuth(configuration: configuration.instagram)
+    InstagramController(
+        client: runtime.postgres, oauth: oauth, vault: configuration.vault, publicURL: configuration.publicURL, logger: runtime.logger
+    ).add(to: api)
+    // Meta's callbacks come from Meta's servers: outside /api, so without the session and CSRF middleware.
+    DataRightsController(
+        client: runtime.postgres, oauth: oauth, vault: configuration.vault, hasher: hasher, limiter: limiter,
+        appSecret: configuration.instagram.appSecret, publicURL: configuration.publicURL, cookieSecure: configuration.cookieSecure,
+        logger: runtime.logger
+    ).add(api: api, router: router)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.common.host, port: configuration.common.port), serverName: nil),

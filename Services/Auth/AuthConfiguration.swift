@@ -1,6 +1,8 @@
+import Crypto
 import FlowtalkCore
 import FlowtalkHTTP
 import Foundation
+import InstagramGraph
 
 /// flowtalk-auth's configuration.
 struct AuthConfiguration: Sendable {
@@ -15,15 +17,24 @@ struct AuthConfiguration: Sendable {
     var bcryptCost: Int
     /// `TRUSTED_PROXIES`: peer addresses whose `X-Forwarded-For` is believed.
     var trustedProxies: Set<String>
+    /// `META_APP_ID`, `META_APP_SECRET`, `INSTAGRAM_OAUTH_URL`, `INSTAGRAM_API_URL`, `INSTAGRAM_GRAPH_URL`.
+    var instagram: InstagramOAuth.Configuration
+    /// `TOKEN_ENCRYPTION_KEYS`: seals the tokens of connected accounts.
+    var vault: TokenVault
 
     init(common: CommonConfiguration, publicURL: String = "http://127.0.0.1:8081", cookieSecure: Bool = true,
-         passwordPepper: Secret<String> = Secret("test-pepper"), bcryptCost: Int = 4, trustedProxies: Set<String> = []) {
+         passwordPepper: Secret<String> = Secret("test-pepper"), bcryptCost: Int = 4, trustedProxies: Set<String> = [],
+         instagram: InstagramOAuth.Configuration? = nil, vault: TokenVault? = nil) {
         self.common = common
         self.publicURL = publicURL
         self.cookieSecure = cookieSecure
         self.passwordPepper = passwordPepper
         self.bcryptCost = bcryptCost
         self.trustedProxies = trustedProxies
+        self.instagram = instagram ?? InstagramOAuth.Configuration(
+            appID: "test-app", appSecret: Secret("test-app-secret"), oauthURL: "http://127.0.0.1:9", apiURL: "http://127.0.0.1:9",
+            graph: GraphConfiguration(baseURL: "http://127.0.0.1:9"))
+        self.vault = vault ?? (try! TokenVault(keys: [(id: "test", key: .init(size: .bits256))]))
     }
 
     init(environment: ConfigEnvironment) throws {
@@ -33,5 +44,10 @@ struct AuthConfiguration: Sendable {
         passwordPepper = try environment.requiredSecret("PASSWORD_PEPPER")
         bcryptCost = try environment.int("BCRYPT_COST", default: 12, range: 10...16)
         trustedProxies = Set((environment.optional("TRUSTED_PROXIES") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        instagram = InstagramOAuth.Configuration(
+            appID: try environment.required("META_APP_ID"), appSecret: try environment.requiredSecret("META_APP_SECRET"),
+            oauthURL: try environment.url("INSTAGRAM_OAUTH_URL", default: "https://www.instagram.com"),
+            apiURL: try environment.url("INSTAGRAM_API_URL", default: "https://api.instagram.com"), graph: try GraphConfiguration(environment: environment))
+        vault = try TokenVault(keyRing: try environment.requiredSecret("TOKEN_ENCRYPTION_KEYS"))
     }
 }

@@ -194,5 +194,26 @@ package enum FlowtalkMigrations {
                 "ALTER TABLE account_settings ADD COLUMN business_description text NOT NULL DEFAULT ''",
                 "ALTER TABLE account_settings ADD COLUMN fallback_text text NOT NULL DEFAULT ''",
             ]),
+        Migration(
+            version: 5, name: "oauth states, deletion requests",
+            statements: [
+                // A single-use, expiring OAuth state bound to the session that started the connect.
+                """
+                CREATE TABLE oauth_states (
+                    state_hash bytea PRIMARY KEY,
+                    account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    session_hash bytea NOT NULL,
+                    expires_at timestamptz NOT NULL
+                )
+                """,
+                // Meta's data-deletion callbacks, for the status page they link to. No account id: it may be gone.
+                """
+                CREATE TABLE deletion_requests (
+                    confirmation_code text PRIMARY KEY,
+                    status text NOT NULL,
+                    requested_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+            ]),
     ]
 }

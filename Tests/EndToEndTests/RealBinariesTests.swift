@@ -74,7 +74,7 @@ import Testing
                     name,
                     environment: [
                         "DATABASE_URL": url, "HOST": "127.0.0.1", "PORT": "\(port)", "META_APP_SECRET": secret, "META_VERIFY_TOKEN": "vt",
-                        "TOKEN_ENCRYPTION_KEYS": TokenVault.testing().keyRing, "PASSWORD_PEPPER": "e2e-pepper",
+                        "TOKEN_ENCRYPTION_KEYS": TokenVault.testing().keyRing, "PASSWORD_PEPPER": "e2e-pepper", "META_APP_ID": "e2e-app",
                         "LOG_LEVEL": "info",
                     ])
             }

@@ -1,0 +1,123 @@
+import FlowtalkCore
+import FlowtalkHTTP
+import FlowtalkStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import InstagramGraph
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Connecting and disconnecting the business's Instagram account (Instagram Login, reference §5–6).
+struct InstagramController: Sendable {
+    let client: PostgresClient
+    let oauth: InstagramOAuth
+    let vault: TokenVault
+    let publicURL: String
+    let logger: Logger
+
+    var redirectURI: String { publicURL + "/api/instagram/callback" }
+
+    func add(to api: RouterGroup<AuthRequestContext>) {
+        api.get("instagram/connect", use: connect)
+        api.get("instagram/callback", use: callback)
+        api.post("instagram/disconnect", use: disconnect)
+    }
+
+    /// 302 to Instagram's authorize page with a single-use state, bound to this session, valid 10 minutes.
+    func connect(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        let session = try context.requireSession()
+        let state = randomToken()
+        try await client.query(
+            """
+            INSERT INTO oauth_states (state_hash, account_id, session_hash, expires_at)
+            VALUES (\(ByteBuffer(bytes: SessionStore.hash(state))), \(session.accountID), \(ByteBuffer(bytes: SessionStore.hash(session.token))),
+                    now() + interval '10 minutes')
+            """, logger: logger)
+        return Response(status: .found, headers: [.location: oauth.authorizeURL(redirectURI: redirectURI, state: state), .cacheControl: "no-store"])
+    }
+
+    /// Instagram sends the business back here. Every outcome returns to the dashboard with a readable status.
+    func callback(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        let session = try context.requireSession()
+        let query = request.uri.queryParameters
+        let state = query["state"].map(String.init) ?? ""
+        // The state is consumed whatever happens next: single use.
+        var valid = false
+        for try await _ in try await client.query(
+            """
+            DELETE FROM oauth_states WHERE state_hash = \(ByteBuffer(bytes: SessionStore.hash(state))) AND account_id = \(session.accountID)
+              AND session_hash = \(ByteBuffer(bytes: SessionStore.hash(session.token))) AND expires_at > now() RETURNING 1
+            """, logger: logger
+        ).decode(Int.self) { valid = true }
+        guard valid else { return back("error", reason: "expired_or_invalid_state") }
+        if query["error"] != nil { return back("error", reason: query["error_reason"] == "user_denied" ? "denied" : "instagram_error") }
+        guard let code = query["code"].map(String.init), !code.isEmpty else { return back("error", reason: "missing_code") }
+
+        let connected: (userID: String, username: String?, token: Secret<String>, expiresIn: Int)
+        do {
+            connected = try await oauth.connect(code: code, redirectURI: redirectURI)
+        } catch {
+            context.logger.notice("Instagram connect failed", metadata: ["error.type": "\(type(of: error))"])
+            return back("error", reason: "instagram_refused")
+        }
+        let owner = TokenOwner(accountID: session.accountID.uuidString.lowercased(), instagramUserID: connected.userID)
+        let sealed = try vault.seal(connected.token, for: owner)
+        let expiresAt = Date().addingTimeInterval(Double(connected.expiresIn))
+        let stored = try await client.withTransaction(logger: logger) { db -> Bool in
+            // One Instagram account belongs to one Flowtalk account.
+            for try await holder in try await db.query(
+                "SELECT account_id FROM instagram_connections WHERE ig_user_id = \(connected.userID) FOR UPDATE", logger: logger
+            ).decode(UUID.self) where holder != session.accountID { return false }
+            try await db.query(
+                """
+                INSERT INTO instagram_connections (account_id, ig_user_id, username, token_sealed, token_expires_at)
+                VALUES (\(session.accountID), \(connected.userID), \(connected.username), \(ByteBuffer(bytes: sealed)), \(expiresAt))
+                ON CONFLICT (account_id) DO UPDATE SET ig_user_id = EXCLUDED.ig_user_id, username = EXCLUDED.username,
+                    token_sealed = EXCLUDED.token_sealed, token_expires_at = EXCLUDED.token_expires_at, status = 'active',
+                    connected_at = now(), token_refreshed_at = now()
+                """, logger: logger)
+            let refreshAt = expiresAt.addingTimeInterval(-10 * 86_400)
+            try await JobQueue(client: client, logger: logger).enqueue(
+                [
+                    NewJob(
+                        kind: "instagram.token_refresh", payload: ByteBuffer(string: session.accountID.uuidString),
+                        dedupeKey: "token_refresh:\(session.accountID):\(Int(refreshAt.timeIntervalSince1970 / 86_400))",
+                        serializationKey: "account:\(session.accountID):token", runAt: refreshAt)
+                ], on: db)
+            return true
+        }
+        guard stored else { return back("error", reason: "connected_to_another_account") }
+        context.logger.info("Instagram connected")
+        return back("connected", reason: nil)
+    }
+
+    /// Deletes the token and the connection, and unsubscribes the webhooks (best effort: the token may be dead already).
+    func disconnect(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        let session = try context.requireSession()
+        try await Self.disconnect(accountID: session.accountID, client: client, oauth: oauth, vault: vault, logger: logger)
+        return Response(status: .noContent)
+    }
+
+    static func disconnect(accountID: UUID, client: PostgresClient, oauth: InstagramOAuth, vault: TokenVault, logger: Logger) async throws {
+        guard let connection = try await DispatchStore(client: client, logger: logger).tokenState(accountID: accountID)?.connection else { return }
+        if let token = try? vault.open(connection.tokenSealed, for: connection.owner) {
+            try? await oauth.unsubscribe(userID: connection.instagramUserID, token: token)
+        }
+        try await client.query("DELETE FROM instagram_connections WHERE account_id = \(accountID)", logger: logger)
+        try await client.query("DELETE FROM jobs WHERE serialization_key LIKE \("account:\(accountID):%")", logger: logger)
+    }
+
+    private func back(_ status: String, reason: String?) -> Response {
+        var location = publicURL + "/?instagram=\(status)"
+        if let reason { location += "&reason=\(reason)" }
+        return Response(status: .found, headers: [.location: location, .cacheControl: "no-store"])
+    }
+
+    private func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Hex.encode(bytes)
+    }
+}
