@@ -1,0 +1,106 @@
+import AsyncHTTPClient
+import FlowtalkCore
+import FlowtalkStore
+import FlowtalkTesting
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import PostgresNIO
+import Testing
+
+/// A business owner's whole path over the real binaries: sign up, sign in, connect Instagram through the OAuth round
+/// trip (the sandbox plays Instagram), write a rule, and a customer's DM is answered by it.
+@Suite(.serialized) struct FullFlowTests {
+    @Test func signUpConnectWriteARuleAndGetADMAnswered() async throws {
+        try await TestDatabase.withMigrated { database, client in
+            let url = database.url + (database.url.contains("?") ? "&" : "?") + "search_path=\(database.schema)"
+            let shop = "17841400000000555"
+            let ports = try (0..<5).map { _ in try RealBinariesTests.freePort() }
+            let (auth, ingest, dispatch, sandbox, analytics) = (ports[0], ports[1], ports[2], ports[3], ports[4])
+            let base = "http://127.0.0.1:\(auth)"
+            let sandboxURL = "http://127.0.0.1:\(sandbox)"
+            let (_, keyRing) = TokenVault.testing()
+            let common = [
+                "DATABASE_URL": url, "HOST": "127.0.0.1", "META_APP_ID": "e2e-app", "META_APP_SECRET": "e2e-secret", "META_VERIFY_TOKEN": "vt",
+                "TOKEN_ENCRYPTION_KEYS": keyRing, "PASSWORD_PEPPER": "e2e-pepper", "BCRYPT_COST": "10", "PUBLIC_URL": base, "COOKIE_SECURE": "false",
+                "INSTAGRAM_GRAPH_URL": sandboxURL, "INSTAGRAM_OAUTH_URL": sandboxURL, "INSTAGRAM_API_URL": sandboxURL,
+                "INGEST_URL": "http://127.0.0.1:\(ingest)", "SANDBOX_ACCOUNTS": "\(shop):shop:unused-initial-token",
+            ]
+            var processes: [RealBinariesTests.Running] = []
+            for (name, port) in [("flowtalk-sandbox", sandbox), ("flowtalk-auth", auth), ("flowtalk-ingest", ingest), ("flowtalk-dispatch", dispatch),
+                                 ("flowtalk-analytics", analytics)] {
+                processes.append(try RealBinariesTests.start(name, environment: common.merging(["PORT": "\(port)"]) { $1 }))
+            }
+            let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+            do {
+                for port in ports { try await ReplyLoopTests.waitReady("http://127.0.0.1:\(port)") }
+                var cookie = ""
+                func call(_ method: HTTPMethod, _ target: String, _ json: String? = nil) async throws -> (HTTPResponseStatus, HTTPHeaders, String) {
+                    var request = HTTPClientRequest(url: target.hasPrefix("http") ? target : base + target)
+                    request.method = method
+                    request.headers.add(name: "Origin", value: base)
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    if !cookie.isEmpty { request.headers.add(name: "Cookie", value: "ft_session=\(cookie)") }
+                    if let json { request.body = .bytes(ByteBuffer(string: json)) }
+                    let response = try await http.execute(request, timeout: .seconds(15))
+                    let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+                    if let set = response.headers["Set-Cookie"].first(where: { $0.hasPrefix("ft_session=") }) {
+                        cookie = String(set.dropFirst("ft_session=".count).prefix { $0 != ";" })
+                    }
+                    return (response.status, response.headers, body)
+                }
+                #expect(try await call(.POST, "/api/auth/signup", #"{"email":"owner@example.com","password":"a long enough passphrase"}"#).0 == .created)
+                #expect(try await call(.POST, "/api/auth/login", #"{"email":"owner@example.com","password":"a long enough passphrase"}"#).0 == .ok)
+
+                // Connect: Flowtalk → Instagram's authorize page → back to the callback with a code.
+                let (connectStatus, connectHeaders, _) = try await call(.GET, "/api/instagram/connect")
+                #expect(connectStatus == .found)
+                let authorize = try #require(connectHeaders["Location"].first)
+                #expect(authorize.hasPrefix(sandboxURL + "/oauth/authorize?") && authorize.contains("client_id=e2e-app") && authorize.contains("state="))
+                let (approveStatus, approveHeaders, _) = try await call(.GET, authorize)
+                #expect(approveStatus == .found)
+                let callback = try #require(approveHeaders["Location"].first)
+                #expect(callback.hasPrefix(base + "/api/instagram/callback?") && callback.contains("code="))
+                let (doneStatus, doneHeaders, _) = try await call(.GET, callback)
+                #expect(doneStatus == .found)
+                #expect(doneHeaders["Location"].first == base + "/?instagram=connected")
+                // The same state cannot be used twice.
+                #expect(try await call(.GET, callback).1["Location"].first?.contains("expired_or_invalid_state") == true)
+
+                let (_, _, me) = try await call(.GET, "/api/auth/me")
+                #expect(me.contains(#""instagram_user_id":"\#(shop)""#) && me.contains(#""username":"shop""#))
+                #expect(!me.contains("IGAA"))
+                // The account is subscribed to the messaging webhooks.
+                #expect(try await RealBinariesTests.get("\(sandboxURL)/simulate/conversations/\(shop)").0 == .ok)
+
+                #expect(try await call(.POST, "/api/rules", #"{"keywords":["opening hours"],"reply":"We open at nine."}"#).0 == .created)
+                _ = try await ReplyLoopTests.post("\(sandboxURL)/simulate/dm", #"{"ig_id":"\#(shop)","from":"first-customer","text":"What are your opening hours?"}"#)
+                var answered: [String] = []
+                for _ in 0..<300 where answered.isEmpty {
+                    let (_, body) = try await RealBinariesTests.get("\(sandboxURL)/simulate/conversations/\(shop)")
+                    let conversation = try JSONDecoder().decode(ReplyLoopTests.Conversation.self, from: Data(body.utf8))
+                    answered = conversation.messages.filter { $0.direction == "out" && $0.customer_id == "first-customer" }.map(\.text)
+                    if answered.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(answered == ["We open at nine."])
+
+                // Disconnect: the token is gone from the database.
+                #expect(try await call(.POST, "/api/instagram/disconnect", "{}").0 == .noContent)
+                var connections = -1
+                for try await n in try await client.query("SELECT count(*) FROM instagram_connections").decode(Int.self) { connections = n }
+                #expect(connections == 0)
+            } catch {
+                try? await http.shutdown()
+                for process in processes { _ = try? await RealBinariesTests.stop(process) }
+                throw error
+            }
+            try await http.shutdown()
+            for process in processes {
+                let log = String(decoding: process.stderr.fileHandleForReading.availableData, as: UTF8.self)
+                #expect(!log.contains("a long enough passphrase") && !log.contains("IGAA-sandbox") && !log.contains("opening hours"))
+                #expect(try await RealBinariesTests.stop(process) == 0)
+            }
+        }
+    }
+}
