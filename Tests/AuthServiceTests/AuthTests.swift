@@ -159,6 +159,31 @@ func errorCode(_ response: TestResponse) -> String? {
         }
     }
 
+    @Test func sessionsEndAfterThirtyIdleMinutesOrTwelveHours() async throws {
+        try await withAuth { client, database in
+            let browser = Browser(client)
+            try await browser.signUpAndIn("idle@example.com")
+            #expect(try await browser.send(.get, "/api/auth/me").status == .ok)
+            try await database.withClient(logger: .quiet("db")) { db in
+                try await db.query("UPDATE sessions SET last_seen_at = now() - interval '29 minutes'")
+            }
+            #expect(try await browser.send(.get, "/api/auth/me").status == .ok)  // and the request refreshed it
+            try await database.withClient(logger: .quiet("db")) { db in
+                try await db.query("UPDATE sessions SET last_seen_at = now() - interval '31 minutes'")
+            }
+            #expect(try await browser.send(.get, "/api/auth/me").status == .unauthorized)
+
+            try await browser.signUpAndIn("idle@example.com")
+            try await database.withClient(logger: .quiet("db")) { db in
+                try await db.query("UPDATE sessions SET expires_at = now() - interval '1 second'")
+            }
+            #expect(try await browser.send(.get, "/api/auth/me").status == .unauthorized)
+            // A tampered or made-up cookie is refused too.
+            browser.cookie = String(repeating: "A", count: 43)
+            #expect(try await browser.send(.get, "/api/auth/me").status == .unauthorized)
+        }
+    }
+
     @Test func changingThePasswordEndsOtherSessions() async throws {
         try await withAuth { client, _ in
             let phone = Browser(client)

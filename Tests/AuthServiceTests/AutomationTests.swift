@@ -73,7 +73,7 @@ struct RuleBody: Decodable {
             #expect(try await bob.send(.get, "/api/rules/\(id)").status == .notFound)
             #expect(try await bob.send(.put, "/api/rules/\(id)", #"{"keywords":["x"],"reply":"hijacked"}"#).status == .notFound)
             #expect(try await bob.send(.delete, "/api/rules/\(id)").status == .notFound)
-            for uri in ["/api/rules", "/api/settings", "/api/ice-breakers", "/api/auth/me"] {
+            for uri in ["/api/rules", "/api/settings", "/api/ice-breakers", "/api/auth/me", "/api/account/export"] {
                 let body = String(buffer: try await bob.send(.get, uri).body)
                 #expect(!body.contains("Ana") && !body.contains("secret") && !body.contains("ana@"), "\(uri): \(body)")
             }
@@ -85,7 +85,8 @@ struct RuleBody: Decodable {
             // Signed out, every account route is 401.
             let stranger = Browser(client)
             for (method, uri) in [(HTTPRequest.Method.get, "/api/rules"), (.get, "/api/rules/\(id)"), (.get, "/api/settings"), (.get, "/api/ice-breakers"),
-                                  (.get, "/api/auth/me"), (.delete, "/api/rules/\(id)")] {
+                                  (.get, "/api/auth/me"), (.delete, "/api/rules/\(id)"), (.get, "/api/account/export"), (.get, "/api/instagram/connect"),
+                                  (.post, "/api/instagram/disconnect"), (.delete, "/api/account")] {
                 #expect(try await stranger.send(method, uri).status == .unauthorized, "\(uri)")
             }
             _ = database
