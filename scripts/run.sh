@@ -28,6 +28,7 @@ fi
 ensure_env() { grep -qE "^(export )?$1=" .env || echo "$1=$2" >> .env; }
 ensure_env TOKEN_ENCRYPTION_KEYS "dev1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
 ensure_env SANDBOX_DEMO_TOKEN "IGAA-sandbox-$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=')"
+ensure_env SANDBOX_NEW_SHOP_TOKEN "IGAA-sandbox-$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=')"
 ensure_env INSTAGRAM_GRAPH_URL "http://127.0.0.1:8090"
 ensure_env SANDBOX_URL "http://127.0.0.1:8090"
 ensure_env INGEST_URL "http://127.0.0.1:8082"
@@ -42,6 +43,7 @@ env_value() { grep -E "^(export )?$1=" .env | tail -n 1 | sed -E "s/^(export )?$
 DATABASE_URL=${DATABASE_URL:-$(env_value DATABASE_URL || true)}
 META_APP_SECRET=$(env_value META_APP_SECRET)
 SANDBOX_DEMO_TOKEN=$(env_value SANDBOX_DEMO_TOKEN)
+SANDBOX_NEW_SHOP_TOKEN=$(env_value SANDBOX_NEW_SHOP_TOKEN)
 
 echo "building (debug)…"
 swift build
@@ -73,7 +75,9 @@ trap stop_all EXIT
 
 declare -A ports=([auth]=8081 [ingest]=8082 [dispatch]=8083 [analytics]=8084 [sandbox]=8090)
 for name in sandbox auth ingest dispatch analytics; do
-    HOST=127.0.0.1 PORT=${ports[$name]} SANDBOX_ACCOUNTS="17841400000000042:demo_shop:$SANDBOX_DEMO_TOKEN" \
+    # Two sandbox Instagram accounts: the seeded demo shop, and a new one that Instagram Login (OAuth) connects.
+    HOST=127.0.0.1 PORT=${ports[$name]} SANDBOX_OAUTH_ACCOUNT=17841400000000043 \
+        SANDBOX_ACCOUNTS="17841400000000042:demo_shop:$SANDBOX_DEMO_TOKEN,17841400000000043:new_shop:$SANDBOX_NEW_SHOP_TOKEN" \
         ".build/debug/flowtalk-$name" > >(tee -a ".data/logs/$name.log" | sed -u "s/^/[$name] /") 2>&1 &
     pids+=($!)
 done

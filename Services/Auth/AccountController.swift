@@ -36,7 +36,7 @@ struct AccountController: Sendable {
     }
 
     struct AccountBody: Encodable {
-        let id: UUID
+        let id: String
         let email: String
         let created_at: Date
         let instagram: Instagram?
@@ -146,7 +146,7 @@ struct AccountController: Sendable {
             let instagram = igID.map { AccountBody.Instagram(username: username, instagram_user_id: $0, status: connectionStatus ?? "active") }
             let encoder = JSONEncoder()
             encoder.dateEncodingStrategy = .iso8601
-            let data = try encoder.encode(["account": AccountBody(id: id, email: email, created_at: created, instagram: instagram)])
+            let data = try encoder.encode(["account": AccountBody(id: id.uuidString.lowercased(), email: email, created_at: created, instagram: instagram)])
             return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
         throw APIError.unauthorized("Please sign in.")

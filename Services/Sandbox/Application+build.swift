@@ -50,7 +50,7 @@ struct SandboxController: Sendable {
             return Response(status: .noContent)
         }
         router.post("/:version/:igid/messages") { request, context -> Response in try await send(request, context) }
-        GraphAccountRoutes(state: state).add(to: router)
+        GraphAccountRoutes(state: state, oauthAccount: configuration.oauthAccount).add(to: router)
         router.post("/simulate/dm") { request, context -> Response in try await simulate(request, context) }
         router.post("/simulate/postback") { request, context -> Response in try await simulatePostback(request, context) }
         router.get("/simulate/conversations/:igid") { _, context -> Response in

@@ -7,6 +7,7 @@ import NIOCore
 /// The sandbox's account-level Graph API, OAuth and Groq stand-ins (wire formats as in shared/reference/instagram-platform.md).
 struct GraphAccountRoutes: Sendable {
     let state: SandboxState
+    var oauthAccount: String? = nil
 
     func add(to router: Router<SandboxRequestContext>) {
         // Ice Breakers: POST sets the whole list, GET reads it, DELETE removes it.
@@ -72,7 +73,7 @@ struct GraphAccountRoutes: Sendable {
                 return graphError(400, code: 100, "redirect_uri is required")
             }
             var items = components.queryItems ?? []
-            if let account = await state.firstAccount, query["response_type"] == "code" {
+            if let account = await state.oauthAccount(preferred: oauthAccount), query["response_type"] == "code" {
                 items.append(URLQueryItem(name: "code", value: await state.issueCode(for: account.igID)))
             } else {
                 items.append(URLQueryItem(name: "error", value: "access_denied"))

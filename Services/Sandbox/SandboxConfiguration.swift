@@ -12,6 +12,8 @@ struct SandboxConfiguration: Sendable {
     var accounts: [SandboxAccount] = []
     /// Whether each sent message is echoed back to ingest as Instagram does.
     var echoes = true
+    /// The account the OAuth authorize page approves (`SANDBOX_OAUTH_ACCOUNT`; default: the first).
+    var oauthAccount: String?
     var logLevel = "info"
 
     init(appSecret: Secret<String>, ingestURL: String = "http://127.0.0.1:8082", accounts: [SandboxAccount] = [], port: Int = 8090) {
@@ -28,6 +30,7 @@ struct SandboxConfiguration: Sendable {
         ingestURL = try environment.url("INGEST_URL", default: "http://127.0.0.1:8082")
         echoes = try environment.bool("SANDBOX_ECHOES", default: true)
         logLevel = environment.optional("LOG_LEVEL") ?? "info"
+        oauthAccount = environment.optional("SANDBOX_OAUTH_ACCOUNT")
         for entry in (environment.optional("SANDBOX_ACCOUNTS") ?? "").split(separator: ",") {
             let parts = entry.split(separator: ":", maxSplits: 2).map(String.init)
             guard parts.count == 3 else { throw ConfigurationError.malformed("SANDBOX_ACCOUNTS", "expected ig_id:username:token entries") }

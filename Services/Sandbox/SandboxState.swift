@@ -75,6 +75,9 @@ actor SandboxState {
 
     var firstAccount: SandboxAccount? { accounts.values.sorted { $0.igID < $1.igID }.first }
 
+    /// The account OAuth approves: the configured one, else the first.
+    func oauthAccount(preferred: String?) -> SandboxAccount? { preferred.flatMap { accounts[$0] } ?? firstAccount }
+
     func setIceBreakers(_ json: String?, account igID: String) { iceBreakers[igID] = json }
     func iceBreakersJSON(_ igID: String) -> String? { iceBreakers[igID] }
 

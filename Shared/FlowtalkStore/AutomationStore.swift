@@ -6,7 +6,8 @@ import ReplyRules
 
 /// A keyword rule as stored, with its timestamps.
 package struct StoredRule: Sendable, Equatable, Codable {
-    package var id: UUID
+    /// Lower-case, as everywhere in the API.
+    package var id: String
     package var keywords: [String]
     package var match_type: String
     package var negative_keywords: [String]
@@ -19,7 +20,7 @@ package struct StoredRule: Sendable, Equatable, Codable {
     /// The matcher's view of it.
     package var rule: ReplyRule {
         ReplyRule(
-            id: id.uuidString.lowercased(), keywords: keywords, matchType: MatchType(rawValue: match_type) ?? .contains,
+            id: id, keywords: keywords, matchType: MatchType(rawValue: match_type) ?? .contains,
             negativeKeywords: negative_keywords, priority: priority, enabled: enabled, reply: reply, createdAt: created_at)
     }
 }
@@ -54,7 +55,7 @@ package struct AutomationStore: Sendable {
         {
             list.append(
                 StoredRule(
-                    id: id, keywords: keywords, match_type: type, negative_keywords: negatives, priority: priority, enabled: enabled, reply: reply,
+                    id: id.uuidString.lowercased(), keywords: keywords, match_type: type, negative_keywords: negatives, priority: priority, enabled: enabled, reply: reply,
                     created_at: created, updated_at: updated))
         }
         return list

@@ -56,7 +56,7 @@ func withAuth(logger: Logger = .quiet("auth"), cookieSecure: Bool = true, _ body
     try await TestDatabase.withFresh { database in
         let configuration = AuthConfiguration(common: CommonConfiguration(database: database.configuration, port: 0), cookieSecure: cookieSecure)
         try await buildApplication(configuration: configuration, logger: logger).test(.router) { client in
-            for _ in 0..<200 where try await client.execute(uri: "/readyz", method: .get).status != .ok { try await Task.sleep(for: .milliseconds(25)) }
+            for _ in 0..<1200 where try await client.execute(uri: "/readyz", method: .get).status != .ok { try await Task.sleep(for: .milliseconds(25)) }
             try await body(client, database)
         }
     }

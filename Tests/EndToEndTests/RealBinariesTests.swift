@@ -83,7 +83,7 @@ import Testing
 
             for (name, port) in ports {
                 var status = HTTPResponseStatus.serviceUnavailable
-                for _ in 0..<300 {
+                for _ in 0..<600 {
                     status = (try? await Self.get("http://127.0.0.1:\(port)/readyz").0) ?? .serviceUnavailable
                     if status == .ok { break }
                     try await Task.sleep(for: .milliseconds(50))

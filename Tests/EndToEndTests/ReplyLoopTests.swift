@@ -166,7 +166,7 @@ import Testing
     }
 
     static func waitReady(_ base: String) async throws {
-        for _ in 0..<300 {
+        for _ in 0..<600 {
             if let (status, _) = try? await RealBinariesTests.get("\(base)/readyz"), status == .ok { return }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -174,7 +174,7 @@ import Testing
     }
 
     static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
-        for _ in 0..<400 {
+        for _ in 0..<800 {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(50))
         }

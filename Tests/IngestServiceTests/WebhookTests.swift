@@ -41,7 +41,8 @@ func deliver(_ client: some TestClientProtocol, _ body: String, secret: String =
 }
 
 func waitUntilReady(_ client: some TestClientProtocol) async throws {
-    for _ in 0..<200 {
+    // Generous: under load (CI builds on two cores) migrations can take a while; this is a wait, not a timing check.
+    for _ in 0..<1200 {
         if try await client.execute(uri: "/readyz", method: .get).status == .ok { return }
         try await Task.sleep(for: .milliseconds(25))
     }

@@ -16,7 +16,7 @@ import Testing
 @testable import DispatchService
 
 func waitUntilReady(_ client: some TestClientProtocol) async throws -> HTTPResponse.Status {
-    for _ in 0..<200 {
+    for _ in 0..<1200 {
         let status = try await client.execute(uri: "/readyz", method: .get).status
         if status == .ok { return status }
         try await Task.sleep(for: .milliseconds(25))
@@ -83,7 +83,7 @@ func checkHealthRoutes(_ client: some TestClientProtocol) async throws {
                 try await database.withClient(logger: .quiet("db")) { db in
                     let queue = JobQueue(client: db, logger: .quiet("q"))
                     try await queue.enqueue([NewJob(kind: "probe", payload: ByteBuffer(string: "hello")), NewJob(kind: "unknown", payload: ByteBuffer())])
-                    for _ in 0..<200 where await seen.values.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
+                    for _ in 0..<1200 where await seen.values.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
                     #expect(await seen.values == ["hello"])
                     // A kind without a handler stays queued for the service that knows it.
                     let depth = try await queue.depth()
@@ -110,7 +110,7 @@ func checkHealthRoutes(_ client: some TestClientProtocol) async throws {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await maintenance.run() }
                 var remaining: [String] = ["old", "recent"]
-                for _ in 0..<200 where remaining.count == 2 {
+                for _ in 0..<1200 where remaining.count == 2 {
                     remaining = []
                     for try await mid in try await client.query("SELECT mid FROM handled_events ORDER BY mid").decode(String.self) { remaining.append(mid) }
                     try await Task.sleep(for: .milliseconds(25))
