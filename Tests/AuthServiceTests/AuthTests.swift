@@ -211,12 +211,13 @@ func errorCode(_ response: TestResponse) -> String? {
                 ("form post", [.contentType: "application/x-www-form-urlencoded"]),
                 ("text/plain", [.contentType: "text/plain"]),
             ]
+            let cookie = try #require(browser.cookie)
             for (name, headers) in cases {
                 var fields = headers
                 if fields[.origin] == "" { fields[.origin] = nil }
                 let response = try await browser.client.execute(
                     uri: "/api/rules", method: .post,
-                    headers: [.cookie: "ft_session=\(browser.cookie!)", .origin: fields[.origin] ?? "", .contentType: fields[.contentType] ?? "application/json"]
+                    headers: [.cookie: "ft_session=\(cookie)", .origin: fields[.origin] ?? "", .contentType: fields[.contentType] ?? "application/json"]
                         + (fields[.secFetchSite].map { [.secFetchSite: $0] } ?? [:]) as HTTPFields,
                     body: ByteBuffer(string: rule))
                 #expect(response.status == .forbidden, "\(name)")

@@ -173,8 +173,8 @@ import Testing
         Issue.record("\(base) never became ready")
     }
 
-    static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
-        for _ in 0..<800 {
+    static func eventually(_ what: String, attempts: Int = 800, _ condition: () async throws -> Bool) async throws {
+        for _ in 0..<attempts {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -303,7 +303,7 @@ import Testing
             try await dispatch.killHard()
             try await dispatch.launch()
 
-            try await Self.eventually("every message decided") {
+            try await Self.eventually("every message decided", attempts: 2400) {
                 var open = 0
                 for try await n in try await stack.client.query(
                     "SELECT count(*) FROM replies WHERE state IN ('sending', 'retry')"

@@ -183,7 +183,8 @@ func withWorkers<T: Sendable>(
             let stale = try #require(try await queue.claim(kinds: ["test"], limit: 1, worker: "stale", lease: .seconds(1)).first)
             let attempts = Box<[Int32]>([])
             try await withWorkers(database, count: 1, handlers: ["test": { job, _ in attempts.withLock { $0.append(job.attempt) } }]) {
-                let done = try await eventually { !attempts.withLock { $0 }.isEmpty }
+                // Ran, and completed (deleted) by the new worker.
+                let done = try await eventually { try await count(client, "SELECT count(*) FROM jobs") == 0 }
                 #expect(done)
             }
             #expect(attempts.withLock { $0 } == [2])
@@ -199,10 +200,11 @@ func withWorkers<T: Sendable>(
         try await TestDatabase.withMigrated { _, client in
             let queue = JobQueue(client: client, logger: Self.logger)
             _ = try await queue.enqueue([job()])
-            let held = try #require(try await queue.claim(kinds: ["test"], limit: 1, worker: "a", lease: .seconds(1)).first)
-            for _ in 0..<6 {
+            let held = try #require(try await queue.claim(kinds: ["test"], limit: 1, worker: "a", lease: .seconds(2)).first)
+            // Ten heartbeats 300 ms apart keep a 2-second lease alive for 3 seconds.
+            for _ in 0..<10 {
                 try await Task.sleep(for: .milliseconds(300))
-                #expect(try await queue.heartbeat([held], lease: .seconds(1)) == [held.id])
+                #expect(try await queue.heartbeat([held], lease: .seconds(2)) == [held.id])
                 #expect(try await queue.rescueExpired() == 0)
             }
             #expect(try await queue.claim(kinds: ["test"], limit: 1, worker: "b", lease: .seconds(1)).isEmpty)
