@@ -38,7 +38,8 @@ func buildApplication(
     AutomationController(client: runtime.postgres, logger: runtime.logger).add(to: api)
     let oauth = InstagramOAuth(configuration: configuration.instagram)
     InstagramController(
-        client: runtime.postgres, oauth: oauth, vault: configuration.vault, publicURL: configuration.publicURL, logger: runtime.logger
+        client: runtime.postgres, oauth: oauth, vault: configuration.vault, publicURL: configuration.publicURL, limiter: limiter,
+        logger: runtime.logger
     ).add(to: api)
     // Meta's callbacks come from Meta's servers: outside /api, so without the session and CSRF middleware.
     DataRightsController(

@@ -154,4 +154,24 @@ func seedConnectedHistory(_ database: TestDatabase, email: String, instagramID: 
             #expect(!String(buffer: try await ana.send(.get, "/api/auth/me").body).contains("17841400000000111"))
         }
     }
+
+    @Test func theOAuthCallbackRefusesForgedStatesAndIsRateLimited() async throws {
+        try await withAuth { client, _ in
+            let ana = Browser(client)
+            try await ana.signUpAndIn("oauth@example.com")
+            let connect = try await ana.send(.get, "/api/instagram/connect")
+            #expect(connect.status == .found)
+            let location = try #require(connect.headers[.location])
+            #expect(location.contains("scope=instagram_business_basic,instagram_business_manage_messages") && location.contains("state="))
+            // A state that was never issued (or belongs to another session) goes back to the dashboard as an error.
+            let forged = try await ana.send(.get, "/api/instagram/callback?code=abc&state=forged")
+            #expect(forged.status == .found)
+            #expect(forged.headers[.location]?.hasSuffix("?instagram=error&reason=expired_or_invalid_state") == true)
+            // Without a session: 401. Past 20 callbacks in 15 minutes: 429.
+            #expect(try await Browser(client).send(.get, "/api/instagram/callback?code=abc&state=x").status == .unauthorized)
+            var last = HTTPResponse.Status.ok
+            for _ in 0..<20 { last = try await ana.send(.get, "/api/instagram/callback?code=abc&state=forged").status }
+            #expect(last == .tooManyRequests)
+        }
+    }
 }
