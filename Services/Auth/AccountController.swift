@@ -52,7 +52,7 @@ struct AccountController: Sendable {
     /// Always the same answer for a new and an already registered email (no enumeration); the password is hashed
     /// either way, so the two take the same time. Sign-up does not sign in: the dashboard signs in next.
     func signup(_ request: Request, context: AuthRequestContext) async throws -> Response {
-        try await limit("signup:ip:\(address(request, context))", limit: 10, window: .seconds(3600))
+        try await limiter.enforce("signup:ip:\(address(request, context))", limit: 10, window: .seconds(3600))
         let body = try await request.decode(as: Credentials.self, context: context)
         let email = try Self.canonicalEmail(body.email)
         try Self.checkPasswordPolicy(body.password)
@@ -71,10 +71,10 @@ struct AccountController: Sendable {
     }
 
     func login(_ request: Request, context: AuthRequestContext) async throws -> Response {
-        try await limit("login:ip:\(address(request, context))", limit: 30, window: .seconds(300))
+        try await limiter.enforce("login:ip:\(address(request, context))", limit: 30, window: .seconds(300))
         let body = try await request.decode(as: Credentials.self, context: context)
         let email = (try? Self.canonicalEmail(body.email)) ?? body.email.lowercased()
-        try await limit("login:email:\(email.prefix(254))", limit: 10, window: .seconds(900))
+        try await limiter.enforce("login:email:\(email.prefix(254))", limit: 10, window: .seconds(900))
         var found: (UUID, String)?
         for try await row in try await client.query("SELECT id, password_hash FROM accounts WHERE email = \(email)", logger: logger).decode(
             (UUID, String).self)
@@ -118,7 +118,7 @@ struct AccountController: Sendable {
     /// Ends every other session of the account.
     func changePassword(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let session = try context.requireSession()
-        try await limit("password:account:\(session.accountID)", limit: 10, window: .seconds(900))
+        try await limiter.enforce("password:account:\(session.accountID)", limit: 10, window: .seconds(900))
         let body = try await request.decode(as: PasswordChange.self, context: context)
         var stored = ""
         for try await hash in try await client.query("SELECT password_hash FROM accounts WHERE id = \(session.accountID)", logger: logger).decode(String.self) {
@@ -154,14 +154,6 @@ struct AccountController: Sendable {
 
     private func address(_ request: Request, _ context: AuthRequestContext) -> String {
         clientAddress(peer: context.peerAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!], trustedProxies: trustedProxies)
-    }
-
-    private func limit(_ key: String, limit: Int, window: Duration) async throws {
-        if let retryAfter = try await limiter.hit(key, limit: limit, window: window) {
-            throw APIError(
-                .tooManyRequests, code: "rate_limited", message: "Too many attempts. Try again in \(retryAfter) seconds.",
-                headers: [.retryAfter: "\(retryAfter)"])
-        }
     }
 
     private func hashOffLoop(_ password: String) async throws -> String {

@@ -35,7 +35,7 @@ struct DataRightsController: Sendable {
     /// Everything held about the account, as JSON — without the password hash, the token or sessions.
     func export(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let account = try context.requireSession().accountID
-        try await limit("export:account:\(account)", 10, .seconds(3600))
+        try await limiter.enforce("export:account:\(account)", limit: 10, window: .seconds(3600))
         let rows = try await client.query(
             """
             SELECT jsonb_build_object(
@@ -64,7 +64,7 @@ struct DataRightsController: Sendable {
     /// Deletes the account and every row that belongs to it, after the password is confirmed.
     func deleteAccount(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let session = try context.requireSession()
-        try await limit("delete:account:\(session.accountID)", 10, .seconds(900))
+        try await limiter.enforce("delete:account:\(session.accountID)", limit: 10, window: .seconds(900))
         struct Input: Decodable { let password: String }
         let password = try await request.decode(as: Input.self, context: context).password
         var found: (String, String)?
@@ -184,12 +184,5 @@ struct DataRightsController: Sendable {
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
         return Data(base64Encoded: base64).map(Array.init)
-    }
-
-    private func limit(_ key: String, _ count: Int, _ window: Duration) async throws {
-        if let retryAfter = try await limiter.hit(key, limit: count, window: window) {
-            throw APIError(.tooManyRequests, code: "rate_limited", message: "Too many attempts. Try again in \(retryAfter) seconds.",
-                           headers: [.retryAfter: "\(retryAfter)"])
-        }
     }
 }

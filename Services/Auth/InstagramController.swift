@@ -42,10 +42,7 @@ struct InstagramController: Sendable {
     /// Instagram sends the business back here. Every outcome returns to the dashboard with a readable status.
     func callback(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let session = try context.requireSession()
-        if let retryAfter = try await limiter.hit("oauth:account:\(session.accountID)", limit: 20, window: .seconds(900)) {
-            throw APIError(.tooManyRequests, code: "rate_limited", message: "Too many attempts. Try again in \(retryAfter) seconds.",
-                           headers: [.retryAfter: "\(retryAfter)"])
-        }
+        try await limiter.enforce("oauth:account:\(session.accountID)", limit: 20, window: .seconds(900))
         let query = request.uri.queryParameters
         let state = query["state"].map(String.init) ?? ""
         // The state is consumed whatever happens next: single use.

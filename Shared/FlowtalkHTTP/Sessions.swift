@@ -110,3 +110,14 @@ extension Channel {
         remoteAddress?.ipAddress
     }
 }
+
+extension RateLimiter {
+    /// Counts one attempt under `key` and throws 429 with `Retry-After` once it is over `limit` in `window`.
+    package func enforce(_ key: String, limit: Int, window: Duration) async throws {
+        if let retryAfter = try await hit(key, limit: limit, window: window) {
+            throw APIError(
+                .tooManyRequests, code: "rate_limited", message: "Too many attempts. Try again in \(retryAfter) seconds.",
+                headers: [.retryAfter: "\(retryAfter)"])
+        }
+    }
+}
