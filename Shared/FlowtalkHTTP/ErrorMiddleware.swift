@@ -42,11 +42,14 @@ package struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Headers every response carries (reference §1.10).
+/// Headers every response carries (reference §1.10). A response that sets its own Content-Security-Policy (the
+/// dashboard's pages) keeps it; everything else gets the strictest one, since it loads nothing.
 package func applySecurityHeaders(_ headers: inout HTTPFields) {
     headers[.xContentTypeOptions] = "nosniff"
     headers[.referrerPolicy] = "no-referrer"
     headers[.xFrameOptions] = "DENY"
+    headers[.strictTransportSecurity] = "max-age=31536000; includeSubDomains"
+    if headers[.contentSecurityPolicy] == nil { headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'" }
     if headers[.cacheControl] == nil { headers[.cacheControl] = "no-store" }
 }
 
@@ -54,4 +57,6 @@ extension HTTPField.Name {
     static let xContentTypeOptions = HTTPField.Name("X-Content-Type-Options")!
     static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
     static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
+    static let strictTransportSecurity = HTTPField.Name("Strict-Transport-Security")!
+    static let contentSecurityPolicy = HTTPField.Name("Content-Security-Policy")!
 }

@@ -198,6 +198,35 @@ func errorCode(_ response: TestResponse) -> String? {
     }
 }
 
+@Suite struct SecurityHeaderTests {
+    /// One table: the same protective headers on a 200, 201, 204, 400, 401, 403, 404, 405-ish and 429 alike.
+    @Test func everyResponseCarriesTheSecurityHeaders() async throws {
+        try await withAuth { client, _ in
+            let browser = Browser(client)
+            var responses: [(String, TestResponse)] = []
+            responses.append(("201", try await browser.send(.post, "/api/auth/signup", #"{"email":"h@example.com","password":"correct horse battery"}"#)))
+            responses.append(("200", try await browser.send(.post, "/api/auth/login", #"{"email":"h@example.com","password":"correct horse battery"}"#)))
+            responses.append(("400", try await browser.send(.post, "/api/rules", "{")))
+            responses.append(("404", try await browser.send(.get, "/api/rules/\(UUID())")))
+            responses.append(("204", try await browser.send(.post, "/api/auth/logout", "{}")))
+            responses.append(("401", try await browser.send(.get, "/api/auth/me")))
+            responses.append(("403", try await client.execute(uri: "/api/rules", method: .post, headers: [.origin: "https://evil.example"])))
+            responses.append(("healthz", try await client.execute(uri: "/healthz", method: .get)))
+            responses.append(("unknown route", try await client.execute(uri: "/nope", method: .get)))
+            for (name, response) in responses {
+                let headers = response.headers
+                #expect(headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff", "\(name)")
+                #expect(headers[HTTPField.Name("X-Frame-Options")!] == "DENY", "\(name)")
+                #expect(headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer", "\(name)")
+                #expect(headers[HTTPField.Name("Strict-Transport-Security")!]?.hasPrefix("max-age=31536000") == true, "\(name)")
+                #expect(headers[HTTPField.Name("Content-Security-Policy")!]?.contains("frame-ancestors 'none'") == true, "\(name)")
+                #expect(headers[.cacheControl] == "no-store", "\(name)")
+                #expect(headers[HTTPField.Name("Server")!] == nil, "\(name)")
+            }
+        }
+    }
+}
+
 @Suite struct CSRFTests {
     @Test func stateChangesFromElsewhereAreRefused() async throws {
         try await withAuth { client, _ in
