@@ -85,6 +85,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "AIReplies",
+            dependencies: [
+                "FlowtalkCore", logging, metrics, .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Shared/AIReplies",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ReplyRules",
             path: "Shared/ReplyRules",
             swiftSettings: swiftSettings
@@ -101,12 +110,13 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         service("IngestService", folder: "Ingest"),
-        service("DispatchService", folder: "Dispatch", extra: ["InstagramGraph", "ReplyRules"]),
+        service("DispatchService", folder: "Dispatch", extra: ["InstagramGraph", "ReplyRules", "AIReplies"]),
         service("AnalyticsService", folder: "Analytics"),
         service("DevTool", folder: "DevTool", extra: ["ReplyRules", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         service("SandboxService", folder: "Sandbox", extra: [.product(name: "AsyncHTTPClient", package: "async-http-client")]),
         tests("FlowtalkCoreTests", ["FlowtalkCore"]),
         tests("ReplyRulesTests", ["ReplyRules"]),
+        tests("AIRepliesTests", ["AIReplies", "FlowtalkCore"]),
         tests("InstagramGraphTests", ["InstagramGraph", "FlowtalkCore"]),
         tests("FlowtalkStoreTests", ["FlowtalkStore", "FlowtalkCore", postgres, logging, metrics,
                                      .product(name: "MetricsTestKit", package: "swift-metrics"),
