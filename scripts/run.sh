@@ -37,6 +37,8 @@ ensure_env COOKIE_SECURE false
 ensure_env PUBLIC_URL "http://127.0.0.1:8081"
 ensure_env INSTAGRAM_OAUTH_URL "http://127.0.0.1:8090"
 ensure_env INSTAGRAM_API_URL "http://127.0.0.1:8090"
+ensure_env GROQ_API_KEY "sandbox-groq-key"
+ensure_env GROQ_BASE_URL "http://127.0.0.1:8090/openai/v1"
 
 # Values from .env that this script needs itself (the services read .env on their own).
 env_value() { grep -E "^(export )?$1=" .env | tail -n 1 | sed -E "s/^(export )?$1=//; s/^[\"']//; s/[\"']$//"; }

@@ -123,20 +123,43 @@ struct AutomationController: Sendable {
         try encode(["settings": try await store.settings(accountID: try context.requireSession().accountID)])
     }
 
+    /// The body of PUT /api/settings: any subset of the fields; those left out keep their value.
+    struct SettingsInput: Decodable {
+        var cooldown_seconds: Int?
+        var human_pause_minutes: Int?
+        var ai_enabled: Bool?
+        var business_description: String?
+        var ai_tone: String?
+        var fallback_text: String?
+        var ai_memory: Bool?
+        var ai_daily_budget: Int?
+
+        func merged(into current: EditableSettings) throws -> EditableSettings {
+            var settings = current
+            settings.cooldown_seconds = cooldown_seconds ?? current.cooldown_seconds
+            settings.human_pause_minutes = human_pause_minutes ?? current.human_pause_minutes
+            settings.ai_enabled = ai_enabled ?? current.ai_enabled
+            settings.business_description = business_description?.trimmingCharacters(in: .whitespacesAndNewlines) ?? current.business_description
+            settings.ai_tone = ai_tone?.trimmingCharacters(in: .whitespacesAndNewlines) ?? current.ai_tone
+            settings.fallback_text = fallback_text?.trimmingCharacters(in: .whitespacesAndNewlines) ?? current.fallback_text
+            settings.ai_memory = ai_memory ?? current.ai_memory
+            settings.ai_daily_budget = ai_daily_budget ?? current.ai_daily_budget
+            func invalid(_ message: String) -> APIError { APIError.badRequest(message, code: "invalid_settings") }
+            guard (0...3600).contains(settings.cooldown_seconds) else { throw invalid("cooldown_seconds must be 0–3600.") }
+            guard (0...10_080).contains(settings.human_pause_minutes) else { throw invalid("human_pause_minutes must be 0–10080 (a week).") }
+            guard settings.business_description.count <= 2_000 else { throw invalid("Keep the business description under 2,000 characters.") }
+            guard settings.ai_tone.count <= 200 else { throw invalid("Keep the tone under 200 characters, e.g. \"friendly, short, informal\".") }
+            guard settings.fallback_text.utf8.count <= 1_000 else { throw invalid("Keep the fallback text under 1,000 bytes.") }
+            guard (0...100_000).contains(settings.ai_daily_budget) else { throw invalid("ai_daily_budget must be 0–100000 AI answers a day.") }
+            return settings
+        }
+    }
+
     func putSettings(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let account = try context.requireSession().accountID
-        let input = try await request.decode(as: EditableSettings.self, context: context)
-        guard (0...3600).contains(input.cooldown_seconds) else { throw APIError.badRequest("cooldown_seconds must be 0–3600.", code: "invalid_settings") }
-        guard (0...10_080).contains(input.human_pause_minutes) else {
-            throw APIError.badRequest("human_pause_minutes must be 0–10080 (a week).", code: "invalid_settings")
-        }
-        guard input.business_description.count <= 2_000 else {
-            throw APIError.badRequest("Keep the business description under 2,000 characters.", code: "invalid_settings")
-        }
-        guard input.fallback_text.utf8.count <= 1_000 else {
-            throw APIError.badRequest("Keep the fallback text under 1,000 bytes.", code: "invalid_settings")
-        }
-        try await store.saveSettings(input, accountID: account)
+        let input = try await request.decode(as: SettingsInput.self, context: context)
+        let settings = try input.merged(into: try await store.settings(accountID: account))
+        try await store.saveSettings(settings, accountID: account)
         return try encode(["settings": try await store.settings(accountID: account)])
     }
 
@@ -178,6 +201,7 @@ struct AutomationController: Sendable {
 
     private func encode(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
         encoder.dateEncodingStrategy = .iso8601
         return Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))

@@ -58,7 +58,10 @@ import PostgresNIO
             }
             let seeder = AccountSeeder(client: client, vault: vault, logger: logger)
             let account = try await seeder.createAccount(email: "demo@flowtalk.local", instagramUserID: demoInstagramID, username: "demo_shop", token: token)
-            try await seeder.setSettings(accountID: account, AccountSettings(cooldownSeconds: 3, humanPauseMinutes: 30))
+            try await seeder.setSettings(accountID: account, AccountSettings(
+                    cooldownSeconds: 3, humanPauseMinutes: 30, aiEnabled: true,
+                    businessDescription: "Demo Shop sells handmade ceramics (mugs, bowls, plates) online and in a small studio shop.",
+                    aiTone: "friendly, short", fallbackText: "Thanks for your message! Someone from our team will answer soon."))
             try await seeder.addRule(
                 accountID: account, keywords: ["price", "how much", "cost"], reply: "Our prices start at €10. Which product are you interested in?")
             try await seeder.addRule(accountID: account, keywords: ["opening hours", "open", "hours"], reply: "We're open Monday to Saturday, 9:00–18:00.")

@@ -1,3 +1,4 @@
+import AIReplies
 import FlowtalkHTTP
 import FlowtalkStore
 import Hummingbird
@@ -20,7 +21,16 @@ func buildApplication(
     let queue = JobQueue(client: runtime.postgres, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
     let store = DispatchStore(client: runtime.postgres, logger: runtime.logger)
     let graph = GraphClient(configuration: configuration.graph)
-    let inbound = InboundHandler(store: store, graph: graph, vault: configuration.vault)
+    let ai = AIResponder(
+        client: configuration.groq.map { GroqClient(configuration: $0) }, store: store,
+        breaker: CircuitBreaker(threshold: configuration.aiCircuitFailures, openFor: .seconds(Int64(configuration.aiCircuitOpenSeconds))),
+        metrics: AIMetrics(factory: runtime.metricsFactory), conversationLimit: configuration.aiConversationLimit)
+    if ai.available {
+        runtime.logger.info("AI replies available", metadata: ["ai.model": "\(configuration.groq?.model ?? "")"])
+    } else {
+        runtime.logger.info("AI replies off: GROQ_API_KEY is not set")
+    }
+    let inbound = InboundHandler(store: store, graph: graph, vault: configuration.vault, ai: ai)
     let accounts = AccountJobs(store: store, graph: graph, vault: configuration.vault, queue: queue)
     let worker = JobWorker(
         queue: queue, handlers: handlers ?? inbound.handlers.merging(accounts.handlers) { a, _ in a }, configuration: configuration.worker,

@@ -1,3 +1,4 @@
+import AIReplies
 import FlowtalkCore
 import FlowtalkHTTP
 import FlowtalkStore
@@ -11,9 +12,20 @@ struct DispatchConfiguration: Sendable {
     var vault: TokenVault
     /// `INSTAGRAM_GRAPH_URL`, `IG_GRAPH_VERSION`, `GRAPH_TIMEOUT_SECONDS`.
     var graph: GraphConfiguration
+    /// `GROQ_*`; nil (no key) turns AI replies off.
+    var groq: GroqConfiguration?
+    /// `AI_CONVERSATION_LIMIT`: AI answers per conversation within 24 hours.
+    var aiConversationLimit = 10
+    /// `AI_CIRCUIT_FAILURES` in a row open the breaker for `AI_CIRCUIT_OPEN_SECONDS`.
+    var aiCircuitFailures = 5
+    var aiCircuitOpenSeconds = 30
 
-    init(common: CommonConfiguration, vault: TokenVault, graph: GraphConfiguration = .init(), worker: JobWorkerConfiguration = .init()) {
+    init(
+        common: CommonConfiguration, vault: TokenVault, graph: GraphConfiguration = .init(), worker: JobWorkerConfiguration = .init(),
+        groq: GroqConfiguration? = nil
+    ) {
         self.common = common
+        self.groq = groq
         self.vault = vault
         self.graph = graph
         self.worker = worker
@@ -23,6 +35,10 @@ struct DispatchConfiguration: Sendable {
         common = try CommonConfiguration(environment: environment, defaultPort: 8083)
         vault = try TokenVault(keyRing: try environment.requiredSecret("TOKEN_ENCRYPTION_KEYS"))
         graph = try GraphConfiguration(environment: environment)
+        groq = try GroqConfiguration.fromEnvironment(environment)
+        aiConversationLimit = try environment.int("AI_CONVERSATION_LIMIT", default: 10, range: 1...1000)
+        aiCircuitFailures = try environment.int("AI_CIRCUIT_FAILURES", default: 5, range: 1...100)
+        aiCircuitOpenSeconds = try environment.int("AI_CIRCUIT_OPEN_SECONDS", default: 30, range: 1...3600)
         worker = JobWorkerConfiguration()
         worker.loops = try environment.int("DISPATCH_WORKERS", default: 4, range: 1...64)
         worker.batchSize = try environment.int("DISPATCH_BATCH_SIZE", default: 8, range: 1...100)

@@ -105,7 +105,8 @@ struct GraphAccountRoutes: Sendable {
             let longLived = await state.issueToken(for: account.igID)
             return json(#"{"access_token":"\#(longLived)","token_type":"bearer","expires_in":5184000}"#)
         }
-        // Groq's OpenAI-compatible chat completions, answering deterministically; every request is kept for inspection.
+        // Groq's OpenAI-compatible chat completions: a structured JSON answer ({"can_help", "reply"}) unless a fault says
+        // otherwise. Every request body is kept for inspection (GET /simulate/groq/requests).
         router.post("/openai/v1/chat/completions") { request, _ -> Response in
             guard request.headers[.authorization]?.hasPrefix("Bearer ") == true else {
                 return json(#"{"error":{"message":"Invalid API Key","type":"invalid_request_error","code":"invalid_api_key"}}"#, status: 401)
@@ -113,11 +114,42 @@ struct GraphAccountRoutes: Sendable {
             var request = request
             let body = String(buffer: try await request.collectBody(upTo: 256 * 1024))
             await state.recordGroq(body)
-            let lastUser = (try? JSONValue.parse(Array(body.utf8)))?["messages"]?.array?.last(where: { $0["role"]?.string == "user" })?["content"]?.string ?? ""
-            var content: [UInt8] = []
-            JSONText.appendString("Thanks for your message! (sandbox AI answer to \(lastUser.count) characters)", to: &content)
-            let answer = #"{"id":"chatcmpl-sandbox","object":"chat.completion","model":"sandbox","choices":[{"index":0,"message":{"role":"assistant","content":\#(String(decoding: content, as: UTF8.self))},"finish_reason":"stop"}],"usage":{"prompt_tokens":42,"completion_tokens":12,"total_tokens":54}}"#
+            guard let document = try? JSONValue.parse(Array(body.utf8)), document["model"]?.string?.isEmpty == false,
+                let messages = document["messages"]?.array, !messages.isEmpty
+            else {
+                return json(#"{"error":{"message":"'model' and 'messages' are required","type":"invalid_request_error"}}"#, status: 400)
+            }
+            let fault = await state.nextGroqFault()
+            var content = #"{"can_help":true,"reply":"Thanks for asking! (sandbox AI answer)"}"#
+            switch fault?.kind {
+            case .rateLimit?:
+                return Response(
+                    status: .tooManyRequests, headers: [.contentType: "application/json", .retryAfter: "\(fault?.seconds ?? 1)"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"Rate limit reached for model. Please try again later.","type":"tokens","code":"rate_limit_exceeded"}}"#)))
+            case .serverError?:
+                return json(#"{"error":{"message":"Service Unavailable","type":"internal_server_error"}}"#, status: 503)
+            case .slow?:
+                try await Task.sleep(for: .seconds(fault?.seconds ?? 30))
+            case .cannotHelp?:
+                content = #"{"can_help":false,"reply":""}"#
+            case .malformed?:
+                content = "Sure! We can help you with that."
+            case nil:
+                break
+            }
+            var quoted: [UInt8] = []
+            JSONText.appendString(content, to: &quoted)
+            let words = messages.compactMap { $0["content"]?.string }.reduce(0) { $0 + $1.split(separator: " ").count }
+            let answer = #"{"id":"chatcmpl-sandbox","object":"chat.completion","model":"sandbox","choices":[{"index":0,"message":{"role":"assistant","content":\#(String(decoding: quoted, as: UTF8.self))},"finish_reason":"stop"}],"usage":{"prompt_tokens":\#(words),"completion_tokens":\#(content.split(separator: " ").count),"total_tokens":\#(words + content.split(separator: " ").count)}}"#
             return json(answer)
+        }
+        // Faults for the next chat completions: cannot_help, rate_limit (429 with retry-after `seconds`, default 1),
+        // server_error (503), slow (`seconds` before answering), malformed (prose instead of JSON).
+        router.post("/sandbox/groq/faults") { request, context -> Response in
+            struct Body: Decodable { let faults: [GroqFault] }
+            let body = try await request.decode(as: Body.self, context: context)
+            await state.addGroqFaults(body.faults)
+            return Response(status: .noContent)
         }
         router.get("/simulate/groq/requests") { _, _ -> Response in
             var out: [UInt8] = Array(#"{"requests":["#.utf8)

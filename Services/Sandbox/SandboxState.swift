@@ -34,6 +34,20 @@ struct Fault: Codable, Sendable, Equatable {
     var seconds: Int?
 }
 
+/// A failure or special answer to inject into the next Groq chat completions.
+struct GroqFault: Codable, Sendable, Equatable {
+    enum Kind: String, Codable, Sendable {
+        case cannotHelp = "cannot_help"
+        case rateLimit = "rate_limit"
+        case serverError = "server_error"
+        case slow
+        case malformed
+    }
+    var kind: Kind
+    var count: Int?
+    var seconds: Int?
+}
+
 /// The sandbox's memory: accounts, conversations, pending faults. Lost on restart, by design.
 actor SandboxState {
     private var accounts: [String: SandboxAccount] = [:]
@@ -45,6 +59,7 @@ actor SandboxState {
     private var codes: [String: String] = [:]  // authorization code → ig_id
     private var subscriptions: [String: [String]] = [:]
     private var groqRequests: [String] = []
+    private var groqFaults: [GroqFault] = []
 
     init(accounts: [SandboxAccount]) {
         for account in accounts { self.accounts[account.igID] = account }
@@ -85,6 +100,19 @@ actor SandboxState {
     func subscribedFields(_ igID: String) -> [String] { subscriptions[igID] ?? [] }
 
     func recordGroq(_ body: String) { groqRequests.append(body) }
+    func addGroqFaults(_ list: [GroqFault]) { groqFaults.append(contentsOf: list) }
+
+    func nextGroqFault() -> GroqFault? {
+        guard var first = groqFaults.first else { return nil }
+        let remaining = (first.count ?? 1) - 1
+        if remaining > 0 {
+            first.count = remaining
+            groqFaults[0] = first
+        } else {
+            groqFaults.removeFirst()
+        }
+        return first
+    }
     var groqLog: [String] { groqRequests }
     func account(_ igID: String) -> SandboxAccount? { accounts[igID] }
 

@@ -71,3 +71,11 @@ package final class CircuitBreaker: Sendable {
         }
     }
 }
+
+extension CircuitBreaker {
+    /// True while open and its pause has not run out (does not take the half-open trial).
+    package func isOpen(now: NIODeadline = .now()) -> Bool {
+        if case .open(let until) = state { return now < until }
+        return state == .halfOpen
+    }
+}

@@ -25,13 +25,27 @@ package struct StoredRule: Sendable, Equatable, Codable {
     }
 }
 
-/// The settings a business edits.
+/// The settings a business edits (the API's field names).
 package struct EditableSettings: Sendable, Equatable, Codable {
     package var cooldown_seconds: Int
     package var human_pause_minutes: Int
     package var ai_enabled: Bool
     package var business_description: String
+    package var ai_tone: String
     package var fallback_text: String
+    package var ai_memory: Bool
+    package var ai_daily_budget: Int
+
+    package init(_ settings: AccountSettings) {
+        cooldown_seconds = settings.cooldownSeconds
+        human_pause_minutes = settings.humanPauseMinutes
+        ai_enabled = settings.aiEnabled
+        business_description = settings.businessDescription
+        ai_tone = settings.aiTone
+        fallback_text = settings.fallbackText
+        ai_memory = settings.aiMemory
+        ai_daily_budget = settings.aiDailyBudget
+    }
 }
 
 /// Rules, settings and Ice Breakers of one account. Every statement is scoped by the account id.
@@ -101,27 +115,19 @@ package struct AutomationStore: Sendable {
     }
 
     package func settings(accountID: UUID) async throws -> EditableSettings {
-        let rows = try await client.query(
-            """
-            SELECT cooldown_seconds, human_pause_minutes, ai_enabled, business_description, fallback_text
-            FROM account_settings WHERE account_id = \(accountID)
-            """, logger: logger)
-        for try await (cooldown, pause, ai, description, fallback) in rows.decode((Int, Int, Bool, String, String).self) {
-            return EditableSettings(
-                cooldown_seconds: cooldown, human_pause_minutes: pause, ai_enabled: ai, business_description: description, fallback_text: fallback)
-        }
-        return EditableSettings(cooldown_seconds: 10, human_pause_minutes: 60, ai_enabled: false, business_description: "", fallback_text: "")
+        EditableSettings(try await DispatchStore(client: client, logger: logger).settings(accountID: accountID))
     }
 
     package func saveSettings(_ settings: EditableSettings, accountID: UUID) async throws {
         try await client.query(
             """
-            INSERT INTO account_settings (account_id, cooldown_seconds, human_pause_minutes, ai_enabled, business_description, fallback_text)
+            INSERT INTO account_settings (account_id, cooldown_seconds, human_pause_minutes, ai_enabled, business_description, ai_tone, fallback_text,
+                                          ai_memory, ai_daily_budget)
             VALUES (\(accountID), \(settings.cooldown_seconds), \(settings.human_pause_minutes), \(settings.ai_enabled), \(settings.business_description),
-                    \(settings.fallback_text))
+                    \(settings.ai_tone), \(settings.fallback_text), \(settings.ai_memory), \(settings.ai_daily_budget))
             ON CONFLICT (account_id) DO UPDATE SET cooldown_seconds = EXCLUDED.cooldown_seconds, human_pause_minutes = EXCLUDED.human_pause_minutes,
-                ai_enabled = EXCLUDED.ai_enabled, business_description = EXCLUDED.business_description, fallback_text = EXCLUDED.fallback_text,
-                updated_at = now()
+                ai_enabled = EXCLUDED.ai_enabled, business_description = EXCLUDED.business_description, ai_tone = EXCLUDED.ai_tone,
+                fallback_text = EXCLUDED.fallback_text, ai_memory = EXCLUDED.ai_memory, ai_daily_budget = EXCLUDED.ai_daily_budget, updated_at = now()
             """, logger: logger)
     }
 

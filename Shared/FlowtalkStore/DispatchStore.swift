@@ -20,10 +20,34 @@ package struct ConnectionRecord: Sendable, Equatable {
 package struct AccountSettings: Sendable, Equatable {
     package var cooldownSeconds: Int = 10
     package var humanPauseMinutes: Int = 60
-    package init(cooldownSeconds: Int = 10, humanPauseMinutes: Int = 60) {
+    package var aiEnabled = false
+    package var businessDescription = ""
+    package var aiTone = ""
+    package var fallbackText = ""
+    package var aiMemory = false
+    /// AI calls per UTC day.
+    package var aiDailyBudget = 200
+
+    package init(cooldownSeconds: Int = 10, humanPauseMinutes: Int = 60, aiEnabled: Bool = false, businessDescription: String = "",
+                 aiTone: String = "", fallbackText: String = "", aiMemory: Bool = false, aiDailyBudget: Int = 200) {
         self.cooldownSeconds = cooldownSeconds
         self.humanPauseMinutes = humanPauseMinutes
+        self.aiEnabled = aiEnabled
+        self.businessDescription = businessDescription
+        self.aiTone = aiTone
+        self.fallbackText = fallbackText
+        self.aiMemory = aiMemory
+        self.aiDailyBudget = aiDailyBudget
     }
+}
+
+/// Whether an AI call may be made for a message.
+package enum AIReservation: Sendable, Equatable {
+    case granted
+    /// The account used its daily budget of calls.
+    case budgetExhausted
+    /// This conversation had its share of AI answers for the last 24 hours.
+    case conversationLimit
 }
 
 /// The state of one conversation when an event is handled.
@@ -42,9 +66,11 @@ package struct ActivityEntry: Sendable {
     package var ruleID: UUID?
     package var reason: String?
     package var latencyMs: Int?
+    /// The start of what was sent (80 characters).
+    package var replySummary: String?
 
     package init(customerID: String?, eventKind: String, summary: String?, outcome: String, source: String? = nil, ruleID: UUID? = nil,
-                 reason: String? = nil, latencyMs: Int? = nil) {
+                 reason: String? = nil, latencyMs: Int? = nil, replySummary: String? = nil) {
         self.customerID = customerID
         self.eventKind = eventKind
         self.summary = summary.map { String($0.prefix(80)) }
@@ -53,6 +79,7 @@ package struct ActivityEntry: Sendable {
         self.ruleID = ruleID
         self.reason = reason
         self.latencyMs = latencyMs
+        self.replySummary = replySummary.map { String($0.prefix(80)) }
     }
 }
 
@@ -112,8 +139,17 @@ package struct DispatchStore: Sendable {
 
     package func settings(accountID: UUID) async throws -> AccountSettings {
         let rows = try await client.query(
-            "SELECT cooldown_seconds, human_pause_minutes FROM account_settings WHERE account_id = \(accountID)", logger: logger)
-        for try await (cooldown, pause) in rows.decode((Int, Int).self) { return AccountSettings(cooldownSeconds: cooldown, humanPauseMinutes: pause) }
+            """
+            SELECT cooldown_seconds, human_pause_minutes, ai_enabled, business_description, ai_tone, fallback_text, ai_memory, ai_daily_budget
+            FROM account_settings WHERE account_id = \(accountID)
+            """, logger: logger)
+        for try await (cooldown, pause, ai, description, tone, fallback, memory, budget) in rows.decode(
+            (Int, Int, Bool, String, String, String, Bool, Int).self)
+        {
+            return AccountSettings(
+                cooldownSeconds: cooldown, humanPauseMinutes: pause, aiEnabled: ai, businessDescription: description, aiTone: tone,
+                fallbackText: fallback, aiMemory: memory, aiDailyBudget: budget)
+        }
         return AccountSettings()
     }
 
@@ -150,13 +186,13 @@ package struct DispatchStore: Sendable {
     }
 
     /// Commits a reply as `sending` (unique per inbound message) and stamps the conversation's last reply.
-    package func beginReply(accountID: UUID, inboundMID: String, customerID: String, source: String, ruleID: UUID?, on connection: PostgresConnection)
-        async throws -> Int64
-    {
+    package func beginReply(
+        accountID: UUID, inboundMID: String, customerID: String, source: String, ruleID: UUID?, state: String = "sending", on connection: PostgresConnection
+    ) async throws -> Int64 {
         let rows = try await connection.query(
             """
             INSERT INTO replies (account_id, inbound_mid, customer_id, state, source, rule_id)
-            VALUES (\(accountID), \(inboundMID), \(customerID), 'sending', \(source), \(ruleID)) RETURNING id
+            VALUES (\(accountID), \(inboundMID), \(customerID), \(state), \(source), \(ruleID)) RETURNING id
             """, logger: logger)
         var id: Int64 = 0
         for try await value in rows.decode(Int64.self) { id = value }
@@ -177,7 +213,7 @@ package struct DispatchStore: Sendable {
     package func transition(replyID: Int64, from: String, to: String, error: String? = nil, on connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.query(
             """
-            UPDATE replies SET state = \(to), error = \(error), finished_at = CASE WHEN \(to) IN ('sent', 'failed', 'unknown') THEN now() END
+            UPDATE replies SET state = \(to), error = \(error), finished_at = CASE WHEN \(to) IN ('sent', 'failed', 'unknown', 'skipped') THEN now() END
             WHERE id = \(replyID) AND state = \(from) RETURNING 1
             """, logger: logger)
         for try await _ in rows.decode(Int.self) { return true }
@@ -205,9 +241,9 @@ package struct DispatchStore: Sendable {
     package func addActivity(_ entry: ActivityEntry, accountID: UUID, on connection: PostgresConnection) async throws {
         try await connection.query(
             """
-            INSERT INTO activity (account_id, customer_id, event_kind, summary, outcome, source, rule_id, reason, latency_ms)
+            INSERT INTO activity (account_id, customer_id, event_kind, summary, outcome, source, rule_id, reason, latency_ms, reply_summary)
             VALUES (\(accountID), \(entry.customerID), \(entry.eventKind), \(entry.summary), \(entry.outcome), \(entry.source), \(entry.ruleID),
-                    \(entry.reason), \(entry.latencyMs))
+                    \(entry.reason), \(entry.latencyMs), \(entry.replySummary))
             """, logger: logger)
     }
 
@@ -270,6 +306,8 @@ package struct AccountSeeder: Sendable {
         try await client.query(
             """
             UPDATE account_settings SET cooldown_seconds = \(settings.cooldownSeconds), human_pause_minutes = \(settings.humanPauseMinutes),
+                ai_enabled = \(settings.aiEnabled), business_description = \(settings.businessDescription), ai_tone = \(settings.aiTone),
+                fallback_text = \(settings.fallbackText), ai_memory = \(settings.aiMemory), ai_daily_budget = \(settings.aiDailyBudget),
                 updated_at = now() WHERE account_id = \(accountID)
             """, logger: logger)
     }
@@ -344,5 +382,68 @@ extension AccountSeeder {
                     """, logger: logger)
             }
         }
+    }
+}
+
+// MARK: AI replies
+
+extension DispatchStore {
+    /// Checks the conversation's and the account's AI limits and, when both allow it, counts one call against each — in
+    /// the caller's transaction, after `touchConversation` locked the conversation row. The daily budget is per UTC day.
+    package func reserveAICall(accountID: UUID, customerID: String, dailyBudget: Int, conversationLimit: Int, on connection: PostgresConnection)
+        async throws -> AIReservation
+    {
+        let used = try await connection.query(
+            """
+            SELECT CASE WHEN ai_window_start > now() - interval '24 hours' THEN ai_replies ELSE 0 END
+            FROM conversations WHERE account_id = \(accountID) AND customer_id = \(customerID)
+            """, logger: logger)
+        for try await count in used.decode(Int.self) where count >= conversationLimit { return .conversationLimit }
+        guard dailyBudget > 0 else { return .budgetExhausted }
+        let granted = try await connection.query(
+            """
+            INSERT INTO ai_usage (account_id, day, calls) VALUES (\(accountID), (now() AT TIME ZONE 'UTC')::date, 1)
+            ON CONFLICT (account_id, day) DO UPDATE SET calls = ai_usage.calls + 1 WHERE ai_usage.calls < \(dailyBudget)
+            RETURNING calls
+            """, logger: logger)
+        var ok = false
+        for try await _ in granted.decode(Int.self) { ok = true }
+        guard ok else { return .budgetExhausted }
+        try await connection.query(
+            """
+            UPDATE conversations SET
+                ai_replies = CASE WHEN ai_window_start > now() - interval '24 hours' THEN ai_replies + 1 ELSE 1 END,
+                ai_window_start = CASE WHEN ai_window_start > now() - interval '24 hours' THEN ai_window_start ELSE now() END
+            WHERE account_id = \(accountID) AND customer_id = \(customerID)
+            """, logger: logger)
+        return .granted
+    }
+
+    /// Moves a reply to `sending` with the source it is sent as (an AI answer, or the fallback text in its place).
+    package func startSending(replyID: Int64, from: String, source: String) async throws -> Bool {
+        let rows = try await client.query(
+            "UPDATE replies SET state = 'sending', source = \(source) WHERE id = \(replyID) AND state = \(from) RETURNING 1", logger: logger)
+        for try await _ in rows.decode(Int.self) { return true }
+        return false
+    }
+
+    /// The last exchanges with a customer within `minutes`, oldest first, as the activity log keeps them (the customer's
+    /// text and the start of the answer, 80 characters each). Used only when the business turned memory on.
+    package func recentTurns(accountID: UUID, customerID: String, minutes: Int, limit: Int) async throws -> [(customer: String, business: String?)] {
+        let rows = try await client.query(
+            """
+            SELECT summary, reply_summary FROM activity
+            WHERE account_id = \(accountID) AND customer_id = \(customerID) AND summary IS NOT NULL AND event_kind IN ('message', 'postback')
+              AND occurred_at > now() - \(minutes) * interval '1 minute'
+            ORDER BY occurred_at DESC, id DESC LIMIT \(limit)
+            """, logger: logger)
+        var turns: [(customer: String, business: String?)] = []
+        for try await (customer, business) in rows.decode((String, String?).self) { turns.append((customer, business)) }
+        return turns.reversed()
+    }
+
+    /// Forgets AI usage counters of past days (a week is kept for support questions).
+    package func purgeAIUsage() async throws {
+        try await client.query("DELETE FROM ai_usage WHERE day < (now() AT TIME ZONE 'UTC')::date - 7", logger: logger)
     }
 }

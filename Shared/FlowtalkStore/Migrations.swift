@@ -215,5 +215,32 @@ package enum FlowtalkMigrations {
                 )
                 """,
             ]),
+        Migration(
+            version: 6, name: "AI replies: settings, usage, reply states",
+            statements: [
+                "ALTER TABLE account_settings ADD COLUMN ai_tone text NOT NULL DEFAULT ''",
+                "ALTER TABLE account_settings ADD COLUMN ai_memory boolean NOT NULL DEFAULT false",
+                "ALTER TABLE account_settings ADD COLUMN ai_daily_budget integer NOT NULL DEFAULT 200 CHECK (ai_daily_budget BETWEEN 0 AND 100000)",
+                // `pending`: an AI answer is being asked for (nothing sent yet); `skipped`: decided not to send after all.
+                "ALTER TABLE replies DROP CONSTRAINT replies_state_check",
+                """
+                ALTER TABLE replies ADD CONSTRAINT replies_state_check
+                    CHECK (state IN ('pending', 'sending', 'sent', 'retry', 'failed', 'unknown', 'skipped'))
+                """,
+                // AI calls per account and UTC day, for the daily budget (checked and counted in one statement).
+                """
+                CREATE TABLE ai_usage (
+                    account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    day date NOT NULL,
+                    calls integer NOT NULL,
+                    PRIMARY KEY (account_id, day)
+                )
+                """,
+                // AI answers in a conversation within a rolling 24 hours, for the per-conversation limit.
+                "ALTER TABLE conversations ADD COLUMN ai_replies integer NOT NULL DEFAULT 0",
+                "ALTER TABLE conversations ADD COLUMN ai_window_start timestamptz",
+                // The start of what the bot answered (80 characters), for the log and the AI's short memory.
+                "ALTER TABLE activity ADD COLUMN reply_summary text",
+            ]),
     ]
 }

@@ -102,10 +102,38 @@ struct RuleBody: Decodable {
             for body in [
                 #"{"cooldown_seconds":-1,"human_pause_minutes":5,"ai_enabled":false,"business_description":"","fallback_text":""}"#,
                 #"{"cooldown_seconds":5,"human_pause_minutes":99999,"ai_enabled":false,"business_description":"","fallback_text":""}"#,
-                #"{"cooldown_seconds":5}"#,
+                #"{"ai_daily_budget":-5}"#,
+                #"{"ai_tone":"\#(String(repeating: "x", count: 201))"}"#,
+                #"{"ai_memory":"yes"}"#,
+                #"not json"#,
             ] {
-                #expect(try await ana.send(.put, "/api/settings", body).status == .badRequest)
+                #expect(try await ana.send(.put, "/api/settings", body).status == .badRequest, "\(body)")
             }
+            // Nothing above changed anything.
+            let after = String(buffer: try await ana.send(.get, "/api/settings").body)
+            #expect(after == defaults, "\(after) != \(defaults)")
+        }
+    }
+
+    @Test func aiSettingsArePartialUpdatesAndReadBack() async throws {
+        try await withAuth { client, _ in
+            let ana = Browser(client)
+            try await ana.signUpAndIn("ai@example.com")
+            let defaults = String(buffer: try await ana.send(.get, "/api/settings").body)
+            #expect(defaults.contains(#""ai_daily_budget":200"#) && defaults.contains(#""ai_memory":false"#) && defaults.contains(#""ai_tone":"""#))
+            let saved = try await ana.send(
+                .put, "/api/settings",
+                #"{"ai_enabled":true,"business_description":" Vegan bakery in Lyon ","ai_tone":"warm","ai_memory":true,"ai_daily_budget":50,"fallback_text":"We will answer soon."}"#)
+            #expect(saved.status == .ok)
+            let body = String(buffer: try await ana.send(.get, "/api/settings").body)
+            for field in [#""ai_enabled":true"#, #""business_description":"Vegan bakery in Lyon""#, #""ai_tone":"warm""#, #""ai_memory":true"#,
+                          #""ai_daily_budget":50"#, #""fallback_text":"We will answer soon.""#, #""cooldown_seconds":10"#] {
+                #expect(body.contains(field), "\(field) in \(body)")
+            }
+            // A later partial update keeps what it does not name.
+            _ = try await ana.send(.put, "/api/settings", #"{"ai_enabled":false}"#)
+            let after = String(buffer: try await ana.send(.get, "/api/settings").body)
+            #expect(after.contains(#""ai_enabled":false"#) && after.contains(#""ai_daily_budget":50"#) && after.contains(#""ai_tone":"warm""#))
         }
     }
 

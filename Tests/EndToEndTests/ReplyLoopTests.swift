@@ -108,6 +108,7 @@ import Testing
             _ = try? await RealBinariesTests.stop(running)
         }
 
+        /// What the running dispatch wrote to stderr so far. Blocks while it has written nothing new: read it once.
         var log: String {
             guard let running = lock.withLock({ current }) else { return "" }
             return String(decoding: running.stderr.fileHandleForReading.availableData, as: UTF8.self)
@@ -115,6 +116,7 @@ import Testing
     }
 
     /// Starts sandbox, ingest and dispatch against a migrated schema with one seeded shop, runs `body`, stops them.
+    /// `{sandbox}` in a dispatch variable's value stands for the sandbox's base URL.
     static func withStack(dispatchEnvironment: [String: String] = [:], _ body: @Sendable (Stack, Dispatch) async throws -> Void) async throws {
         try await TestDatabase.withMigrated { database, client in
             let (vault, keyRing) = TokenVault.testing()
@@ -138,7 +140,7 @@ import Testing
             processes.append(try RealBinariesTests.start("flowtalk-ingest", environment: common.merging(["PORT": "\(ingestPort)"]) { $1 }))
             let dispatchEnvironment = common.merging(
                 ["PORT": "\(dispatchPort)", "TOKEN_ENCRYPTION_KEYS": keyRing, "INSTAGRAM_GRAPH_URL": sandbox, "GRAPH_TIMEOUT_SECONDS": "3"]
-            ) { $1 }.merging(dispatchEnvironment) { $1 }
+            ) { $1 }.merging(dispatchEnvironment.mapValues { $0.replacingOccurrences(of: "{sandbox}", with: sandbox) }) { $1 }
             let dispatch = Dispatch {
                 let running = try RealBinariesTests.start("flowtalk-dispatch", environment: dispatchEnvironment)
                 try await waitReady("http://127.0.0.1:\(dispatchPort)")
@@ -155,7 +157,10 @@ import Testing
                 await dispatch.stop()
                 throw error
             }
-            #expect(!dispatch.log.contains(token), "dispatch logged the access token")
+            // (Reading the log blocks when there is nothing new, so it is read once, here.)
+            let dispatchLog = dispatch.log
+            #expect(!dispatchLog.contains(token), "dispatch logged the access token")
+            if let key = dispatchEnvironment["GROQ_API_KEY"] { #expect(!dispatchLog.contains(key), "dispatch logged the Groq key") }
             await dispatch.stop()
             for process in processes {
                 let log = String(decoding: process.stderr.fileHandleForReading.availableData, as: UTF8.self)

@@ -5,6 +5,7 @@ import ServiceLifecycle
 
 /// Forgets handled-event markers after 30 days: long after Meta stops redelivering (36 hours), so no event can come
 /// back to be decided twice, and the table does not grow for ever. Batched, hourly, safe on any number of replicas.
+/// Also forgets AI usage counters older than a week.
 struct DispatchMaintenance: Service {
     let client: PostgresClient
     let gate: SchemaGate
@@ -31,6 +32,7 @@ struct DispatchMaintenance: Service {
                     if batch < 5000 { break }
                 }
                 if deleted > 0 { logger.info("Handled-event markers purged", metadata: ["dispatch.purged": "\(deleted)"]) }
+                try await DispatchStore(client: client, logger: logger).purgeAIUsage()
             } catch {
                 logger.warning("Handled-event purge failed", metadata: ["error.type": "\(type(of: error))"])
             }

@@ -1,3 +1,4 @@
+import AIReplies
 import FlowtalkCore
 import FlowtalkStore
 import Foundation
@@ -14,13 +15,15 @@ struct InboundHandler: Sendable {
     let graph: GraphClient
     let vault: TokenVault
     let matchers: MatcherCache
+    let ai: AIResponder
     /// The 24-hour window of Instagram's messaging policy.
     static let window: TimeInterval = 24 * 3600
 
-    init(store: DispatchStore, graph: GraphClient, vault: TokenVault) {
+    init(store: DispatchStore, graph: GraphClient, vault: TokenVault, ai: AIResponder) {
         self.store = store
         self.graph = graph
         self.vault = vault
+        self.ai = ai
         self.matchers = MatcherCache(store: store)
     }
 
@@ -83,19 +86,27 @@ struct InboundHandler: Sendable {
     private enum Decision {
         case skip(String)
         case reply(ReplyPlan)
+        /// Ask the AI (the call is reserved against the limits; the reply row is `pending`).
+        case ai
     }
 
     /// What to send and why.
     struct ReplyPlan: Sendable {
         let text: String
-        /// `rule` or `ice_breaker`.
+        /// `rule`, `ice_breaker`, `ai` or `fallback`.
         let source: String
-        let ruleID: UUID?
-        let iceBreaker: Int?
+        var ruleID: UUID? = nil
+        var iceBreaker: Int? = nil
+        /// Why this was sent instead of an AI answer (fallback text), for the activity log.
+        var note: String? = nil
 
         var counts: [String] {
             if let iceBreaker { return ["replied_ice_breaker", "ice_breaker:\(iceBreaker)"] }
-            return ["replied_rule"] + (ruleID.map { ["rule:\($0.uuidString.lowercased())"] } ?? [])
+            switch source {
+            case "ai": return ["replied_ai"]
+            case "fallback": return ["replied_fallback"] + (note.map { ["fallback:\($0)"] } ?? [])
+            default: return ["replied_rule"] + (ruleID.map { ["rule:\($0.uuidString.lowercased())"] } ?? [])
+            }
         }
     }
 
@@ -104,10 +115,10 @@ struct InboundHandler: Sendable {
         if event.kind == .postback, let payload = event.postbackPayload,
             let tapped = try await store.iceBreakers(accountID: accountID).first(where: { $0.payload == payload })
         {
-            return ReplyPlan(text: tapped.answer, source: "ice_breaker", ruleID: nil, iceBreaker: tapped.position)
+            return ReplyPlan(text: tapped.answer, source: "ice_breaker", iceBreaker: tapped.position)
         }
         guard let text, !text.isEmpty, let match = try await matchers.matcher(for: accountID).match(text) else { return nil }
-        return ReplyPlan(text: match.reply, source: "rule", ruleID: UUID(uuidString: match.ruleID), iceBreaker: nil)
+        return ReplyPlan(text: match.reply, source: "rule", ruleID: UUID(uuidString: match.ruleID))
     }
 
     private func handleMessage(
@@ -132,6 +143,19 @@ struct InboundHandler: Sendable {
                     try await store.count(["unknown"], accountID: accountID, on: db)
                 }
                 logger.warning("Reply outcome unknown after an interrupted send", metadata: ["reply.id": "\(existing.id)"])
+                return
+            case "pending":
+                // A run before this one reserved an AI answer and stopped before sending anything: ask again.
+                try await answerWithAI(replyID: existing.id, event: event, text: text, customer: customer, connection, job: job, logger: logger)
+                return
+            case "retry" where existing.source == "ai" || existing.source == "fallback":
+                // An AI answer (or the fallback in its place) that Instagram refused for now. The answer itself is not
+                // stored, so the AI is asked again (not counted against the daily budget a second time).
+                let resumed = try await store.client.withTransaction(logger: store.logger) { db in
+                    try await store.transition(replyID: existing.id, from: "retry", to: "pending", on: db)
+                }
+                guard resumed else { return }
+                try await answerWithAI(replyID: existing.id, event: event, text: text, customer: customer, connection, job: job, logger: logger)
                 return
             case "retry":
                 // The last attempt was answered with a failure that delivered nothing: safe to send again.
@@ -165,6 +189,8 @@ struct InboundHandler: Sendable {
                     decision = .skip("cooldown")
                 } else if let candidate {
                     decision = .reply(candidate)
+                } else if let text, !text.isEmpty, event.kind == .message, settings.aiEnabled {
+                    decision = try await aiDecision(settings: settings, accountID: accountID, customer: customer, on: db)
                 } else if let text, !text.isEmpty {
                     decision = .skip("no_rule")
                 } else {
@@ -182,12 +208,76 @@ struct InboundHandler: Sendable {
                         accountID: accountID, inboundMID: mid, customerID: customer, source: found.source, ruleID: found.ruleID, on: db)
                     try await store.count(["received"], accountID: accountID, on: db)
                     return (decision, id)
+                case .ai:
+                    let id = try await store.beginReply(
+                        accountID: accountID, inboundMID: mid, customerID: customer, source: "ai", ruleID: nil, state: "pending", on: db)
+                    try await store.count(["received"], accountID: accountID, on: db)
+                    return (decision, id)
                 }
             }
-            guard let (decision, id) = decided, case .reply(let found) = decision else { return }
-            replyID = id
-            plan = found
+            guard let (decision, id) = decided else { return }
+            switch decision {
+            case .skip: return
+            case .ai:
+                try await answerWithAI(replyID: id, event: event, text: text, customer: customer, connection, job: job, logger: logger)
+                return
+            case .reply(let found):
+                replyID = id
+                plan = found
+            }
         }
+        try await send(plan, replyID: replyID, event: event, text: text, customer: customer, connection, job: job, logger: logger)
+    }
+
+    // MARK: AI
+
+    /// Whether to ask the AI for a message no rule answers, inside the decision transaction: the limits are checked and
+    /// counted there, so two workers cannot both take the last call of a budget.
+    private func aiDecision(settings: AccountSettings, accountID: UUID, customer: String, on db: PostgresConnection) async throws -> Decision {
+        func fallbackOrSkip(_ reason: String) -> Decision {
+            ai.metrics.failure(reason: reason)
+            guard !settings.fallbackText.isEmpty else { return .skip(reason) }
+            return .reply(ReplyPlan(text: settings.fallbackText, source: "fallback", note: reason))
+        }
+        guard ai.available else { return .skip("ai_not_configured") }
+        if ai.breaker.isOpen() { return fallbackOrSkip("ai_circuit_open") }
+        switch try await store.reserveAICall(
+            accountID: accountID, customerID: customer, dailyBudget: settings.aiDailyBudget, conversationLimit: ai.conversationLimit, on: db)
+        {
+        case .granted: return .ai
+        case .budgetExhausted: return fallbackOrSkip("ai_budget_exhausted")
+        case .conversationLimit:
+            // The bot has said enough in this conversation today: a person should take it from here, so nothing is sent.
+            ai.metrics.failure(reason: "ai_conversation_limit")
+            return .skip("ai_conversation_limit")
+        }
+    }
+
+    /// Asks the AI for a `pending` reply and sends its answer, the fallback text, or nothing.
+    private func answerWithAI(
+        replyID: Int64, event: InboundEvent, text: String?, customer: String, _ connection: ConnectionRecord, job: ClaimedJob, logger: Logger
+    ) async throws {
+        let accountID = connection.accountID
+        let settings = try await store.settings(accountID: accountID)
+        let result = try await ai.answer(text: text ?? "", accountID: accountID, customerID: customer, settings: settings, logger: logger)
+        let plan: ReplyPlan
+        switch result {
+        case .answer(let reply):
+            plan = ReplyPlan(text: reply, source: "ai")
+        case .declined(let reason) where !settings.fallbackText.isEmpty:
+            plan = ReplyPlan(text: settings.fallbackText, source: "fallback", note: reason)
+        case .declined(let reason):
+            try await store.client.withTransaction(logger: store.logger) { db in
+                guard try await store.transition(replyID: replyID, from: "pending", to: "skipped", error: reason, on: db) else { return }
+                try await store.addActivity(
+                    ActivityEntry(customerID: customer, eventKind: event.kind.rawValue, summary: text, outcome: "skipped", source: "ai", reason: reason),
+                    accountID: accountID, on: db)
+                try await store.count(["skipped:\(reason)"], accountID: accountID, on: db)
+            }
+            return
+        }
+        // Only one run gets from pending to sending: the send below happens once.
+        guard try await store.startSending(replyID: replyID, from: "pending", source: plan.source) else { return }
         try await send(plan, replyID: replyID, event: event, text: text, customer: customer, connection, job: job, logger: logger)
     }
 
@@ -197,6 +287,8 @@ struct InboundHandler: Sendable {
     ) async throws {
         let accountID = connection.accountID
         let ruleID = plan.ruleID
+        // An AI answer is sent as written; rule and Ice Breaker answers may hold placeholders.
+        let reply = plan.source == "ai" ? plan.text : ReplyTemplate.render(plan.text, username: nil)
         func finish(_ state: String, outcome: String, reason: String?, counts: [String], sent: [String] = []) async throws {
             let latency = Int(Date().timeIntervalSince1970 * 1000 - Double(event.receivedAtMs))
             try await store.client.withTransaction(logger: store.logger) { db in
@@ -206,7 +298,8 @@ struct InboundHandler: Sendable {
                 try await store.addActivity(
                     ActivityEntry(
                         customerID: customer, eventKind: event.kind.rawValue, summary: text, outcome: outcome, source: plan.source, ruleID: ruleID,
-                        reason: reason, latencyMs: outcome == "replied" ? latency : nil), accountID: accountID, on: db)
+                        reason: reason ?? plan.note, latencyMs: outcome == "replied" ? latency : nil, replySummary: sent.isEmpty ? nil : reply),
+                    accountID: accountID, on: db)
                 try await store.count(counts, accountID: accountID, on: db)
             }
         }
@@ -219,7 +312,6 @@ struct InboundHandler: Sendable {
             try await finish("failed", outcome: "failed", reason: "token_unreadable", counts: ["failed"])
             return
         }
-        let reply = ReplyTemplate.render(plan.text, username: nil)
         do {
             let ids = try await graph.sendText(from: connection.instagramUserID, to: customer, text: reply, token: token)
             try await finish("sent", outcome: "replied", reason: nil, counts: plan.counts, sent: ids)
