@@ -129,6 +129,8 @@ let package = Package(
         tests("AuthServiceTests", ["AuthService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", "InstagramGraph", postgres, logging, crypto,
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "InMemoryLogging", package: "swift-log")]),
+        tests("AnalyticsServiceTests", ["AnalyticsService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", postgres, logging,
+                                        .product(name: "HummingbirdTesting", package: "hummingbird")]),
         tests("ServiceHealthTests", ["FlowtalkCore", "AuthService", "DispatchService", "AnalyticsService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
                                      .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]

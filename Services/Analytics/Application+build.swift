@@ -1,21 +1,45 @@
 import FlowtalkHTTP
+import FlowtalkStore
 import Hummingbird
 import Logging
 import Prometheus
 
-struct AnalyticsRequestContext: RequestContext {
+struct AnalyticsRequestContext: SessionRequestContext {
     var coreContext: CoreRequestContextStorage
-    init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+    var session: SessionInfo?
+    let peerAddress: String?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        peerAddress = source.channel.peerIP
+    }
 }
 
+/// flowtalk-analytics: the statistics and activity APIs (read-only, for the dashboard, with auth's session cookie) and
+/// the 90-day retention purge of the activity log.
 func buildApplication(
     configuration: AnalyticsConfiguration, logger: Logger? = nil, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
 ) async throws -> some ApplicationProtocol {
     let runtime = ServiceRuntime(label: "flowtalk-analytics", common: configuration.common, logger: logger, registry: registry)
     let router = runtime.router(context: AnalyticsRequestContext.self)
+    // The dashboard is served by auth, on another origin: only it may read these answers, with its cookie.
+    router.add(middleware: CORSMiddleware(
+        allowOrigin: .custom(configuration.dashboardOrigin), allowHeaders: [.contentType], allowMethods: [.get, .head, .options],
+        allowCredentials: true, maxAge: .seconds(600)))
+    let api = router.group("api").add(middleware: SessionMiddleware(sessions: SessionStore(client: runtime.postgres, logger: runtime.logger)))
+    StatsController(store: AnalyticsStore(client: runtime.postgres, logger: runtime.logger)).add(to: api)
+
+    let queue = JobQueue(client: runtime.postgres, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
+    let retention = Retention(store: AnalyticsStore(client: runtime.postgres, logger: runtime.logger), queue: queue, logger: runtime.logger)
+    var workerConfiguration = JobWorkerConfiguration()
+    workerConfiguration.loops = 1
+    workerConfiguration.batchSize = 1
+    workerConfiguration.lease = .seconds(120)
+    workerConfiguration.heartbeat = .seconds(30)
+    let worker = JobWorker(queue: queue, handlers: retention.handlers, configuration: workerConfiguration, ready: runtime.gate, logger: runtime.logger)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.common.host, port: configuration.common.port), serverName: nil),
-        services: runtime.services,
+        services: runtime.services + [worker, RetentionScheduler(retention: retention, gate: runtime.gate, interval: configuration.retentionInterval)],
         logger: runtime.logger)
 }

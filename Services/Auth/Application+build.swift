@@ -28,6 +28,7 @@ func buildApplication(
     let limiter = RateLimiter(client: runtime.postgres, logger: runtime.logger)
     let hasher = try PasswordHasher(cost: configuration.bcryptCost, pepper: configuration.passwordPepper)
     let router = runtime.router(context: AuthRequestContext.self)
+    DashboardRoutes(directory: configuration.dashboardDirectory, analyticsURL: configuration.analyticsURL, logger: runtime.logger).add(to: router)
     let api = router.group("api")
         .add(middleware: CSRFMiddleware(publicURL: configuration.publicURL))
         .add(middleware: SessionMiddleware(sessions: sessions))

@@ -21,6 +21,11 @@ struct AuthConfiguration: Sendable {
     var instagram: InstagramOAuth.Configuration
     /// `TOKEN_ENCRYPTION_KEYS`: seals the tokens of connected accounts.
     var vault: TokenVault
+    /// `ANALYTICS_URL`: where the dashboard finds flowtalk-analytics (told to it by `GET /api/config`, allowed by its CSP).
+    var analyticsURL = "http://127.0.0.1:8084"
+    /// `DASHBOARD_DIR`: the dashboard's static files; unset, `Services/Dashboard` is looked for from the working directory
+    /// and from the executable's.
+    var dashboardDirectory: String? = nil
 
     init(common: CommonConfiguration, publicURL: String = "http://127.0.0.1:8081", cookieSecure: Bool = true,
          passwordPepper: Secret<String> = Secret("test-pepper"), bcryptCost: Int = 4, trustedProxies: Set<String> = [],
@@ -49,5 +54,7 @@ struct AuthConfiguration: Sendable {
             oauthURL: try environment.url("INSTAGRAM_OAUTH_URL", default: "https://www.instagram.com"),
             apiURL: try environment.url("INSTAGRAM_API_URL", default: "https://api.instagram.com"), graph: try GraphConfiguration(environment: environment))
         vault = try TokenVault(keyRing: try environment.requiredSecret("TOKEN_ENCRYPTION_KEYS"))
+        analyticsURL = try environment.url("ANALYTICS_URL", default: "http://127.0.0.1:8084")
+        dashboardDirectory = environment.optional("DASHBOARD_DIR")
     }
 }

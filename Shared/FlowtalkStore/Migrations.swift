@@ -242,5 +242,12 @@ package enum FlowtalkMigrations {
                 // The start of what the bot answered (80 characters), for the log and the AI's short memory.
                 "ALTER TABLE activity ADD COLUMN reply_summary text",
             ]),
+        Migration(
+            version: 7, name: "analytics indexes",
+            statements: [
+                // The activity log pages by id within an account; the retention purge finds old entries by time.
+                "CREATE INDEX activity_account_id ON activity (account_id, id DESC)",
+                "CREATE INDEX activity_time ON activity (occurred_at)",
+            ]),
     ]
 }

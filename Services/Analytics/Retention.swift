@@ -1,0 +1,49 @@
+import FlowtalkStore
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The 90-day retention of the activity log: a queue job (`analytics.retention_purge`), scheduled once per UTC hour
+/// with a dedupe key, so however many analytics replicas run, one of them purges at a time.
+struct Retention: Sendable {
+    static let kind = "analytics.retention_purge"
+    let store: AnalyticsStore
+    let queue: JobQueue
+    let logger: Logger
+
+    var handlers: [String: JobHandler] {
+        [Self.kind: { _, logger in
+            let deleted = try await store.purgeActivity()
+            logger.info("Activity retention purge done", metadata: ["analytics.purged": "\(deleted)"])
+        }]
+    }
+
+    /// Queues this hour's purge (a no-op when a replica already did).
+    func schedule(now: Date = Date()) async throws {
+        let hour = Int(now.timeIntervalSince1970 / 3600)
+        _ = try await queue.enqueue([
+            NewJob(kind: Self.kind, payload: ByteBuffer(), dedupeKey: "retention:\(hour)", serializationKey: "analytics:retention", maxAttempts: 3)
+        ])
+    }
+}
+
+/// Schedules the purge at start and then every `interval`.
+struct RetentionScheduler: Service {
+    let retention: Retention
+    let gate: SchemaGate
+    let interval: Duration
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown { await gate.wait() }
+        guard gate.isOpen else { return }
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await retention.schedule()
+            } catch {
+                retention.logger.warning("Retention purge could not be scheduled", metadata: ["error.type": "\(type(of: error))"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import FlowtalkHTTP
+import FlowtalkStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// `GET /api/stats` and `GET /api/activity` for the signed-in account (docs/api.md).
+struct StatsController: Sendable {
+    let store: AnalyticsStore
+    /// The longest range one request may ask for, in days.
+    static let maximumDays = 366
+    static let outcomes: Set<String> = ["replied", "skipped", "failed", "unknown", "paused", "ignored"]
+
+    func add(to api: RouterGroup<AnalyticsRequestContext>) {
+        api.get("stats", use: stats)
+        api.get("activity", use: activity)
+    }
+
+    // MARK: Statistics
+
+    struct Totals: Encodable {
+        var received = 0, replied = 0, replied_rule = 0, replied_ai = 0, replied_ice_breaker = 0, replied_fallback = 0
+        var skipped = 0, failed = 0, unknown = 0
+        var reply_rate: Double? = nil
+
+        mutating func add(_ metrics: [String: Int]) {
+            received += metrics["received"] ?? 0
+            replied_rule += metrics["replied_rule"] ?? 0
+            replied_ai += metrics["replied_ai"] ?? 0
+            replied_ice_breaker += metrics["replied_ice_breaker"] ?? 0
+            replied_fallback += metrics["replied_fallback"] ?? 0
+            replied = replied_rule + replied_ai + replied_ice_breaker + replied_fallback
+            skipped += metrics.filter { $0.key.hasPrefix("skipped:") }.values.reduce(0, +)
+            failed += metrics["failed"] ?? 0
+            unknown += metrics["unknown"] ?? 0
+        }
+    }
+
+    struct Day: Encodable {
+        let date: String
+        let received, replied, replied_rule, replied_ai, replied_ice_breaker, replied_fallback, skipped, failed: Int
+    }
+
+    struct Latency: Encodable {
+        let p50: Int?
+        let p95: Int?
+        let samples: Int
+    }
+
+    struct RuleHits: Encodable {
+        let rule_id: String
+        let keywords: [String]?
+        let hits: Int
+    }
+
+    struct IceBreakerTaps: Encodable {
+        let position: Int
+        let question: String?
+        let taps: Int
+    }
+
+    struct Stats: Encodable {
+        let from: String
+        let to: String
+        let tz: String
+        let totals: Totals
+        let skipped_by_reason: [String: Int]
+        let latency_ms: Latency
+        let days: [Day]
+        let rules: [RuleHits]
+        let ice_breakers: [IceBreakerTaps]
+    }
+
+    func stats(_ request: Request, context: AnalyticsRequestContext) async throws -> Response {
+        let account = try context.requireSession().accountID
+        let query = request.uri.queryParameters
+        let tz = query["tz"].map(String.init) ?? "UTC"
+        guard await store.isKnownTimeZone(tz) else {
+            throw APIError.badRequest("tz must be a time zone name such as Europe/Paris or UTC.", code: "invalid_timezone")
+        }
+        let to: Date
+        if let text = query["to"] {
+            to = try Self.day(String(text), field: "to")
+        } else {
+            to = try Self.day(try await store.today(timeZone: tz), field: "to")
+        }
+        let from = try query["from"].map { try Self.day(String($0), field: "from") } ?? to.addingTimeInterval(-6 * 86_400)
+        guard from <= to else { throw APIError.badRequest("from must be on or before to.", code: "invalid_range") }
+        let dayCount = Int((to.timeIntervalSince(from) / 86_400).rounded()) + 1
+        guard dayCount <= Self.maximumDays else {
+            throw APIError.badRequest("Ask for at most \(Self.maximumDays) days at a time.", code: "invalid_range")
+        }
+        let fromText = Self.format(from)
+        let toText = Self.format(to)
+
+        let counts = try await store.dailyCounts(accountID: account, from: fromText, to: toText, timeZone: tz)
+        var totals = Totals()
+        var all: [String: Int] = [:]
+        var days: [Day] = []
+        for index in 0..<dayCount {
+            let date = Self.format(from.addingTimeInterval(Double(index) * 86_400))
+            let metrics = counts[date] ?? [:]
+            for (metric, count) in metrics { all[metric, default: 0] += count }
+            var day = Totals()
+            day.add(metrics)
+            days.append(
+                Day(date: date, received: day.received, replied: day.replied, replied_rule: day.replied_rule, replied_ai: day.replied_ai,
+                    replied_ice_breaker: day.replied_ice_breaker, replied_fallback: day.replied_fallback, skipped: day.skipped, failed: day.failed))
+        }
+        totals.add(all)
+        totals.reply_rate = totals.received > 0 ? Double(totals.replied) / Double(totals.received) : nil
+        var skipped: [String: Int] = [:]
+        for (metric, count) in all where metric.hasPrefix("skipped:") { skipped[String(metric.dropFirst("skipped:".count))] = count }
+
+        let keywords = try await store.ruleKeywords(accountID: account)
+        let rules = all.compactMap { metric, count -> RuleHits? in
+            guard metric.hasPrefix("rule:") else { return nil }
+            let id = String(metric.dropFirst("rule:".count))
+            return RuleHits(rule_id: id, keywords: keywords[id], hits: count)
+        }.sorted { ($0.hits, $1.rule_id) > ($1.hits, $0.rule_id) }
+        let questions = try await store.iceBreakerQuestions(accountID: account)
+        let taps = all.compactMap { metric, count -> IceBreakerTaps? in
+            guard metric.hasPrefix("ice_breaker:"), let position = Int(metric.dropFirst("ice_breaker:".count)) else { return nil }
+            return IceBreakerTaps(position: position, question: questions[position], taps: count)
+        }.sorted { $0.position < $1.position }
+        let latency = try await store.latency(accountID: account, from: fromText, to: toText, timeZone: tz)
+
+        return try Self.json(
+            Stats(
+                from: fromText, to: toText, tz: tz, totals: totals, skipped_by_reason: skipped,
+                latency_ms: Latency(p50: latency.p50.map { Int($0.rounded()) }, p95: latency.p95.map { Int($0.rounded()) }, samples: latency.samples),
+                days: days, rules: rules, ice_breakers: taps))
+    }
+
+    // MARK: Activity
+
+    struct Page: Encodable {
+        let items: [ActivityItem]
+        let next_before: String?
+    }
+
+    func activity(_ request: Request, context: AnalyticsRequestContext) async throws -> Response {
+        let account = try context.requireSession().accountID
+        let query = request.uri.queryParameters
+        var limit = 50
+        if let text = query["limit"] {
+            guard let value = Int(text), (1...100).contains(value) else {
+                throw APIError.badRequest("limit must be a whole number from 1 to 100.", code: "invalid_limit")
+            }
+            limit = value
+        }
+        var before: Int64?
+        if let text = query["before"], !text.isEmpty {
+            guard let value = Int64(text), value > 0 else {
+                throw APIError.badRequest("before must be an entry id from an earlier page.", code: "invalid_cursor")
+            }
+            before = value
+        }
+        var outcome: String?
+        if let text = query["outcome"], !text.isEmpty {
+            guard Self.outcomes.contains(String(text)) else {
+                throw APIError.badRequest("outcome must be one of \(Self.outcomes.sorted().joined(separator: ", ")).", code: "invalid_outcome")
+            }
+            outcome = String(text)
+        }
+        var items = try await store.activity(accountID: account, limit: limit, before: before, outcome: outcome)
+        var next: String?
+        if items.count > limit {
+            items.removeLast()
+            next = items.last?.id
+        }
+        return try Self.json(Page(items: items, next_before: next))
+    }
+
+    // MARK: Helpers
+
+    nonisolated(unsafe) private static let dayPattern = #/^\d{4}-\d{2}-\d{2}$/#
+
+    /// A calendar date `YYYY-MM-DD` (years 2000–2100), as midnight UTC; 400 for anything else.
+    static func day(_ text: String, field: String) throws -> Date {
+        let invalid = APIError.badRequest("\(field) must be a date written YYYY-MM-DD, such as 2026-11-29.", code: "invalid_date")
+        guard text.wholeMatch(of: dayPattern) != nil else { throw invalid }
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3, (2000...2100).contains(parts[0]) else { throw invalid }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        guard let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])), format(date) == text else { throw invalid }
+        return date
+    }
+
+    static func format(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
+    }
+
+    static func json(_ value: some Encodable) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.dateEncodingStrategy = .iso8601
+        return Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}
