@@ -95,16 +95,24 @@ done
 
 cat <<MSG
 
-Flowtalk is running (logs in .data/logs/):
+Flowtalk is running (logs in .data/logs/).
+
+  Open the dashboard:  http://127.0.0.1:8081
+    Sign up, then "Connect Instagram": the sandbox plays Instagram and approves its test account @new_shop at once.
+    Add a rule, then write to @new_shop as a customer would:
+      curl -s -X POST http://127.0.0.1:8090/simulate/dm -H 'content-type: application/json' \\
+           -d '{"ig_id":"17841400000000043","from":"customer-1","text":"How much is it?"}'
+    The reply shows up in the dashboard's Statistics and Activity pages.
+
   flowtalk-auth       http://127.0.0.1:8081   dashboard and API
   flowtalk-ingest     http://127.0.0.1:8082   POST /webhooks/instagram
   flowtalk-dispatch   http://127.0.0.1:8083   health and metrics
-  flowtalk-analytics  http://127.0.0.1:8084   statistics API
-  flowtalk-sandbox    http://127.0.0.1:8090   stand-in for Instagram (and a customer simulator)
+  flowtalk-analytics  http://127.0.0.1:8084   statistics and activity API
+  flowtalk-sandbox    http://127.0.0.1:8090   stand-in for Instagram and Groq (and a customer simulator)
   each also serves /healthz, /readyz and /metrics
 
-Try it: a customer DMs the demo shop @demo_shop, and the bot answers through the sandbox:
-  make demo                                   (or: .build/debug/flowtalk-dev dm "Do you deliver?")
+A seeded demo shop, @demo_shop (AI on), answers from the terminal too:
+  make demo                                   (or: make demo TEXT="Is the blue mug dishwasher safe?")
 
 Ctrl-C stops everything.
 MSG

@@ -16,4 +16,9 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 
 swift build --build-tests "$@"
+# The dashboard in headless Chromium (needs chromium, chromium-driver, python3-selenium: .ci/run installs them).
+# A filtered run (arguments given) leaves it out; BROWSER_TEST=1 forces it, BROWSER_TEST=0 leaves it out.
+if [ "${BROWSER_TEST:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
+    scripts/browser-test.sh
+fi
 swift test --skip-build "$@"

@@ -1,0 +1,179 @@
+"""The dashboard in headless Chromium: sign up, connect the sandbox's Instagram account through the real OAuth round
+trip, add a rule, let a simulated customer write, and see the reply counted in the statistics and listed in the
+activity log. Run by scripts/browser-test.sh (make test), which starts the services. Screenshots on failure."""
+
+import json
+import os
+import sys
+import time
+import traceback
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+DASHBOARD = os.environ["DASHBOARD_URL"]
+SANDBOX = os.environ["SANDBOX_URL"]
+INSTAGRAM_ID = os.environ["INSTAGRAM_ID"]
+ARTIFACTS = os.environ.get("ARTIFACTS", ".")
+WAIT = 30  # seconds; generous for a loaded 2-core machine
+
+
+def driver():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1000",
+                 "--no-first-run", "--disable-extensions"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def post(url, body):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=15) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=15) as response:
+        return json.loads(response.read())
+
+
+class Steps:
+    def __init__(self, browser):
+        self.browser = browser
+        self.wait = WebDriverWait(browser, WAIT)
+        self.step = "start"
+
+    def snap(self, name):
+        self.browser.save_screenshot(os.path.join(ARTIFACTS, f"{name}.png"))
+
+    def el(self, css):
+        return self.wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+    def type(self, css, text):
+        field = self.el(css)
+        field.clear()
+        field.send_keys(text)
+
+    def text_of(self, css):
+        return self.browser.find_element(By.CSS_SELECTOR, css).text.strip()
+
+    def until(self, what, condition):
+        self.step = what
+        self.wait.until(lambda _: condition())
+
+    def page(self, name):
+        self.step = f"open the {name} page"
+        self.el(f'a[href="#{name}"]').click()
+        self.el(f"#page-{name}")
+
+    def run(self):
+        b = self.browser
+        email = f"owner{int(time.time())}@example.com"
+        password = "a long dashboard passphrase"
+
+        self.step = "sign up"
+        b.get(DASHBOARD + "/")
+        self.el("#auth")
+        self.type("#signup-email", email)
+        self.type("#signup-password", password)
+        self.el("#signup-form button[type=submit], #signup-form input[type=submit]").click()
+        self.until("signed in after sign-up", lambda: b.find_element(By.CSS_SELECTOR, "#app").is_displayed())
+        self.until("the account's email shown", lambda: email in self.text_of("#account-email"))
+
+        self.page("connection")
+        self.until("not connected yet", lambda: "Not connected" in self.text_of("#connection-status"))
+        self.step = "connect Instagram"
+        self.el("#connect-button").click()  # → sandbox authorize → callback → back to the dashboard
+        self.until("connected as @browser_shop", lambda: "Connected as @browser_shop" in self.text_of("#connection-status"))
+        self.snap("connected")
+
+        self.page("rules")
+        self.type("#rule-keywords", "price, how much")
+        self.type("#rule-reply", "Our prices start at 10 EUR.")
+        self.el("#rule-save").click()
+        self.until("the rule listed", lambda: "Our prices start at 10 EUR." in self.text_of("#rules-list"))
+        self.type("#try-text", "What is the PRICE of the blue mug?")
+        self.el("#try-form button[type=submit], #try-form input[type=submit]").click()
+        self.until("the tester names the rule", lambda: "Our prices start at 10 EUR." in self.text_of("#try-result"))
+
+        self.step = "a customer writes"
+        answer = post(SANDBOX + "/simulate/dm", {"ig_id": INSTAGRAM_ID, "from": "cust-browser", "text": "What is the price of the blue mug?"})
+        assert answer.get("ingest_status") == 200, answer
+
+        def replied():
+            messages = get(f"{SANDBOX}/simulate/conversations/{INSTAGRAM_ID}")["messages"]
+            return any(m["direction"] == "out" and m["customer_id"] == "cust-browser" for m in messages)
+        self.until("the bot replied through the Graph API", replied)
+
+        self.page("stats")
+
+        def counted():
+            self.el('button[data-days="7"]').click()
+            time.sleep(0.3)
+            return self.text_of("#stat-received") == "1" and self.text_of("#stat-replied") == "1"
+        self.until("the reply counted in the statistics", counted)
+        self.until("the chart drawn", lambda: len(b.find_elements(By.CSS_SELECTOR, "#stats-chart rect")) > 0)
+        assert "price" in self.text_of("#stats-rules"), self.text_of("#stats-rules")
+        self.snap("stats")
+
+        self.page("activity")
+        self.until("the reply listed in the activity log", lambda: any(
+            "What is the price of the blue mug?" in row.text for row in b.find_elements(By.CSS_SELECTOR, 'tr.activity-row[data-outcome="replied"]')))
+        self.snap("activity")
+        Select(self.el("#activity-filter")).select_by_value("skipped")
+        self.until("the filter shows no replied rows", lambda: not b.find_elements(By.CSS_SELECTOR, 'tr.activity-row[data-outcome="replied"]'))
+
+        self.step = "every form field has a label"
+        unlabeled = b.execute_script(
+            "return [...document.querySelectorAll('input, select, textarea')]"
+            ".filter(e => e.type !== 'hidden' && e.labels.length === 0 && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))"
+            ".map(e => e.id || e.name || e.outerHTML.slice(0, 60))")
+        assert not unlabeled, f"fields without a label: {unlabeled}"
+
+        self.step = "readable at phone width"
+        b.set_window_size(375, 800)
+        self.page("stats")
+        time.sleep(0.5)
+        width = b.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 380, f"the page is {width}px wide at a 375px window"
+        self.snap("phone-stats")
+
+        self.step = "no errors in the browser console"
+        # The signed-out check at start (GET /api/auth/me → 401) is how the dashboard learns it must show the sign-in form.
+        errors = [entry["message"] for entry in b.get_log("browser")
+                  if entry["level"] == "SEVERE" and not ("/api/auth/me" in entry["message"] and "401" in entry["message"])]
+        assert not errors, f"console errors: {errors}"
+
+
+def main():
+    browser = driver()
+    steps = Steps(browser)
+    try:
+        steps.run()
+    except Exception:
+        traceback.print_exc()
+        print(f"browser test: FAILED at step: {steps.step}; screenshot and page source in {ARTIFACTS}/", file=sys.stderr)
+        try:
+            steps.snap("failure")
+            with open(os.path.join(ARTIFACTS, "failure.html"), "w") as page:
+                page.write(browser.page_source)
+            with open(os.path.join(ARTIFACTS, "failure-console.txt"), "w") as console:
+                console.write("\n".join(e["message"] for e in browser.get_log("browser")))
+        except Exception:
+            pass
+        browser.quit()
+        print("browser: 0 passed, 1 failed")
+        return 1
+    browser.quit()
+    print("browser: 1 passed, 0 failed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
