@@ -23,9 +23,7 @@ func buildApplication(
     let runtime = ServiceRuntime(label: "flowtalk-analytics", common: configuration.common, logger: logger, registry: registry)
     let router = runtime.router(context: AnalyticsRequestContext.self)
     // The dashboard is served by auth, on another origin: only it may read these answers, with its cookie.
-    router.add(middleware: CORSMiddleware(
-        allowOrigin: .custom(configuration.dashboardOrigin), allowHeaders: [.contentType], allowMethods: [.get, .head, .options],
-        allowCredentials: true, maxAge: .seconds(600)))
+    router.add(middleware: DashboardCORSMiddleware(origin: configuration.dashboardOrigin))
     let api = router.group("api").add(middleware: SessionMiddleware(sessions: SessionStore(client: runtime.postgres, logger: runtime.logger)))
     StatsController(store: AnalyticsStore(client: runtime.postgres, logger: runtime.logger)).add(to: api)
 

@@ -21,7 +21,7 @@ package struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    static func translate(_ error: any Error, context: Context) -> APIError {
+    package static func translate(_ error: any Error, context: Context) -> APIError {
         switch error {
         case let error as APIError:
             return error
