@@ -48,6 +48,14 @@ struct GroqFault: Codable, Sendable, Equatable {
     var seconds: Int?
 }
 
+/// A fault that applies to the next `count` calls.
+protocol CountedFault {
+    var count: Int? { get set }
+}
+
+extension Fault: CountedFault {}
+extension GroqFault: CountedFault {}
+
 /// The sandbox's memory: accounts, conversations, pending faults. Lost on restart, by design.
 actor SandboxState {
     private var accounts: [String: SandboxAccount] = [:]
@@ -102,17 +110,8 @@ actor SandboxState {
     func recordGroq(_ body: String) { groqRequests.append(body) }
     func addGroqFaults(_ list: [GroqFault]) { groqFaults.append(contentsOf: list) }
 
-    func nextGroqFault() -> GroqFault? {
-        guard var first = groqFaults.first else { return nil }
-        let remaining = (first.count ?? 1) - 1
-        if remaining > 0 {
-            first.count = remaining
-            groqFaults[0] = first
-        } else {
-            groqFaults.removeFirst()
-        }
-        return first
-    }
+    /// The fault to apply to this chat completion, if any (consuming one use of it).
+    func nextGroqFault() -> GroqFault? { Self.takeOne(from: &groqFaults) }
     var groqLog: [String] { groqRequests }
     func account(_ igID: String) -> SandboxAccount? { accounts[igID] }
 
@@ -122,8 +121,11 @@ actor SandboxState {
     func addFaults(_ list: [Fault], account igID: String) { faults[igID, default: []].append(contentsOf: list) }
 
     /// The fault to apply to this send, if any (consuming one use of it).
-    func nextFault(_ igID: String) -> Fault? {
-        guard var list = faults[igID], var first = list.first else { return nil }
+    func nextFault(_ igID: String) -> Fault? { Self.takeOne(from: &faults[igID, default: []]) }
+
+    /// One use of the first fault of a list: it stays while it has uses left (`count`, default 1).
+    private static func takeOne<F: CountedFault>(from list: inout [F]) -> F? {
+        guard var first = list.first else { return nil }
         let remaining = (first.count ?? 1) - 1
         if remaining > 0 {
             first.count = remaining
@@ -131,7 +133,6 @@ actor SandboxState {
         } else {
             list.removeFirst()
         }
-        faults[igID] = list
         return first
     }
 

@@ -227,6 +227,30 @@ func errorCode(_ response: TestResponse) -> String? {
     }
 }
 
+@Suite struct DashboardServingTests {
+    @Test func theDashboardIsServedWithItsOwnPolicyAndFindsAnalytics() async throws {
+        try await withAuth { client, _ in
+            let page = try await client.execute(uri: "/", method: .get)
+            #expect(page.status == .ok && page.headers[.contentType]?.hasPrefix("text/html") == true)
+            #expect(String(buffer: page.body).contains("app.js"))
+            let policy = page.headers[HTTPField.Name("Content-Security-Policy")!] ?? ""
+            // Only its own scripts and styles; requests to itself and to analytics; never framed.
+            for part in ["script-src 'self'", "style-src 'self'", "connect-src 'self' http://127.0.0.1:8084", "frame-ancestors 'none'"] {
+                #expect(policy.contains(part), "\(part) in \(policy)")
+            }
+            #expect(!policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"))
+            #expect(page.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+            for (uri, type) in [("/app.js", "text/javascript"), ("/app.css", "text/css")] {
+                let file = try await client.execute(uri: uri, method: .get)
+                #expect(file.status == .ok && file.headers[.contentType]?.hasPrefix(type) == true, "\(uri)")
+            }
+            let config = try await client.execute(uri: "/api/config", method: .get)
+            #expect(String(buffer: config.body) == #"{"analytics_url":"http://127.0.0.1:8084"}"#)
+            #expect(try await client.execute(uri: "/app.js.map", method: .get).status == .notFound)
+        }
+    }
+}
+
 @Suite struct CSRFTests {
     @Test func stateChangesFromElsewhereAreRefused() async throws {
         try await withAuth { client, _ in

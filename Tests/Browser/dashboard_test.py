@@ -129,6 +129,32 @@ class Steps:
         Select(self.el("#activity-filter")).select_by_value("skipped")
         self.until("the filter shows no replied rows", lambda: not b.find_elements(By.CSS_SELECTOR, 'tr.activity-row[data-outcome="replied"]'))
 
+        self.page("ai")
+        self.step = "a bad value is refused in words"
+        self.type("#ai-budget", "-5")
+        self.el("#ai-save").click()
+        self.until("an error in words", lambda: "error" in self.el("#message").get_attribute("class") and self.text_of("#message"))
+        assert "invalid_settings" not in self.text_of("#message"), self.text_of("#message")
+        self.step = "turn the AI on"
+        self.type("#ai-budget", "50")
+        self.type("#ai-description", "We sell handmade ceramic mugs.")
+        self.type("#ai-fallback", "Thanks! We will answer soon.")
+        if not self.el("#ai-enabled").is_selected():
+            self.el("#ai-enabled").click()
+        self.el("#ai-save").click()
+        self.until("settings saved", lambda: "saved" in self.text_of("#message").lower() and "error" not in self.el("#message").get_attribute("class"))
+        answer = post(SANDBOX + "/simulate/dm", {"ig_id": INSTAGRAM_ID, "from": "cust-ai", "text": "Is the mug dishwasher safe?"})
+        assert answer.get("ingest_status") == 200, answer
+
+        def ai_replied():
+            messages = get(f"{SANDBOX}/simulate/conversations/{INSTAGRAM_ID}")["messages"]
+            return any(m["direction"] == "out" and m["customer_id"] == "cust-ai" and "sandbox AI answer" in m["text"] for m in messages)
+        self.until("the AI answered a message no rule matches", ai_replied)
+        self.page("activity")
+        Select(self.el("#activity-filter")).select_by_value("")
+        self.until("the AI reply listed", lambda: any(
+            "Is the mug dishwasher safe?" in row.text for row in b.find_elements(By.CSS_SELECTOR, 'tr.activity-row[data-outcome="replied"]')))
+
         self.step = "every form field has a label"
         unlabeled = b.execute_script(
             "return [...document.querySelectorAll('input, select, textarea')]"
@@ -145,9 +171,11 @@ class Steps:
         self.snap("phone-stats")
 
         self.step = "no errors in the browser console"
-        # The signed-out check at start (GET /api/auth/me → 401) is how the dashboard learns it must show the sign-in form.
+        # Expected 4xx answers are logged by Chromium as failed loads: the signed-out check at start (GET /api/auth/me →
+        # 401) and the refused setting above (400). Anything else — a script error, a CSP violation, a 5xx — fails.
+        expected = (("/api/auth/me", "status of 401"), ("/api/settings", "status of 400"))
         errors = [entry["message"] for entry in b.get_log("browser")
-                  if entry["level"] == "SEVERE" and not ("/api/auth/me" in entry["message"] and "401" in entry["message"])]
+                  if entry["level"] == "SEVERE" and not any(path in entry["message"] and status in entry["message"] for path, status in expected)]
         assert not errors, f"console errors: {errors}"
 
 
