@@ -64,7 +64,7 @@ func seedConnectedHistory(_ database: TestDatabase, email: String, instagramID: 
             #expect(response.status == .ok)
             let text = String(buffer: response.body)
             let document = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-            for key in ["account", "instagram_connection", "rules", "settings", "ice_breakers", "conversations", "replies", "activity", "counts"] {
+            for key in ["account", "instagram_connection", "rules", "settings", "ice_breakers", "conversations", "replies", "activity", "counts", "ai_usage"] {
                 #expect(document[key] != nil && !(document[key] is NSNull), "\(key)")
             }
             #expect(text.contains("export@example.com") && text.contains("From 10 EUR.") && text.contains("hello there") && text.contains("17841400000000777"))
