@@ -76,6 +76,9 @@ package struct JobQueue: Sendable {
     package let client: PostgresClient
     package let logger: Logger
     let metrics: QueueMetrics
+    /// Jobs of kinds with this prefix carry a customer's message: when one dies its payload is emptied, so the text is
+    /// kept only in the activity log (the privacy policy), not for the 14 days a dead job stays for diagnosis.
+    package static let privatePayloadPrefix = "inbound."
 
     package init(client: PostgresClient, logger: Logger, metricsFactory: (any MetricsFactory)? = nil) {
         self.client = client
@@ -188,6 +191,8 @@ package struct JobQueue: Sendable {
             UPDATE jobs SET
                 state = CASE WHEN \(permanent) OR attempts >= max_attempts THEN 'dead' ELSE 'available' END,
                 dead_at = CASE WHEN \(permanent) OR attempts >= max_attempts THEN now() END,
+                payload = CASE WHEN (\(permanent) OR attempts >= max_attempts) AND starts_with(kind, \(Self.privatePayloadPrefix)) THEN ''::bytea
+                               ELSE payload END,
                 run_at = now() + \(delayMs) * interval '1 millisecond',
                 last_error = \(message), locked_until = NULL, locked_by = NULL, lease_id = NULL
             WHERE id = \(job.id) AND lease_id = \(job.leaseID) AND state = 'running'
@@ -210,6 +215,7 @@ package struct JobQueue: Sendable {
             UPDATE jobs SET
                 state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'available' END,
                 dead_at = CASE WHEN attempts >= max_attempts THEN now() END,
+                payload = CASE WHEN attempts >= max_attempts AND starts_with(kind, \(Self.privatePayloadPrefix)) THEN ''::bytea ELSE payload END,
                 run_at = now(), last_error = 'lease expired', locked_until = NULL, locked_by = NULL, lease_id = NULL
             WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND locked_until < now() FOR UPDATE SKIP LOCKED)
             RETURNING kind, state

@@ -282,6 +282,30 @@ func withWorkers<T: Sendable>(
         }
     }
 
+    @Test func aDeadInboundJobKeepsNoMessageText() async throws {
+        try await TestDatabase.withMigrated { _, client in
+            let queue = JobQueue(client: client, logger: Self.logger)
+            _ = try await queue.enqueue([job("inbound.message", "customer text CANARY", maxAttempts: 1), job("instagram.token_refresh", "account-id", maxAttempts: 1)])
+            // One dies by its last failed attempt, the other by a permanent failure; one more dies by an expired lease.
+            for claimed in try await queue.claim(kinds: ["inbound.message", "instagram.token_refresh"], limit: 2, worker: "w", lease: .seconds(30)) {
+                #expect(try await queue.fail(claimed, error: "boom") == .dead)
+            }
+            _ = try await queue.enqueue([job("inbound.postback", "tapped CANARY", maxAttempts: 1)])
+            _ = try await queue.claim(kinds: ["inbound.postback"], limit: 1, worker: "w", lease: .seconds(30))
+            try await client.query("UPDATE jobs SET locked_until = now() - interval '1 second' WHERE state = 'running'")
+            #expect(try await queue.rescueExpired() == 1)
+            var payloads: [String: String] = [:]
+            for try await (kind, payload, error) in try await client.query("SELECT kind, payload, last_error FROM jobs WHERE state = 'dead'")
+                .decode((String, ByteBuffer, String).self)
+            {
+                payloads[kind] = String(buffer: payload)
+                #expect(!error.isEmpty)
+            }
+            // The customer's words are gone from the dead jobs; other kinds keep their payload for diagnosis.
+            #expect(payloads == ["inbound.message": "", "inbound.postback": "", "instagram.token_refresh": "account-id"])
+        }
+    }
+
     @Test func backoffGrowsWithJitterAndIsCapped() {
         for attempt in 1...30 {
             let ceiling = min(2.0 * pow(2.0, Double(min(attempt - 1, 20))), 600)
