@@ -134,6 +134,11 @@ struct GraphAccountRoutes: Sendable {
                 content = #"{"can_help":false,"reply":""}"#
             case .malformed?:
                 content = "Sure! We can help you with that."
+            case .long?:
+                var reply: [UInt8] = []
+                JSONText.appendString(
+                    (1...60).map { "Sentence \($0) of a long sandbox answer." }.joined(separator: " "), to: &reply)
+                content = #"{"can_help":true,"reply":"# + String(decoding: reply, as: UTF8.self) + "}"
             case nil:
                 break
             }
@@ -144,7 +149,7 @@ struct GraphAccountRoutes: Sendable {
             return json(answer)
         }
         // Faults for the next chat completions: cannot_help, rate_limit (429 with retry-after `seconds`, default 1),
-        // server_error (503), slow (`seconds` before answering), malformed (prose instead of JSON).
+        // server_error (503), slow (`seconds` before answering), malformed (prose instead of JSON), long (~3,000 bytes).
         router.post("/sandbox/groq/faults") { request, context -> Response in
             struct Body: Decodable { let faults: [GroqFault] }
             let body = try await request.decode(as: Body.self, context: context)

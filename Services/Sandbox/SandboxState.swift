@@ -42,6 +42,8 @@ struct GroqFault: Codable, Sendable, Equatable {
         case serverError = "server_error"
         case slow
         case malformed
+        /// A reply of about 3,000 bytes (sentences), longer than Instagram takes in one message.
+        case long
     }
     var kind: Kind
     var count: Int?

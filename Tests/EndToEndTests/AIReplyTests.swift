@@ -124,6 +124,14 @@ import Testing
             try await Loop.eventually("cust-b answered") { try await Loop.replyStates(stack, customer: "cust-b") == ["sent"] }
             #expect(try Self.messages(try await Self.groqRequests(stack)[2]).map(\.role) == ["system", "user"])
 
+            // A long answer is cut to two Instagram messages, each within the 1,000-byte limit, on sentence boundaries.
+            try await Self.groqFault(stack, #"{"kind":"long"}"#)
+            _ = try await Loop.dm(stack, from: "cust-long", "Tell me everything")
+            try await Loop.eventually("long answer sent") { try await Loop.replyStates(stack, customer: "cust-long") == ["sent"] }
+            let parts = try await Loop.outgoing(stack, to: "cust-long")
+            #expect(parts.count == 2 && parts.allSatisfy { $0.utf8.count <= 1000 && $0.hasSuffix(".") })
+            #expect(parts.first?.hasPrefix("Sentence 1 of a long sandbox answer.") == true)
+
             // Without fallback text, "cannot help" sends nothing and says why.
             try await Self.settings(stack, Self.aiOn(fallback: ""))
             try await Self.groqFault(stack, #"{"kind":"cannot_help"}"#)
