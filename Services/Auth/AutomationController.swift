@@ -123,43 +123,26 @@ struct AutomationController: Sendable {
         try encode(["settings": try await store.settings(accountID: try context.requireSession().accountID)])
     }
 
-    /// The body of PUT /api/settings: any subset of the fields; those left out keep their value.
-    struct SettingsInput: Decodable {
-        var cooldown_seconds: Int?
-        var human_pause_minutes: Int?
-        var ai_enabled: Bool?
-        var business_description: String?
-        var ai_tone: String?
-        var fallback_text: String?
-        var ai_memory: Bool?
-        var ai_daily_budget: Int?
-
-        func merged(into current: EditableSettings) throws -> EditableSettings {
-            var settings = current
-            settings.cooldown_seconds = cooldown_seconds ?? current.cooldown_seconds
-            settings.human_pause_minutes = human_pause_minutes ?? current.human_pause_minutes
-            settings.ai_enabled = ai_enabled ?? current.ai_enabled
-            settings.business_description = business_description?.trimmingCharacters(in: .whitespacesAndNewlines) ?? current.business_description
-            settings.ai_tone = ai_tone?.trimmingCharacters(in: .whitespacesAndNewlines) ?? current.ai_tone
-            settings.fallback_text = fallback_text?.trimmingCharacters(in: .whitespacesAndNewlines) ?? current.fallback_text
-            settings.ai_memory = ai_memory ?? current.ai_memory
-            settings.ai_daily_budget = ai_daily_budget ?? current.ai_daily_budget
-            func invalid(_ message: String) -> APIError { APIError.badRequest(message, code: "invalid_settings") }
-            guard (0...3600).contains(settings.cooldown_seconds) else { throw invalid("cooldown_seconds must be 0–3600.") }
-            guard (0...10_080).contains(settings.human_pause_minutes) else { throw invalid("human_pause_minutes must be 0–10080 (a week).") }
-            guard settings.business_description.count <= 2_000 else { throw invalid("Keep the business description under 2,000 characters.") }
-            guard settings.ai_tone.count <= 200 else { throw invalid("Keep the tone under 200 characters, e.g. \"friendly, short, informal\".") }
-            guard settings.fallback_text.utf8.count <= 1_000 else { throw invalid("Keep the fallback text under 1,000 bytes.") }
-            guard (0...100_000).contains(settings.ai_daily_budget) else { throw invalid("ai_daily_budget must be 0–100000 AI answers a day.") }
-            return settings
-        }
+    /// Checks the fields a PUT /api/settings names (text trimmed); the others are left as they are.
+    static func validated(_ input: SettingsChange) throws -> SettingsChange {
+        var change = input
+        change.business_description = input.business_description?.trimmingCharacters(in: .whitespacesAndNewlines)
+        change.ai_tone = input.ai_tone?.trimmingCharacters(in: .whitespacesAndNewlines)
+        change.fallback_text = input.fallback_text?.trimmingCharacters(in: .whitespacesAndNewlines)
+        func invalid(_ message: String) -> APIError { APIError.badRequest(message, code: "invalid_settings") }
+        if let value = change.cooldown_seconds, !(0...3600).contains(value) { throw invalid("cooldown_seconds must be 0–3600.") }
+        if let value = change.human_pause_minutes, !(0...10_080).contains(value) { throw invalid("human_pause_minutes must be 0–10080 (a week).") }
+        if let value = change.business_description, value.count > 2_000 { throw invalid("Keep the business description under 2,000 characters.") }
+        if let value = change.ai_tone, value.count > 200 { throw invalid("Keep the tone under 200 characters, e.g. \"friendly, short, informal\".") }
+        if let value = change.fallback_text, value.utf8.count > 1_000 { throw invalid("Keep the fallback text under 1,000 bytes.") }
+        if let value = change.ai_daily_budget, !(0...100_000).contains(value) { throw invalid("ai_daily_budget must be 0–100000 AI answers a day.") }
+        return change
     }
 
     func putSettings(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let account = try context.requireSession().accountID
-        let input = try await request.decode(as: SettingsInput.self, context: context)
-        let settings = try input.merged(into: try await store.settings(accountID: account))
-        try await store.saveSettings(settings, accountID: account)
+        let change = try Self.validated(try await request.decode(as: SettingsChange.self, context: context))
+        try await store.updateSettings(change, accountID: account)
         return try encode(["settings": try await store.settings(accountID: account)])
     }
 

@@ -707,7 +707,15 @@
     const query = new URLSearchParams({ from: ymd(from), to: ymd(today), tz: TIME_ZONE });
     $('#stats-period').textContent = 'Loading…';
     try {
-      const data = await analytics(`/api/stats?${query}`);
+      let data;
+      try {
+        data = await analytics(`/api/stats?${query}`);
+      } catch (err) {
+        // A time zone the server does not know (older tz data): show the statistics in UTC rather than none.
+        if (err.code !== 'invalid_timezone') throw err;
+        query.set('tz', 'UTC');
+        data = await analytics(`/api/stats?${query}`);
+      }
       if (id === state.statsRequest) renderStats({ ...data, from: data.from || ymd(from), to: data.to || ymd(today) });
     } catch (err) {
       if (id !== state.statsRequest) return;

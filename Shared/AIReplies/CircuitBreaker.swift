@@ -10,7 +10,8 @@ package final class CircuitBreaker: Sendable {
     package enum State: Equatable, Sendable {
         case closed
         case open(until: NIODeadline)
-        case halfOpen
+        /// One trial call is out since `since`; if its outcome is never recorded, another is allowed after `openFor`.
+        case halfOpen(since: NIODeadline)
     }
 
     private struct Inner {
@@ -34,10 +35,14 @@ package final class CircuitBreaker: Sendable {
         inner.withLockedValue { inner in
             switch inner.state {
             case .closed: return true
-            case .halfOpen: return false
+            case .halfOpen(let since):
+                // A trial whose outcome never came back (the caller failed before recording it) does not block for ever.
+                guard now >= since + openFor else { return false }
+                inner.state = .halfOpen(since: now)
+                return true
             case .open(let until):
                 guard now >= until else { return false }
-                inner.state = .halfOpen
+                inner.state = .halfOpen(since: now)
                 return true
             }
         }
@@ -55,7 +60,8 @@ package final class CircuitBreaker: Sendable {
     package func recordFailure(now: NIODeadline = .now()) -> Bool {
         inner.withLockedValue { inner in
             inner.failures += 1
-            if inner.state == .halfOpen || inner.failures >= threshold {
+            if case .halfOpen = inner.state { inner.failures = threshold }
+            if inner.failures >= threshold {
                 inner.state = .open(until: now + openFor)
                 inner.failures = 0
                 return true
@@ -67,7 +73,7 @@ package final class CircuitBreaker: Sendable {
     /// A call that failed for reasons of its own (bad answer, refused request): the provider is up, the trial is over.
     package func recordNeutral() {
         inner.withLockedValue { inner in
-            if inner.state == .halfOpen { inner.state = .closed }
+            if case .halfOpen = inner.state { inner.state = .closed }
         }
     }
 }
@@ -75,7 +81,10 @@ package final class CircuitBreaker: Sendable {
 extension CircuitBreaker {
     /// True while open and its pause has not run out (does not take the half-open trial).
     package func isOpen(now: NIODeadline = .now()) -> Bool {
-        if case .open(let until) = state { return now < until }
-        return state == .halfOpen
+        switch state {
+        case .closed: false
+        case .open(let until): now < until
+        case .halfOpen(let since): now < since + openFor
+        }
     }
 }

@@ -19,7 +19,7 @@ package enum PersonalDataMasker {
             // Seven or more digits in one number: a phone, card, IBAN tail or account number. Shorter runs (prices,
             // sizes, quantities) and dates are kept: they identify nobody and the model needs them.
             let digits = number.filter(\.isNumber).count
-            if digits < 7 || number.wholeMatch(of: datePattern) != nil { return number }
+            if digits < 7 || (digits <= 8 && number.wholeMatch(of: datePattern) != nil) { return number }
             return phone
         }
         return result
@@ -32,5 +32,6 @@ package enum PersonalDataMasker {
     nonisolated(unsafe) private static let handlePattern = #/(^|[^\p{L}\p{N}_.])@[\p{L}\p{N}_.]{1,30}/#
     // A number written with spaces, dots, dashes, slashes or brackets between its digits, optionally with a leading +.
     nonisolated(unsafe) private static let numberPattern = #/\+?\(?\d(?:[\d \-./()\u{00A0}]{0,30}\d)?/#
+    // A date: day or month of one or two digits between separators, e.g. 12.05.2026, 2026-05-12, 5/12/26.
     nonisolated(unsafe) private static let datePattern = #/\d{1,4}[./\-]\d{1,2}[./\-]\d{1,4}/#
 }

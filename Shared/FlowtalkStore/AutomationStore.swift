@@ -48,6 +48,18 @@ package struct EditableSettings: Sendable, Equatable, Codable {
     }
 }
 
+/// A change to some settings: nil leaves a field as it is.
+package struct SettingsChange: Sendable, Equatable, Decodable {
+    package var cooldown_seconds: Int?
+    package var human_pause_minutes: Int?
+    package var ai_enabled: Bool?
+    package var business_description: String?
+    package var ai_tone: String?
+    package var fallback_text: String?
+    package var ai_memory: Bool?
+    package var ai_daily_budget: Int?
+}
+
 /// Rules, settings and Ice Breakers of one account. Every statement is scoped by the account id.
 package struct AutomationStore: Sendable {
     package let client: PostgresClient
@@ -118,17 +130,25 @@ package struct AutomationStore: Sendable {
         EditableSettings(try await DispatchStore(client: client, logger: logger).settings(accountID: accountID))
     }
 
-    package func saveSettings(_ settings: EditableSettings, accountID: UUID) async throws {
-        try await client.query(
-            """
-            INSERT INTO account_settings (account_id, cooldown_seconds, human_pause_minutes, ai_enabled, business_description, ai_tone, fallback_text,
-                                          ai_memory, ai_daily_budget)
-            VALUES (\(accountID), \(settings.cooldown_seconds), \(settings.human_pause_minutes), \(settings.ai_enabled), \(settings.business_description),
-                    \(settings.ai_tone), \(settings.fallback_text), \(settings.ai_memory), \(settings.ai_daily_budget))
-            ON CONFLICT (account_id) DO UPDATE SET cooldown_seconds = EXCLUDED.cooldown_seconds, human_pause_minutes = EXCLUDED.human_pause_minutes,
-                ai_enabled = EXCLUDED.ai_enabled, business_description = EXCLUDED.business_description, ai_tone = EXCLUDED.ai_tone,
-                fallback_text = EXCLUDED.fallback_text, ai_memory = EXCLUDED.ai_memory, ai_daily_budget = EXCLUDED.ai_daily_budget, updated_at = now()
-            """, logger: logger)
+    /// Changes the named settings only, in one statement: two saves of different fields at once both take effect.
+    package func updateSettings(_ change: SettingsChange, accountID: UUID) async throws {
+        try await client.withTransaction(logger: logger) { db in
+            try await db.query("INSERT INTO account_settings (account_id) VALUES (\(accountID)) ON CONFLICT DO NOTHING", logger: logger)
+            try await db.query(
+                """
+                UPDATE account_settings SET
+                    cooldown_seconds = COALESCE(\(change.cooldown_seconds), cooldown_seconds),
+                    human_pause_minutes = COALESCE(\(change.human_pause_minutes), human_pause_minutes),
+                    ai_enabled = COALESCE(\(change.ai_enabled), ai_enabled),
+                    business_description = COALESCE(\(change.business_description), business_description),
+                    ai_tone = COALESCE(\(change.ai_tone), ai_tone),
+                    fallback_text = COALESCE(\(change.fallback_text), fallback_text),
+                    ai_memory = COALESCE(\(change.ai_memory), ai_memory),
+                    ai_daily_budget = COALESCE(\(change.ai_daily_budget), ai_daily_budget),
+                    updated_at = now()
+                WHERE account_id = \(accountID)
+                """, logger: logger)
+        }
     }
 
     /// Replaces the account's Ice Breakers and queues their sync to Instagram, in one transaction.

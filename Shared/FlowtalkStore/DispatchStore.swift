@@ -68,18 +68,20 @@ package struct ActivityEntry: Sendable {
     package var latencyMs: Int?
     /// The start of what was sent (80 characters).
     package var replySummary: String?
+    /// How much of a text the log keeps.
+    package static let summaryLength = 80
 
     package init(customerID: String?, eventKind: String, summary: String?, outcome: String, source: String? = nil, ruleID: UUID? = nil,
                  reason: String? = nil, latencyMs: Int? = nil, replySummary: String? = nil) {
         self.customerID = customerID
         self.eventKind = eventKind
-        self.summary = summary.map { String($0.prefix(80)) }
+        self.summary = summary.map { String($0.prefix(Self.summaryLength)) }
         self.outcome = outcome
         self.source = source
         self.ruleID = ruleID
         self.reason = reason
         self.latencyMs = latencyMs
-        self.replySummary = replySummary.map { String($0.prefix(80)) }
+        self.replySummary = replySummary.map { String($0.prefix(Self.summaryLength)) }
     }
 }
 
@@ -89,6 +91,8 @@ package struct ReplyRecord: Sendable, Equatable {
     package let state: String
     package let source: String
     package let ruleID: UUID?
+    /// Why the fallback text was chosen (`ai_budget_exhausted`, …).
+    package var note: String? = nil
 }
 
 /// SQL for the dispatch worker: connections, rules, conversations, replies, activity and counts.
@@ -187,24 +191,28 @@ package struct DispatchStore: Sendable {
 
     /// Commits a reply as `sending` (unique per inbound message) and stamps the conversation's last reply.
     package func beginReply(
-        accountID: UUID, inboundMID: String, customerID: String, source: String, ruleID: UUID?, state: String = "sending", on connection: PostgresConnection
+        accountID: UUID, inboundMID: String, customerID: String, source: String, ruleID: UUID?, state: String = "sending", note: String? = nil,
+        on connection: PostgresConnection
     ) async throws -> Int64 {
         let rows = try await connection.query(
             """
-            INSERT INTO replies (account_id, inbound_mid, customer_id, state, source, rule_id)
-            VALUES (\(accountID), \(inboundMID), \(customerID), \(state), \(source), \(ruleID)) RETURNING id
+            INSERT INTO replies (account_id, inbound_mid, customer_id, state, source, rule_id, note)
+            VALUES (\(accountID), \(inboundMID), \(customerID), \(state), \(source), \(ruleID), \(note)) RETURNING id
             """, logger: logger)
         var id: Int64 = 0
         for try await value in rows.decode(Int64.self) { id = value }
-        try await connection.query(
-            "UPDATE conversations SET last_reply_at = now() WHERE account_id = \(accountID) AND customer_id = \(customerID)", logger: logger)
+        // The cooldown starts when something is going out; a `pending` AI reply may still end in nothing.
+        if state == "sending" {
+            try await connection.query(
+                "UPDATE conversations SET last_reply_at = now() WHERE account_id = \(accountID) AND customer_id = \(customerID)", logger: logger)
+        }
         return id
     }
 
     package func reply(inboundMID: String) async throws -> ReplyRecord? {
-        let rows = try await client.query("SELECT id, state, source, rule_id FROM replies WHERE inbound_mid = \(inboundMID)", logger: logger)
-        for try await (id, state, source, rule) in rows.decode((Int64, String, String, UUID?).self) {
-            return ReplyRecord(id: id, state: state, source: source, ruleID: rule)
+        let rows = try await client.query("SELECT id, state, source, rule_id, note FROM replies WHERE inbound_mid = \(inboundMID)", logger: logger)
+        for try await (id, state, source, rule, note) in rows.decode((Int64, String, String, UUID?, String?).self) {
+            return ReplyRecord(id: id, state: state, source: source, ruleID: rule, note: note)
         }
         return nil
     }
@@ -419,10 +427,18 @@ extension DispatchStore {
         return .granted
     }
 
-    /// Moves a reply to `sending` with the source it is sent as (an AI answer, or the fallback text in its place).
-    package func startSending(replyID: Int64, from: String, source: String) async throws -> Bool {
+    /// Moves a reply to `sending` with the source it is sent as (an AI answer, or the fallback text in its place), and
+    /// starts the conversation's cooldown.
+    package func startSending(replyID: Int64, from: String, source: String, note: String? = nil) async throws -> Bool {
         let rows = try await client.query(
-            "UPDATE replies SET state = 'sending', source = \(source) WHERE id = \(replyID) AND state = \(from) RETURNING 1", logger: logger)
+            """
+            WITH moved AS (
+                UPDATE replies SET state = 'sending', source = \(source), note = \(note) WHERE id = \(replyID) AND state = \(from)
+                RETURNING account_id, customer_id),
+            stamped AS (
+                UPDATE conversations c SET last_reply_at = now() FROM moved m WHERE c.account_id = m.account_id AND c.customer_id = m.customer_id)
+            SELECT 1 FROM moved
+            """, logger: logger)
         for try await _ in rows.decode(Int.self) { return true }
         return false
     }

@@ -249,5 +249,11 @@ package enum FlowtalkMigrations {
                 "CREATE INDEX activity_account_id ON activity (account_id, id DESC)",
                 "CREATE INDEX activity_time ON activity (occurred_at)",
             ]),
+        Migration(
+            version: 8, name: "reply notes",
+            statements: [
+                // Why the fallback text was sent instead of an AI answer, kept for a resend after a Graph API retry.
+                "ALTER TABLE replies ADD COLUMN note text",
+            ]),
     ]
 }

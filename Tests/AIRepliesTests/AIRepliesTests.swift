@@ -14,6 +14,7 @@ import Testing
         ("ask @jane_doe.shop or @bob", "ask [handle] or [handle]"),
         ("see https://example.com/order?id=42 and www.shop.example", "see [link] and [link]"),
         ("card 4111 1111 1111 1111", "card [phone]"),
+        ("account 1234-56-7890", "account [phone]"),
     ])
     func personalDataIsMasked(input: String, expected: String) {
         #expect(PersonalDataMasker.mask(input) == expected)
@@ -128,6 +129,17 @@ import Testing
         breaker.recordSuccess()
         #expect(breaker.state == .closed)
         #expect(breaker.allow(now: start + .seconds(62)))
+    }
+
+    @Test func aTrialWhoseOutcomeIsNeverRecordedDoesNotBlockForEver() {
+        let breaker = CircuitBreaker(threshold: 1, openFor: .seconds(30))
+        let start = NIODeadline.now()
+        breaker.recordFailure(now: start)
+        #expect(breaker.allow(now: start + .seconds(31)))  // the trial goes out… and its caller fails before recording
+        #expect(!breaker.allow(now: start + .seconds(40)) && breaker.isOpen(now: start + .seconds(40)))
+        #expect(breaker.allow(now: start + .seconds(62)))  // another trial after a further pause
+        breaker.recordNeutral()
+        #expect(breaker.state == .closed && !breaker.isOpen(now: start + .seconds(62)))
     }
 
     @Test func aSuccessResetsTheCount() {

@@ -133,12 +133,18 @@ import Testing
             #expect(parts.first?.hasPrefix("Sentence 1 of a long sandbox answer.") == true)
 
             // Without fallback text, "cannot help" sends nothing and says why.
-            try await Self.settings(stack, Self.aiOn(fallback: ""))
+            var noFallback = Self.aiOn(fallback: "")
+            noFallback.cooldownSeconds = 600
+            try await Self.settings(stack, noFallback)
             try await Self.groqFault(stack, #"{"kind":"cannot_help"}"#)
             _ = try await Loop.dm(stack, from: "cust-c", "Can you fix my order?")
             try await Loop.eventually("cust-c decided") { try await Loop.replyStates(stack, customer: "cust-c") == ["skipped"] }
             #expect(try await Self.entries(stack, "cust-c") == ["skipped/ai/ai_cannot_help"])
             #expect(try await Loop.outgoing(stack, to: "cust-c").isEmpty)
+            // Nothing went out, so no cooldown started: the customer's next question, which a rule answers, is answered.
+            _ = try await Loop.dm(stack, from: "cust-c", "how much is it?")
+            try await Loop.eventually("cust-c's rule reply") { try await Loop.replyStates(stack, customer: "cust-c") == ["skipped", "sent"] }
+            #expect(try await Loop.outgoing(stack, to: "cust-c") == ["Our prices start at 10 EUR."])
         }
     }
 
@@ -177,8 +183,13 @@ import Testing
             // The daily budget counts messages that reached the AI (5 so far today; retries are not extra): a budget of 5 is spent.
             try await Self.settings(stack, AccountSettings(
                 cooldownSeconds: 0, aiEnabled: true, businessDescription: "A vegan bakery in Lyon.", fallbackText: Self.fallback, aiDailyBudget: 5))
+            // Instagram refuses the fallback once (rate limit): it is sent again as it was, without asking the AI.
+            let (faultStatus, _) = try await Loop.post(
+                "\(stack.sandbox)/sandbox/faults", #"{"ig_id":"\#(Loop.shop)","faults":[{"kind":"rate_limit","count":1}]}"#)
+            #expect(faultStatus == .noContent)
             _ = try await Loop.dm(stack, from: "cust-budget", "Any croissants left?")
             try await Loop.eventually("budget decided") { try await Loop.replyStates(stack, customer: "cust-budget") == ["sent"] }
+            #expect(try await Loop.outgoing(stack, to: "cust-budget") == [Self.fallback])
             #expect(try await Self.entries(stack, "cust-budget") == ["replied/fallback/ai_budget_exhausted"])
             #expect(try await Self.groqRequests(stack).count == 8)
 

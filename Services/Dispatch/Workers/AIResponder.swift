@@ -35,17 +35,20 @@ struct AIResponder: Sendable {
     /// and (memory on) the customer's last masked turns are sent — no id, username or name.
     func answer(text: String, accountID: UUID, customerID: String, settings: AccountSettings, logger: Logger) async throws -> Result {
         guard let client else { return .declined("ai_not_configured") }
-        guard breaker.allow() else {
-            metrics.failure(reason: "ai_circuit_open")
-            return .declined("ai_circuit_open")
-        }
+        // Turned off since this message was taken for the AI (a resumed reply): no call.
+        guard settings.aiEnabled else { return .declined("ai_disabled") }
         let facts = try await store.rules(accountID: accountID).filter(\.enabled).sorted { $0.priority > $1.priority }.map {
             AIPrompt.Fact(topic: $0.keywords, answer: ReplyTemplate.render($0.reply, username: nil))
         }
         var memory: [AIPrompt.Turn] = []
         if settings.aiMemory {
             memory = try await store.recentTurns(accountID: accountID, customerID: customerID, minutes: Self.memoryMinutes, limit: Self.memoryTurns)
-                .map { AIPrompt.Turn(customer: $0.customer, business: $0.business) }
+                .map { AIPrompt.Turn(customer: Self.wholeWords($0.customer), business: $0.business.map(Self.wholeWords)) }
+        }
+        // Asked only now, right before the call: a trial taken in half-open state is always followed by its outcome.
+        guard breaker.allow() else {
+            metrics.failure(reason: "ai_circuit_open")
+            return .declined("ai_circuit_open")
         }
         let prompt = AIPrompt(description: settings.businessDescription, tone: settings.aiTone, facts: facts, memory: memory, text: text)
         let started = ContinuousClock.now
@@ -74,6 +77,15 @@ struct AIResponder: Sendable {
             logger.notice("No AI answer", metadata: ["ai.reason": "\(error.reason)"])
             return .declined(error.reason)
         }
+    }
+
+    /// The activity log keeps 80 characters: a summary that long may end inside a word (half an email address that the
+    /// masker would no longer recognise), so the cut word is dropped before the text is masked and sent.
+    static func wholeWords(_ summary: String) -> String {
+        guard summary.count >= ActivityEntry.summaryLength, let space = summary.lastIndex(where: \.isWhitespace) else {
+            return summary.count >= ActivityEntry.summaryLength ? "" : summary
+        }
+        return String(summary[..<space])
     }
 
     /// An answer cut to what fits in `maximumParts` Instagram messages, on sentence or word boundaries.

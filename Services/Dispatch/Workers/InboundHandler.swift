@@ -148,15 +148,35 @@ struct InboundHandler: Sendable {
                 // A run before this one reserved an AI answer and stopped before sending anything: ask again.
                 try await answerWithAI(replyID: existing.id, event: event, text: text, customer: customer, connection, job: job, logger: logger)
                 return
-            case "retry" where existing.source == "ai" || existing.source == "fallback":
-                // An AI answer (or the fallback in its place) that Instagram refused for now. The answer itself is not
-                // stored, so the AI is asked again (not counted against the daily budget a second time).
+            case "retry" where existing.source == "ai":
+                // An AI answer that Instagram refused for now. The answer itself is not stored, so the AI is asked again
+                // (not counted against the daily budget a second time).
                 let resumed = try await store.client.withTransaction(logger: store.logger) { db in
                     try await store.transition(replyID: existing.id, from: "retry", to: "pending", on: db)
                 }
                 guard resumed else { return }
                 try await answerWithAI(replyID: existing.id, event: event, text: text, customer: customer, connection, job: job, logger: logger)
                 return
+            case "retry" where existing.source == "fallback":
+                // The fallback text (sent instead of an AI answer) that Instagram refused for now: the same text again,
+                // without asking the AI (the budget or the breaker may be why it was chosen).
+                let fallback = try await store.settings(accountID: accountID).fallbackText
+                let resumed = try await store.client.withTransaction(logger: store.logger) { db in
+                    guard !fallback.isEmpty else {
+                        guard try await store.transition(replyID: existing.id, from: "retry", to: "skipped", error: "fallback_removed", on: db) else {
+                            return false
+                        }
+                        try await store.addActivity(
+                            ActivityEntry(customerID: customer, eventKind: event.kind.rawValue, summary: text, outcome: "skipped", source: "fallback",
+                                          reason: "fallback_removed"), accountID: accountID, on: db)
+                        try await store.count(["skipped:fallback_removed"], accountID: accountID, on: db)
+                        return false
+                    }
+                    return try await store.transition(replyID: existing.id, from: "retry", to: "sending", on: db)
+                }
+                guard resumed else { return }
+                replyID = existing.id
+                plan = ReplyPlan(text: fallback, source: "fallback", note: existing.note)
             case "retry":
                 // The last attempt was answered with a failure that delivered nothing: safe to send again.
                 let resumed = try await store.client.withTransaction(logger: store.logger) { db in
@@ -205,7 +225,8 @@ struct InboundHandler: Sendable {
                     return (decision, 0)
                 case .reply(let found):
                     let id = try await store.beginReply(
-                        accountID: accountID, inboundMID: mid, customerID: customer, source: found.source, ruleID: found.ruleID, on: db)
+                        accountID: accountID, inboundMID: mid, customerID: customer, source: found.source, ruleID: found.ruleID, note: found.note,
+                        on: db)
                     try await store.count(["received"], accountID: accountID, on: db)
                     return (decision, id)
                 case .ai:
@@ -277,7 +298,7 @@ struct InboundHandler: Sendable {
             return
         }
         // Only one run gets from pending to sending: the send below happens once.
-        guard try await store.startSending(replyID: replyID, from: "pending", source: plan.source) else { return }
+        guard try await store.startSending(replyID: replyID, from: "pending", source: plan.source, note: plan.note) else { return }
         try await send(plan, replyID: replyID, event: event, text: text, customer: customer, connection, job: job, logger: logger)
     }
 
