@@ -183,16 +183,19 @@ struct StatsController: Sendable {
         guard text.wholeMatch(of: dayPattern) != nil else { throw invalid }
         let parts = text.split(separator: "-").compactMap { Int($0) }
         guard parts.count == 3, (2000...2100).contains(parts[0]) else { throw invalid }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        guard let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])), format(date) == text else { throw invalid }
+        guard let date = utc.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])), format(date) == text else { throw invalid }
         return date
     }
 
-    static func format(_ date: Date) -> String {
+    /// Dates here are calendar days, held as midnight UTC.
+    static let utc: Calendar = {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day], from: date)
+        return calendar
+    }()
+
+    static func format(_ date: Date) -> String {
+        let c = utc.dateComponents([.year, .month, .day], from: date)
         return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
     }
 

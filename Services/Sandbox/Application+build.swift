@@ -119,10 +119,7 @@ struct SandboxController: Sendable {
         let out = webhookBody(
             account: body.ig_id, sender: body.from, recipient: body.ig_id, timestampMs: now, event: "postback",
             fields: [("mid", mid), ("title", body.title), ("payload", body.payload)])
-        await state.record(SandboxMessage(direction: "in", customerID: body.from, text: body.title, mid: mid, atMs: now), account: body.ig_id)
-        let status = try await post(out)
-        let answer = #"{"mid":"\#(mid)","ingest_status":\#(status)}"#
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: answer)))
+        return try await deliver(out, SandboxMessage(direction: "in", customerID: body.from, text: body.title, mid: mid, atMs: now), account: body.ig_id)
     }
 
     /// `POST /simulate/dm {ig_id, from, text, timestamp_ms?, mid?, is_echo?}`: a customer (or, with `is_echo`, a person
@@ -144,9 +141,15 @@ struct SandboxController: Sendable {
         let webhook = webhookBody(
             account: body.ig_id, sender: isEcho ? body.ig_id : body.from, recipient: isEcho ? body.from : body.ig_id, mid: mid, text: body.text,
             timestampMs: timestamp, isEcho: isEcho)
-        await state.record(SandboxMessage(direction: isEcho ? "out" : "in", customerID: body.from, text: body.text, mid: mid, atMs: timestamp), account: body.ig_id)
+        let message = SandboxMessage(direction: isEcho ? "out" : "in", customerID: body.from, text: body.text, mid: mid, atMs: timestamp)
+        return try await deliver(webhook, message, account: body.ig_id)
+    }
+
+    /// Records a simulated message, posts its signed webhook to ingest, and answers `{"mid","ingest_status"}`.
+    func deliver(_ webhook: [UInt8], _ message: SandboxMessage, account igID: String) async throws -> Response {
+        await state.record(message, account: igID)
         let status = try await post(webhook)
-        let answer = #"{"mid":"\#(mid)","ingest_status":\#(status)}"#
+        let answer = #"{"mid":"\#(message.mid)","ingest_status":\#(status)}"#
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: answer)))
     }
 

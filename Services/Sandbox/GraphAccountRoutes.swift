@@ -9,6 +9,16 @@ struct GraphAccountRoutes: Sendable {
     let state: SandboxState
     var oauthAccount: String? = nil
 
+    /// A new 60-day token for a valid one given in the query (`grant_type` as Meta names it for that route).
+    func longLivedToken(_ request: Request, grantType: String) async -> Response {
+        let query = request.uri.queryParameters
+        guard query["grant_type"].map(String.init) == grantType, let token = query["access_token"].map(String.init),
+            let account = await state.account(forToken: token)
+        else { return graphError(400, code: 190, "Invalid OAuth access token") }
+        let issued = await state.issueToken(for: account.igID)
+        return json(#"{"access_token":"\#(issued)","token_type":"bearer","expires_in":5184000}"#)
+    }
+
     func add(to router: Router<SandboxRequestContext>) {
         // Ice Breakers: POST sets the whole list, GET reads it, DELETE removes it.
         router.post("/:version/:igid/messenger_profile") { request, context -> Response in
@@ -58,14 +68,7 @@ struct GraphAccountRoutes: Sendable {
             return json(#"{"id":"app-scoped-\#(account.igID)","user_id":\#(account.igID),"username":"\#(account.username)"}"#)
         }
         // Long-lived token refresh (token in the query, as Meta documents it).
-        router.get("/refresh_access_token") { request, _ -> Response in
-            let query = request.uri.queryParameters
-            guard query["grant_type"] == "ig_refresh_token", let token = query["access_token"].map(String.init),
-                let account = await state.account(forToken: token)
-            else { return graphError(400, code: 190, "Invalid OAuth access token") }
-            let fresh = await state.issueToken(for: account.igID)
-            return json(#"{"access_token":"\#(fresh)","token_type":"bearer","expires_in":5184000}"#)
-        }
+        router.get("/refresh_access_token") { request, _ -> Response in await longLivedToken(request, grantType: "ig_refresh_token") }
         // OAuth: the authorize page approves at once for the first sandbox account.
         router.get("/oauth/authorize") { request, _ -> Response in
             let query = request.uri.queryParameters
@@ -97,14 +100,8 @@ struct GraphAccountRoutes: Sendable {
             let token = await state.issueToken(for: igID)
             return json(#"{"access_token":"\#(token)","user_id":\#(igID),"permissions":["instagram_business_basic","instagram_business_manage_messages"]}"#)
         }
-        router.get("/access_token") { request, _ -> Response in
-            let query = request.uri.queryParameters
-            guard query["grant_type"] == "ig_exchange_token", let token = query["access_token"].map(String.init),
-                let account = await state.account(forToken: token)
-            else { return graphError(400, code: 190, "Invalid OAuth access token") }
-            let longLived = await state.issueToken(for: account.igID)
-            return json(#"{"access_token":"\#(longLived)","token_type":"bearer","expires_in":5184000}"#)
-        }
+        // Short-lived token → long-lived one (the OAuth connect).
+        router.get("/access_token") { request, _ -> Response in await longLivedToken(request, grantType: "ig_exchange_token") }
         // Groq's OpenAI-compatible chat completions: a structured JSON answer ({"can_help", "reply"}) unless a fault says
         // otherwise. Every request body is kept for inspection (GET /simulate/groq/requests).
         router.post("/openai/v1/chat/completions") { request, _ -> Response in

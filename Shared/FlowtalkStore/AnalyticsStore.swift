@@ -126,22 +126,13 @@ package struct AnalyticsStore: Sendable {
     /// long, until none are left or `maxBatches` ran; returns how many went. Counts are not touched.
     package func purgeActivity(olderThanDays days: Int = activityRetentionDays, batch: Int = 2_000, maxBatches: Int = 10_000,
                                pause: Duration = .milliseconds(20)) async throws -> Int {
-        var deleted = 0
-        for _ in 0..<maxBatches {
-            var gone = 0
-            let rows = try await client.query(
-                """
-                WITH gone AS (
-                    DELETE FROM activity WHERE id IN (
-                        SELECT id FROM activity WHERE occurred_at < now() - \(days) * interval '1 day' LIMIT \(batch) FOR UPDATE SKIP LOCKED)
-                    RETURNING 1)
-                SELECT count(*)::int8 FROM gone
-                """, logger: logger)
-            for try await n in rows.decode(Int64.self) { gone = Int(n) }
-            deleted += gone
-            if gone < batch { break }
-            try await Task.sleep(for: pause)
-        }
-        return deleted
+        try await client.deleteInBatches(
+            """
+            WITH gone AS (
+                DELETE FROM activity WHERE id IN (
+                    SELECT id FROM activity WHERE occurred_at < now() - \(days) * interval '1 day' LIMIT \(batch) FOR UPDATE SKIP LOCKED)
+                RETURNING 1)
+            SELECT count(*) FROM gone
+            """, batch: batch, maxBatches: maxBatches, pause: pause, logger: logger)
     }
 }

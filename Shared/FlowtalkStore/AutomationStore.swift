@@ -157,14 +157,7 @@ package struct AutomationStore: Sendable {
             IceBreaker(position: index + 1, question: item.question, answer: item.answer, payload: "IB_\(index + 1)_\(UUID().uuidString.prefix(8))")
         }
         try await client.withTransaction(logger: logger) { db in
-            try await db.query("DELETE FROM ice_breakers WHERE account_id = \(accountID)", logger: logger)
-            for item in list {
-                try await db.query(
-                    """
-                    INSERT INTO ice_breakers (account_id, position, question, answer, payload)
-                    VALUES (\(accountID), \(Int16(item.position)), \(item.question), \(item.answer), \(item.payload))
-                    """, logger: logger)
-            }
+            try await IceBreaker.replaceAll(list, accountID: accountID, on: db, logger: logger)
             try await queue.enqueue(
                 [NewJob(kind: "instagram.ice_breakers_sync", payload: ByteBuffer(string: accountID.uuidString), serializationKey: "account:\(accountID):ice_breakers", maxAttempts: 6)],
                 on: db)

@@ -378,18 +378,23 @@ extension DispatchStore {
     }
 }
 
+extension IceBreaker {
+    /// Replaces an account's Ice Breakers with `list`, in the caller's transaction.
+    static func replaceAll(_ list: [IceBreaker], accountID: UUID, on db: PostgresConnection, logger: Logger) async throws {
+        try await db.query("DELETE FROM ice_breakers WHERE account_id = \(accountID)", logger: logger)
+        for item in list {
+            try await db.query(
+                """
+                INSERT INTO ice_breakers (account_id, position, question, answer, payload)
+                VALUES (\(accountID), \(Int16(item.position)), \(item.question), \(item.answer), \(item.payload))
+                """, logger: logger)
+        }
+    }
+}
+
 extension AccountSeeder {
     package func setIceBreakers(accountID: UUID, _ list: [IceBreaker]) async throws {
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("DELETE FROM ice_breakers WHERE account_id = \(accountID)", logger: logger)
-            for item in list {
-                try await connection.query(
-                    """
-                    INSERT INTO ice_breakers (account_id, position, question, answer, payload)
-                    VALUES (\(accountID), \(Int16(item.position)), \(item.question), \(item.answer), \(item.payload))
-                    """, logger: logger)
-            }
-        }
+        try await client.withTransaction(logger: logger) { db in try await IceBreaker.replaceAll(list, accountID: accountID, on: db, logger: logger) }
     }
 }
 

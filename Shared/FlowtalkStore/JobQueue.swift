@@ -235,30 +235,20 @@ package struct JobQueue: Sendable {
     {
         let deadSeconds = deadRetention.components.seconds
         let dedupeSeconds = dedupeRetention.components.seconds
-        var dead = 0
-        var keys = 0
-        while true {
-            let n = try await count(
-                """
-                WITH gone AS (DELETE FROM jobs WHERE id IN (
-                    SELECT id FROM jobs WHERE state = 'dead' AND dead_at < now() - \(deadSeconds) * interval '1 second' LIMIT \(batch))
-                    RETURNING 1)
-                SELECT count(*) FROM gone
-                """)
-            dead += n
-            if n < batch { break }
-        }
-        while true {
-            let n = try await count(
-                """
-                WITH gone AS (DELETE FROM job_dedupe WHERE key IN (
-                    SELECT key FROM job_dedupe WHERE created_at < now() - \(dedupeSeconds) * interval '1 second' LIMIT \(batch))
-                    RETURNING 1)
-                SELECT count(*) FROM gone
-                """)
-            keys += n
-            if n < batch { break }
-        }
+        let dead = try await client.deleteInBatches(
+            """
+            WITH gone AS (DELETE FROM jobs WHERE id IN (
+                SELECT id FROM jobs WHERE state = 'dead' AND dead_at < now() - \(deadSeconds) * interval '1 second' LIMIT \(batch))
+                RETURNING 1)
+            SELECT count(*) FROM gone
+            """, batch: batch, logger: logger)
+        let keys = try await client.deleteInBatches(
+            """
+            WITH gone AS (DELETE FROM job_dedupe WHERE key IN (
+                SELECT key FROM job_dedupe WHERE created_at < now() - \(dedupeSeconds) * interval '1 second' LIMIT \(batch))
+                RETURNING 1)
+            SELECT count(*) FROM gone
+            """, batch: batch, logger: logger)
         return (dead, keys)
     }
 
@@ -288,11 +278,6 @@ package struct JobQueue: Sendable {
         return depth
     }
 
-    private func count(_ query: PostgresQuery) async throws -> Int {
-        var n = 0
-        for try await value in try await client.query(query, logger: logger).decode(Int.self) { n = value }
-        return n
-    }
 }
 
 /// Exponential backoff with full jitter: attempt n waits a random time up to min(cap, base·2^(n-1)).

@@ -17,20 +17,13 @@ struct DispatchMaintenance: Service {
         guard gate.isOpen else { return }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                var deleted = 0
-                while true {
-                    var batch = 0
-                    let rows = try await client.query(
-                        """
-                        WITH gone AS (DELETE FROM handled_events WHERE ctid IN (
-                            SELECT ctid FROM handled_events WHERE handled_at < now() - \(retentionDays) * interval '1 day' LIMIT 5000)
-                            RETURNING 1)
-                        SELECT count(*)::int FROM gone
-                        """, logger: logger)
-                    for try await n in rows.decode(Int.self) { batch = n }
-                    deleted += batch
-                    if batch < 5000 { break }
-                }
+                let deleted = try await client.deleteInBatches(
+                    """
+                    WITH gone AS (DELETE FROM handled_events WHERE ctid IN (
+                        SELECT ctid FROM handled_events WHERE handled_at < now() - \(retentionDays) * interval '1 day' LIMIT 5000)
+                        RETURNING 1)
+                    SELECT count(*) FROM gone
+                    """, batch: 5000, logger: logger)
                 if deleted > 0 { logger.info("Handled-event markers purged", metadata: ["dispatch.purged": "\(deleted)"]) }
                 try await DispatchStore(client: client, logger: logger).purgeAIUsage()
             } catch {

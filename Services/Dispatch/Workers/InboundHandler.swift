@@ -240,7 +240,8 @@ struct InboundHandler: Sendable {
             switch decision {
             case .skip: return
             case .ai:
-                try await answerWithAI(replyID: id, event: event, text: text, customer: customer, connection, job: job, logger: logger)
+                try await answerWithAI(
+                    replyID: id, event: event, text: text, customer: customer, connection, settings: settings, job: job, logger: logger)
                 return
             case .reply(let found):
                 replyID = id
@@ -276,10 +277,12 @@ struct InboundHandler: Sendable {
 
     /// Asks the AI for a `pending` reply and sends its answer, the fallback text, or nothing.
     private func answerWithAI(
-        replyID: Int64, event: InboundEvent, text: String?, customer: String, _ connection: ConnectionRecord, job: ClaimedJob, logger: Logger
+        replyID: Int64, event: InboundEvent, text: String?, customer: String, _ connection: ConnectionRecord, settings known: AccountSettings? = nil,
+        job: ClaimedJob, logger: Logger
     ) async throws {
         let accountID = connection.accountID
-        let settings = try await store.settings(accountID: accountID)
+        // A fresh decision passes the settings it just read; a resumed reply reads them again (they may have changed).
+        let settings = if let known { known } else { try await store.settings(accountID: accountID) }
         let result = try await ai.answer(text: text ?? "", accountID: accountID, customerID: customer, settings: settings, logger: logger)
         let plan: ReplyPlan
         switch result {
