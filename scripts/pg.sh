@@ -22,19 +22,31 @@ as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+if [ "$cmd" = start ] && [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+fi
+
+# As root, the checkout may sit where the postgres user cannot go (/root, a 700 temporary directory): then the cluster
+# lives in /var/tmp under a name derived from DIR, so start and stop find the same one.
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then
+    mkdir -p "$dir"
+    if ! runuser -u postgres -- test -x "$dir"; then
+        moved="/var/tmp/flowtalk-pg-$(printf '%s' "$dir" | sha256sum | cut -c1-16)"
+        [ "$cmd" = start ] && echo "pg.sh: the postgres user cannot reach $dir; the cluster lives in $moved instead" >&2
+        dir=$moved
+    fi
+fi
+
 case "$cmd" in
 start)
     port=${3:?port required}
     shift 3
     extra="$*"
-    if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
-        useradd --system --no-create-home --shell /usr/sbin/nologin postgres
-    fi
     mkdir -p "$dir"
     if [ "$(id -u)" = 0 ]; then
         chown postgres "$dir"
         if ! runuser -u postgres -- test -w "$dir"; then
-            echo "pg.sh: the postgres user cannot reach $dir (a parent directory is not world-searchable)" >&2
+            echo "pg.sh: the postgres user cannot write to $dir" >&2
             exit 1
         fi
     fi
