@@ -24,11 +24,11 @@ func buildApplication(
     let router = runtime.router(context: AnalyticsRequestContext.self)
     // The dashboard is served by auth, on another origin: only it may read these answers, with its cookie.
     router.add(middleware: DashboardCORSMiddleware(origin: configuration.dashboardOrigin))
-    let api = router.group("api").add(middleware: SessionMiddleware(sessions: SessionStore(client: runtime.postgres, logger: runtime.logger)))
-    StatsController(store: AnalyticsStore(client: runtime.postgres, logger: runtime.logger)).add(to: api)
+    let api = router.group("api").add(middleware: SessionMiddleware(sessions: SessionStore(client: runtime.database, logger: runtime.logger)))
+    StatsController(store: AnalyticsStore(client: runtime.database, logger: runtime.logger)).add(to: api)
 
-    let queue = JobQueue(client: runtime.postgres, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
-    let retention = Retention(store: AnalyticsStore(client: runtime.postgres, logger: runtime.logger), queue: queue, logger: runtime.logger)
+    let queue = JobQueue(client: runtime.database, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
+    let retention = Retention(store: AnalyticsStore(client: runtime.database, logger: runtime.logger), queue: queue, logger: runtime.logger)
     var workerConfiguration = JobWorkerConfiguration()
     workerConfiguration.loops = 1
     workerConfiguration.batchSize = 1

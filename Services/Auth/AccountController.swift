@@ -12,7 +12,7 @@ import PostgresNIO
 
 /// Sign-up, sign-in, sign-out, the current account, and password change.
 struct AccountController: Sendable {
-    let client: PostgresClient
+    let client: Database
     let sessions: SessionStore
     let limiter: RateLimiter
     let hasher: PasswordHasher

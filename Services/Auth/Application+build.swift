@@ -24,8 +24,8 @@ func buildApplication(
     configuration: AuthConfiguration, logger: Logger? = nil, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
 ) async throws -> some ApplicationProtocol {
     let runtime = ServiceRuntime(label: "flowtalk-auth", common: configuration.common, logger: logger, registry: registry)
-    let sessions = SessionStore(client: runtime.postgres, logger: runtime.logger)
-    let limiter = RateLimiter(client: runtime.postgres, logger: runtime.logger)
+    let sessions = SessionStore(client: runtime.database, logger: runtime.logger)
+    let limiter = RateLimiter(client: runtime.database, logger: runtime.logger)
     let hasher = try PasswordHasher(cost: configuration.bcryptCost, pepper: configuration.passwordPepper)
     let router = runtime.router(context: AuthRequestContext.self)
     DashboardRoutes(directory: configuration.dashboardDirectory, analyticsURL: configuration.analyticsURL, logger: runtime.logger).add(to: router)
@@ -33,18 +33,18 @@ func buildApplication(
         .add(middleware: CSRFMiddleware(publicURL: configuration.publicURL))
         .add(middleware: SessionMiddleware(sessions: sessions))
     AccountController(
-        client: runtime.postgres, sessions: sessions, limiter: limiter, hasher: hasher, cookieSecure: configuration.cookieSecure,
+        client: runtime.database, sessions: sessions, limiter: limiter, hasher: hasher, cookieSecure: configuration.cookieSecure,
         trustedProxies: configuration.trustedProxies, logger: runtime.logger
     ).add(to: api.group("auth"))
-    AutomationController(client: runtime.postgres, logger: runtime.logger).add(to: api)
+    AutomationController(client: runtime.database, logger: runtime.logger).add(to: api)
     let oauth = InstagramOAuth(configuration: configuration.instagram)
     InstagramController(
-        client: runtime.postgres, oauth: oauth, vault: configuration.vault, publicURL: configuration.publicURL, limiter: limiter,
+        client: runtime.database, oauth: oauth, vault: configuration.vault, publicURL: configuration.publicURL, limiter: limiter,
         logger: runtime.logger
     ).add(to: api)
     // Meta's callbacks come from Meta's servers: outside /api, so without the session and CSRF middleware.
     DataRightsController(
-        client: runtime.postgres, oauth: oauth, vault: configuration.vault, hasher: hasher, limiter: limiter,
+        client: runtime.database, oauth: oauth, vault: configuration.vault, hasher: hasher, limiter: limiter,
         appSecret: configuration.instagram.appSecret, publicURL: configuration.publicURL, cookieSecure: configuration.cookieSecure,
         logger: runtime.logger
     ).add(api: api, router: router)

@@ -14,7 +14,7 @@ struct AutomationController: Sendable {
     let store: AutomationStore
     let queue: JobQueue
 
-    init(client: PostgresClient, logger: Logger) {
+    init(client: Database, logger: Logger) {
         store = AutomationStore(client: client, logger: logger)
         queue = JobQueue(client: client, logger: logger)
     }

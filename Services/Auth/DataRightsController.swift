@@ -1,4 +1,3 @@
-import Crypto
 import FlowtalkCore
 import FlowtalkHTTP
 import FlowtalkStore
@@ -14,7 +13,7 @@ import PostgresNIO
 /// The privacy policy's rights: export (access, portability), account deletion, and Meta's deauthorize and
 /// data-deletion callbacks.
 struct DataRightsController: Sendable {
-    let client: PostgresClient
+    let client: Database
     let oauth: InstagramOAuth
     let vault: TokenVault
     let hasher: PasswordHasher
@@ -84,7 +83,7 @@ struct DataRightsController: Sendable {
 
     /// Removes an account and everything that refers to it: its rows (by cascade), its queued jobs, its rate-limit
     /// counters; the Instagram subscription is revoked first while the token still exists.
-    static func erase(accountID: UUID, email: String, client: PostgresClient, oauth: InstagramOAuth, vault: TokenVault, logger: Logger) async throws {
+    static func erase(accountID: UUID, email: String, client: Database, oauth: InstagramOAuth, vault: TokenVault, logger: Logger) async throws {
         let instagramID = try await DispatchStore(client: client, logger: logger).tokenState(accountID: accountID)?.connection.instagramUserID
         try await InstagramController.disconnect(accountID: accountID, client: client, oauth: oauth, vault: vault, logger: logger)
         try await client.withTransaction(logger: logger) { db in
@@ -154,36 +153,22 @@ struct DataRightsController: Sendable {
         throw APIError.notFound
     }
 
-    /// Reads and verifies `signed_request` (form field): `base64url(HMAC-SHA256(payload, app secret)) "." base64url(JSON)`,
-    /// with `algorithm` `HMAC-SHA256`; returns its `user_id`. 400 for a malformed value, 401 for a bad signature.
+    /// Reads and verifies `signed_request` (form field, parsed by `MetaSignedRequest`) and returns its `user_id`.
+    /// 400 for a malformed value, 401 for a bad signature.
     private func signedUserID(_ request: Request, _ context: AuthRequestContext) async throws -> String {
         var request = request
         let form = String(buffer: try await request.collectBody(upTo: 16 * 1024))
-        let fields = form.split(separator: "&").compactMap { pair -> (String, String)? in
-            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
-            return parts.count == 2 ? (parts[0], parts[1]) : nil
-        }
-        guard let signed = fields.first(where: { $0.0 == "signed_request" })?.1 else {
+        do throws(SignedRequestError) {
+            return try MetaSignedRequest.userID(form: form, appSecret: appSecret)
+        } catch .missing {
             throw APIError.badRequest("signed_request is missing.", code: "invalid_signed_request")
-        }
-        let parts = signed.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let signature = Self.base64URL(parts[0]), let payload = Self.base64URL(parts[1]) else {
+        } catch .malformed {
             throw APIError.badRequest("signed_request is malformed.", code: "invalid_signed_request")
-        }
-        guard HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Array(parts[1].utf8), using: SymmetricKey(data: Array(appSecret.value.utf8)))
-        else {
+        } catch .invalidSignature {
             context.logger.notice("signed_request signature rejected")
             throw APIError.unauthorized("signed_request signature is invalid.", code: "invalid_signature")
+        } catch .notUnderstood {
+            throw APIError.badRequest("signed_request payload is not understood.", code: "invalid_signed_request")
         }
-        guard let document = try? JSONValue.parse(payload), document["algorithm"]?.string?.uppercased() == "HMAC-SHA256",
-            let userID = document["user_id"]?.integerText ?? document["user_id"]?.string, !userID.isEmpty
-        else { throw APIError.badRequest("signed_request payload is not understood.", code: "invalid_signed_request") }
-        return userID
-    }
-
-    static func base64URL(_ text: Substring) -> [UInt8]? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64).map(Array.init)
     }
 }

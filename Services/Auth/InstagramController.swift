@@ -11,7 +11,7 @@ import PostgresNIO
 
 /// Connecting and disconnecting the business's Instagram account (Instagram Login, reference §5–6).
 struct InstagramController: Sendable {
-    let client: PostgresClient
+    let client: Database
     let oauth: InstagramOAuth
     let vault: TokenVault
     let publicURL: String
@@ -102,7 +102,7 @@ struct InstagramController: Sendable {
         return Response(status: .noContent)
     }
 
-    static func disconnect(accountID: UUID, client: PostgresClient, oauth: InstagramOAuth, vault: TokenVault, logger: Logger) async throws {
+    static func disconnect(accountID: UUID, client: Database, oauth: InstagramOAuth, vault: TokenVault, logger: Logger) async throws {
         guard let connection = try await DispatchStore(client: client, logger: logger).tokenState(accountID: accountID)?.connection else { return }
         if let token = try? vault.open(connection.tokenSealed, for: connection.owner) {
             try? await oauth.unsubscribe(userID: connection.instagramUserID, token: token)

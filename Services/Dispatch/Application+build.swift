@@ -18,8 +18,8 @@ func buildApplication(
     handlers: [String: JobHandler]? = nil
 ) async throws -> some ApplicationProtocol {
     let runtime = ServiceRuntime(label: "flowtalk-dispatch", common: configuration.common, logger: logger, registry: registry)
-    let queue = JobQueue(client: runtime.postgres, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
-    let store = DispatchStore(client: runtime.postgres, logger: runtime.logger)
+    let queue = JobQueue(client: runtime.database, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
+    let store = DispatchStore(client: runtime.database, logger: runtime.logger)
     let graph = GraphClient(configuration: configuration.graph)
     let ai = AIResponder(
         client: configuration.groq.map { GroqClient(configuration: $0) }, store: store,
@@ -39,6 +39,6 @@ func buildApplication(
     return Application(
         router: runtime.router(context: DispatchRequestContext.self),
         configuration: .init(address: .hostname(configuration.common.host, port: configuration.common.port), serverName: nil),
-        services: runtime.services + [worker, maintenance, DispatchMaintenance(client: runtime.postgres, gate: runtime.gate, logger: runtime.logger)],
+        services: runtime.services + [worker, maintenance, DispatchMaintenance(client: runtime.database, gate: runtime.gate, logger: runtime.logger)],
         logger: runtime.logger)
 }

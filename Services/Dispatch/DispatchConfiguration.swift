@@ -44,5 +44,7 @@ struct DispatchConfiguration: Sendable {
         worker.batchSize = try environment.int("DISPATCH_BATCH_SIZE", default: 8, range: 1...100)
         worker.lease = .seconds(try environment.int("DISPATCH_LEASE_SECONDS", default: 60, range: 5...3600))
         worker.heartbeat = worker.lease / 3
+        // A DM's job: a few database calls, one AI answer (GROQ_TIMEOUT_SECONDS) and up to two Graph sends (GRAPH_TIMEOUT_SECONDS).
+        worker.handlerTimeout = .seconds(try environment.int("DISPATCH_JOB_TIMEOUT_SECONDS", default: 90, range: 5...3600))
     }
 }

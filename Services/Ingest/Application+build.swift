@@ -16,7 +16,9 @@ func buildApplication(
     configuration: IngestConfiguration, logger: Logger? = nil, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
 ) async throws -> some ApplicationProtocol {
     let runtime = ServiceRuntime(label: "flowtalk-ingest", common: configuration.common, logger: logger, registry: registry)
-    let queue = JobQueue(client: runtime.postgres, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
+    // Meta waits for the answer: an unreachable database is a 503 within 5 s at most, and Meta delivers again later.
+    let enqueueDatabase = Database(runtime.postgres, timeout: min(configuration.common.databaseTimeout, .seconds(5)))
+    let queue = JobQueue(client: enqueueDatabase, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
     let enqueuer = BatchingEnqueuer(
         queue: queue, flushers: configuration.flushers, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
     let router = runtime.router(context: IngestRequestContext.self)

@@ -1,3 +1,4 @@
+import FlowtalkStore
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -32,6 +33,9 @@ package struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return APIError(error.status, code: errorCode(for: error.status), message: error.status.reasonPhrase)
         case let error as PostgresTransactionError where (error.closureError ?? error.commitError) != nil:
             return translate((error.closureError ?? error.commitError)!, context: context)
+        case let error where isDatabaseUnavailable(error):
+            context.logger.warning("Database unavailable", metadata: ["error.type": "\(type(of: error))"])
+            return .unavailable
         case let error as PSQLError where error.serverInfo?[.sqlState] == "23505":
             return .conflict("That already exists.")
         default:

@@ -9,12 +9,12 @@ import Prometheus
 
 /// `/healthz`, `/readyz` and `/metrics`, which every service serves.
 package struct HealthRoutes<Context: RequestContext>: Sendable {
-    let client: PostgresClient
+    let client: Database
     let gate: SchemaGate
     let registry: PrometheusCollectorRegistry
 
-    package init(client: PostgresClient, gate: SchemaGate, registry: PrometheusCollectorRegistry) {
-        self.client = client
+    package init(database: Database, gate: SchemaGate, registry: PrometheusCollectorRegistry) {
+        self.client = database
         self.gate = gate
         self.registry = registry
     }
@@ -25,15 +25,7 @@ package struct HealthRoutes<Context: RequestContext>: Sendable {
             guard gate.isOpen else { return Self.json(.serviceUnavailable, #"{"status":"migrating"}"#) }
             do {
                 // Bounded: a hung database must not hang the probe.
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await client.query("SELECT 1", logger: context.logger) }
-                    group.addTask {
-                        try await Task.sleep(for: .seconds(2))
-                        throw CancellationError()
-                    }
-                    try await group.next()
-                    group.cancelAll()
-                }
+                try await client.query("SELECT 1", logger: context.logger, timeout: .seconds(2))
                 return Self.json(.ok, #"{"status":"ready"}"#)
             } catch {
                 return Self.json(.serviceUnavailable, #"{"status":"database_unreachable"}"#)

@@ -10,6 +10,8 @@ package struct CommonConfiguration: Sendable {
     package var host: String
     package var port: Int
     package var logLevel: Logger.Level
+    /// The deadline of every database call (`DATABASE_TIMEOUT_SECONDS`).
+    package var databaseTimeout: Duration = .seconds(10)
 
     package init(database: PostgresClient.Configuration, host: String = "127.0.0.1", port: Int, logLevel: Logger.Level = .info) {
         self.database = database
@@ -18,7 +20,7 @@ package struct CommonConfiguration: Sendable {
         self.logLevel = logLevel
     }
 
-    /// Reads `DATABASE_URL`, `HOST`, `PORT`, `LOG_LEVEL` and `DATABASE_MAX_CONNECTIONS`.
+    /// Reads `DATABASE_URL`, `HOST`, `PORT`, `LOG_LEVEL`, `DATABASE_MAX_CONNECTIONS` and `DATABASE_TIMEOUT_SECONDS`.
     package init(environment: ConfigEnvironment, defaultPort: Int) throws {
         let maxConnections = try environment.int("DATABASE_MAX_CONNECTIONS", default: 20, range: 2...500)
         database = try DatabaseURL.configuration(try environment.requiredSecret("DATABASE_URL"), maximumConnections: maxConnections)
@@ -29,6 +31,7 @@ package struct CommonConfiguration: Sendable {
             throw ConfigurationError.malformed("LOG_LEVEL", "expected trace, debug, info, notice, warning, error or critical")
         }
         logLevel = parsed
+        databaseTimeout = .seconds(try environment.int("DATABASE_TIMEOUT_SECONDS", default: 10, range: 1...600))
     }
 }
 

@@ -10,6 +10,8 @@ import ServiceLifecycle
 package struct ServiceRuntime: Sendable {
     package let logger: Logger
     package let postgres: PostgresClient
+    /// The same pool, with a deadline on every call.
+    package let database: Database
     package let gate: SchemaGate
     package let registry: PrometheusCollectorRegistry
     package let metricsFactory: PrometheusMetricsFactory
@@ -20,6 +22,8 @@ package struct ServiceRuntime: Sendable {
         logger.logLevel = common.logLevel
         self.logger = logger
         self.postgres = PostgresClient(configuration: common.database, backgroundLogger: logger)
+        Database.defaultTimeout = common.databaseTimeout
+        self.database = Database(postgres, timeout: common.databaseTimeout)
         self.gate = SchemaGate()
         self.registry = registry
         self.metricsFactory = PrometheusMetricsFactory(registry: registry)
@@ -29,7 +33,7 @@ package struct ServiceRuntime: Sendable {
     package func router<Context: RequestContext>(context: Context.Type) -> Router<Context> {
         let router = Router(context: Context.self)
         router.addMiddleware { ErrorMiddleware() }
-        HealthRoutes(client: postgres, gate: gate, registry: registry).add(to: router)
+        HealthRoutes(database: database, gate: gate, registry: registry).add(to: router)
         return router
     }
 

@@ -19,12 +19,16 @@ package struct ActivityItem: Sendable, Codable, Equatable {
 
 /// Statistics and the activity log of one account. Every statement is scoped by the account id.
 package struct AnalyticsStore: Sendable {
-    package let client: PostgresClient
+    package let client: Database
     package let logger: Logger
     /// Activity entries are kept this long (the privacy policy's 90 days).
     package static let activityRetentionDays = 90
 
     package init(client: PostgresClient, logger: Logger) {
+        self.init(client: Database(client), logger: logger)
+    }
+
+    package init(client: Database, logger: Logger) {
         self.client = client
         self.logger = logger
     }

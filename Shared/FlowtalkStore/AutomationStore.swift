@@ -62,12 +62,16 @@ package struct SettingsChange: Sendable, Equatable, Decodable {
 
 /// Rules, settings and Ice Breakers of one account. Every statement is scoped by the account id.
 package struct AutomationStore: Sendable {
-    package let client: PostgresClient
+    package let client: Database
     package let logger: Logger
     /// The most rules one account may have.
     package static let maximumRules = 1_000
 
     package init(client: PostgresClient, logger: Logger) {
+        self.init(client: Database(client), logger: logger)
+    }
+
+    package init(client: Database, logger: Logger) {
         self.client = client
         self.logger = logger
     }

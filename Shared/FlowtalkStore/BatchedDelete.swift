@@ -1,7 +1,7 @@
 import Logging
 import PostgresNIO
 
-extension PostgresClient {
+extension Database {
     /// Runs `statement` — one that deletes at most `batch` rows and answers how many, shaped
     /// `WITH gone AS (DELETE … WHERE key IN (SELECT key … LIMIT batch) RETURNING 1) SELECT count(*) FROM gone` — again
     /// until a run deletes fewer than `batch`: many short statements instead of one long lock. Returns the total.

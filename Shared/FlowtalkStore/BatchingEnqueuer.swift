@@ -106,6 +106,13 @@ package final class BatchingEnqueuer: Service, Sendable {
             try await queue.enqueue(batch.flatMap(\.jobs))
             for item in batch { item.continuation.resume() }
         } catch {
+            // An unreachable database fails every submission at once: retrying each one would hold them all for one
+            // deadline apiece (issue #10: an ingest replica stopped answering after a PostgreSQL restart).
+            guard batch.count > 1, !isDatabaseUnavailable(error) else {
+                logger.warning("Enqueue failed", metadata: ["error.type": "\(type(of: error))", "job.submissions": "\(batch.count)"])
+                for item in batch { item.continuation.resume(throwing: error) }
+                return
+            }
             guard batch.count > 1 else {
                 logger.warning("Enqueue failed", metadata: ["error.type": "\(type(of: error))"])
                 batch[0].continuation.resume(throwing: error)

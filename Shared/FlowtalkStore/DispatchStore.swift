@@ -97,11 +97,15 @@ package struct ReplyRecord: Sendable, Equatable {
 
 /// SQL for the dispatch worker: connections, rules, conversations, replies, activity and counts.
 package struct DispatchStore: Sendable {
-    package let client: PostgresClient
+    package let client: Database
     package let logger: Logger
 
     package init(client: PostgresClient, logger: Logger) {
-        self.client = client
+        self.init(client: Database(client), logger: logger)
+    }
+
+    package init(client database: Database, logger: Logger) {
+        self.client = database
         self.logger = logger
     }
 
@@ -158,7 +162,7 @@ package struct DispatchStore: Sendable {
     }
 
     /// Claims the handling of an event: true the first time, false when a run before this one already decided it.
-    package func markHandled(mid: String, kind: String, accountID: UUID, on connection: PostgresConnection) async throws -> Bool {
+    package func markHandled(mid: String, kind: String, accountID: UUID, on connection: DatabaseConnection) async throws -> Bool {
         let rows = try await connection.query(
             "INSERT INTO handled_events (mid, kind, account_id) VALUES (\(mid), \(kind), \(accountID)) ON CONFLICT DO NOTHING RETURNING 1",
             logger: logger)
@@ -167,7 +171,7 @@ package struct DispatchStore: Sendable {
     }
 
     /// Records a customer message's time and returns the conversation's state, locking its row for the transaction.
-    package func touchConversation(accountID: UUID, customerID: String, customerMessageAt: Date?, on connection: PostgresConnection) async throws
+    package func touchConversation(accountID: UUID, customerID: String, customerMessageAt: Date?, on connection: DatabaseConnection) async throws
         -> ConversationState
     {
         let rows = try await connection.query(
@@ -181,7 +185,7 @@ package struct DispatchStore: Sendable {
         return ConversationState(lastReplyAt: nil, pausedUntil: nil)
     }
 
-    package func pause(accountID: UUID, customerID: String, minutes: Int, on connection: PostgresConnection) async throws {
+    package func pause(accountID: UUID, customerID: String, minutes: Int, on connection: DatabaseConnection) async throws {
         try await connection.query(
             """
             INSERT INTO conversations (account_id, customer_id, paused_until) VALUES (\(accountID), \(customerID), now() + \(minutes) * interval '1 minute')
@@ -192,7 +196,7 @@ package struct DispatchStore: Sendable {
     /// Commits a reply as `sending` (unique per inbound message) and stamps the conversation's last reply.
     package func beginReply(
         accountID: UUID, inboundMID: String, customerID: String, source: String, ruleID: UUID?, state: String = "sending", note: String? = nil,
-        on connection: PostgresConnection
+        on connection: DatabaseConnection
     ) async throws -> Int64 {
         let rows = try await connection.query(
             """
@@ -218,7 +222,7 @@ package struct DispatchStore: Sendable {
     }
 
     /// Moves a reply from one state to another; false if it was not in `from` (someone else got there first).
-    package func transition(replyID: Int64, from: String, to: String, error: String? = nil, on connection: PostgresConnection) async throws -> Bool {
+    package func transition(replyID: Int64, from: String, to: String, error: String? = nil, on connection: DatabaseConnection) async throws -> Bool {
         let rows = try await connection.query(
             """
             UPDATE replies SET state = \(to), error = \(error), finished_at = CASE WHEN \(to) IN ('sent', 'failed', 'unknown', 'skipped') THEN now() END
@@ -228,7 +232,7 @@ package struct DispatchStore: Sendable {
         return false
     }
 
-    package func recordSent(messageIDs: [String], accountID: UUID, replyID: Int64, on connection: PostgresConnection) async throws {
+    package func recordSent(messageIDs: [String], accountID: UUID, replyID: Int64, on connection: DatabaseConnection) async throws {
         guard !messageIDs.isEmpty else { return }
         try await connection.query(
             """
@@ -242,11 +246,11 @@ package struct DispatchStore: Sendable {
         return false
     }
 
-    package func markNeedsReconnect(accountID: UUID, on connection: PostgresConnection) async throws {
+    package func markNeedsReconnect(accountID: UUID, on connection: DatabaseConnection) async throws {
         try await connection.query("UPDATE instagram_connections SET status = 'needs_reconnect' WHERE account_id = \(accountID)", logger: logger)
     }
 
-    package func addActivity(_ entry: ActivityEntry, accountID: UUID, on connection: PostgresConnection) async throws {
+    package func addActivity(_ entry: ActivityEntry, accountID: UUID, on connection: DatabaseConnection) async throws {
         try await connection.query(
             """
             INSERT INTO activity (account_id, customer_id, event_kind, summary, outcome, source, rule_id, reason, latency_ms, reply_summary)
@@ -256,7 +260,7 @@ package struct DispatchStore: Sendable {
     }
 
     /// Adds to this hour's counters (`received`, `replied_rule`, `skipped:<reason>`, `rule:<id>`, …).
-    package func count(_ metrics: [String], accountID: UUID, on connection: PostgresConnection) async throws {
+    package func count(_ metrics: [String], accountID: UUID, on connection: DatabaseConnection) async throws {
         guard !metrics.isEmpty else { return }
         try await connection.query(
             """
@@ -269,11 +273,15 @@ package struct DispatchStore: Sendable {
 
 /// Creates accounts, connections and rules directly (tests and `make run`, until flowtalk-auth exists).
 package struct AccountSeeder: Sendable {
-    package let client: PostgresClient
+    package let client: Database
     package let vault: TokenVault
     package let logger: Logger
 
     package init(client: PostgresClient, vault: TokenVault, logger: Logger) {
+        self.init(client: Database(client), vault: vault, logger: logger)
+    }
+
+    package init(client: Database, vault: TokenVault, logger: Logger) {
         self.client = client
         self.vault = vault
         self.logger = logger
@@ -380,7 +388,7 @@ extension DispatchStore {
 
 extension IceBreaker {
     /// Replaces an account's Ice Breakers with `list`, in the caller's transaction.
-    static func replaceAll(_ list: [IceBreaker], accountID: UUID, on db: PostgresConnection, logger: Logger) async throws {
+    static func replaceAll(_ list: [IceBreaker], accountID: UUID, on db: DatabaseConnection, logger: Logger) async throws {
         try await db.query("DELETE FROM ice_breakers WHERE account_id = \(accountID)", logger: logger)
         for item in list {
             try await db.query(
@@ -403,7 +411,7 @@ extension AccountSeeder {
 extension DispatchStore {
     /// Checks the conversation's and the account's AI limits and, when both allow it, counts one call against each — in
     /// the caller's transaction, after `touchConversation` locked the conversation row. The daily budget is per UTC day.
-    package func reserveAICall(accountID: UUID, customerID: String, dailyBudget: Int, conversationLimit: Int, on connection: PostgresConnection)
+    package func reserveAICall(accountID: UUID, customerID: String, dailyBudget: Int, conversationLimit: Int, on connection: DatabaseConnection)
         async throws -> AIReservation
     {
         let used = try await connection.query(

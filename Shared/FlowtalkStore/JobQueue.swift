@@ -67,13 +67,13 @@ package struct JobQueue: Sendable {
     package static let channelPrefix = "flowtalk_jobs:"
 
     /// The notification channel for the schema `connection` works in.
-    package static func channel(on connection: PostgresConnection, logger: Logger) async throws -> String {
+    package static func channel(on connection: DatabaseConnection, logger: Logger) async throws -> String {
         var schema = "public"
-        for try await name in try await connection.query("SELECT current_schema()::text", logger: logger).decode(String.self) { schema = name }
+        for try await name in try await connection.collect("SELECT current_schema()::text", logger: logger).decode(String.self) { schema = name }
         return channelPrefix + schema
     }
 
-    package let client: PostgresClient
+    package let client: Database
     package let logger: Logger
     let metrics: QueueMetrics
     /// Jobs of kinds with this prefix carry a customer's message: when one dies its payload is emptied, so the text is
@@ -81,27 +81,33 @@ package struct JobQueue: Sendable {
     package static let privatePayloadPrefix = "inbound."
 
     package init(client: PostgresClient, logger: Logger, metricsFactory: (any MetricsFactory)? = nil) {
-        self.client = client
+        self.init(client: Database(client), logger: logger, metricsFactory: metricsFactory)
+    }
+
+    package init(client database: Database, logger: Logger, metricsFactory: (any MetricsFactory)? = nil) {
+        self.client = database
         self.logger = logger
         self.metrics = QueueMetrics(factory: metricsFactory ?? MetricsSystem.factory)
     }
 
-    /// Enqueues jobs in one statement on its own connection; returns how many were new (the rest were duplicates).
+    /// Enqueues jobs in one statement in its own transaction, and returns only once the commit is confirmed (a single
+    /// statement's `CommandComplete` comes before its implicit commit, so it proves nothing: issue #10); returns how many
+    /// were new (the rest were duplicates).
     @discardableResult
     package func enqueue(_ jobs: [NewJob]) async throws -> Int {
         guard !jobs.isEmpty else { return 0 }
-        return try await client.withConnection { try await enqueue(jobs, on: $0) }
+        return try await client.withTransaction(logger: logger) { [self] in try await enqueue(jobs, on: $0) }
     }
 
     /// Enqueues jobs in one statement on `connection`, so it joins the caller's transaction. The statement sends one
     /// `NOTIFY` when it inserted anything; PostgreSQL delivers it at commit, so listeners never wake before the rows exist.
     @discardableResult
-    package func enqueue(_ jobs: [NewJob], on connection: PostgresConnection) async throws -> Int {
+    package func enqueue(_ jobs: [NewJob], on connection: DatabaseConnection) async throws -> Int {
         guard !jobs.isEmpty else { return 0 }
         let statement = EnqueueStatement(jobs: jobs)
         var inserted = 0
         var kinds: [String: Int] = [:]
-        for try await kind in try await connection.execute(statement, logger: logger) {
+        for kind in try await connection.execute(statement, logger: logger) {
             inserted += 1
             kinds[kind, default: 0] += 1
         }
@@ -114,28 +120,14 @@ package struct JobQueue: Sendable {
     ///
     /// Runs as one statement: a `FOR UPDATE SKIP LOCKED` selection fenced in a materialised CTE, then the update. A job
     /// with a serialization key is taken only when no earlier job with that key is still waiting or running, so one
-    /// conversation's jobs run one at a time, in order.
+    /// conversation's jobs run one at a time, in order. Its cost depends on the batch, not on the backlog (the
+    /// `EXPLAIN` table in docs/architecture.md).
     package func claim(kinds: [String], limit: Int, worker: String, lease: Duration) async throws -> [ClaimedJob] {
         let leaseID = UUID()
-        let leaseMs = Int64(lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000)
+        let leaseMs = lease.milliseconds
+        // flowtalk_claim (migration 9) pins the plan: an index walk in claim order that stops at the limit.
         let rows = try await client.query(
-            """
-            WITH picked AS MATERIALIZED (
-                SELECT j.id FROM jobs j
-                WHERE j.state = 'available' AND j.run_at <= now() AND j.kind = ANY(\(kinds)::text[])
-                  AND (j.serialization_key IS NULL OR NOT EXISTS (
-                        SELECT 1 FROM jobs earlier
-                        WHERE earlier.serialization_key = j.serialization_key AND earlier.id < j.id AND earlier.state <> 'dead'))
-                ORDER BY j.priority DESC, j.run_at, j.id
-                LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, started_at = now(),
-                   locked_until = now() + \(leaseMs) * interval '1 millisecond', locked_by = \(worker), lease_id = \(leaseID)
-            FROM picked WHERE jobs.id = picked.id
-            RETURNING jobs.id, jobs.kind, jobs.payload, jobs.attempts, jobs.max_attempts,
-                      GREATEST(0, EXTRACT(EPOCH FROM now() - GREATEST(jobs.created_at, jobs.run_at)))::float8
-            """, logger: logger)
+            "SELECT * FROM flowtalk_claim(\(kinds)::text[], \(Int32(limit)), \(worker), \(leaseMs), \(leaseID))", logger: logger)
         var claimed: [ClaimedJob] = []
         for try await (id, kind, payload, attempt, maxAttempts, wait) in rows.decode((Int64, String, ByteBuffer, Int32, Int32, Double).self) {
             claimed.append(ClaimedJob(id: id, kind: kind, payload: payload, attempt: attempt, maxAttempts: maxAttempts, leaseID: leaseID, waitSeconds: wait))
@@ -189,7 +181,7 @@ package struct JobQueue: Sendable {
         let rows = try await client.query(
             """
             UPDATE jobs SET
-                state = CASE WHEN \(permanent) OR attempts >= max_attempts THEN 'dead' ELSE 'available' END,
+                state = CASE WHEN \(permanent) OR attempts >= max_attempts THEN 'dead' WHEN \(delayMs) > 0 THEN 'scheduled' ELSE 'available' END,
                 dead_at = CASE WHEN \(permanent) OR attempts >= max_attempts THEN now() END,
                 payload = CASE WHEN (\(permanent) OR attempts >= max_attempts) AND starts_with(kind, \(Self.privatePayloadPrefix)) THEN ''::bytea
                                ELSE payload END,
@@ -256,11 +248,11 @@ package struct JobQueue: Sendable {
     package func depth() async throws -> QueueDepth {
         let rows = try await client.query(
             """
-            SELECT count(*) FILTER (WHERE state = 'available' AND run_at <= now()),
-                   count(*) FILTER (WHERE state = 'available' AND run_at > now()),
+            SELECT count(*) FILTER (WHERE state IN ('available', 'scheduled') AND run_at <= now()),
+                   count(*) FILTER (WHERE state = 'scheduled' OR (state = 'available' AND run_at > now())),
                    count(*) FILTER (WHERE state = 'running'),
                    count(*) FILTER (WHERE state = 'dead'),
-                   COALESCE(EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE state = 'available' AND run_at <= now())), 0)::float8
+                   COALESCE(EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE state IN ('available', 'scheduled') AND run_at <= now())), 0)::float8
             FROM jobs
             """, logger: logger)
         var depth = QueueDepth()
@@ -309,8 +301,9 @@ struct EnqueueStatement: PostgresPreparedStatement {
             ON CONFLICT DO NOTHING RETURNING key
         ),
         ins AS (
-            INSERT INTO jobs (kind, payload, dedupe_key, serialization_key, priority, run_at, max_attempts)
-            SELECT kind, payload, NULLIF(dedupe_key, ''), NULLIF(serialization_key, ''), priority, GREATEST(now(), run_at), max_attempts
+            INSERT INTO jobs (kind, payload, dedupe_key, serialization_key, priority, run_at, max_attempts, state)
+            SELECT kind, payload, NULLIF(dedupe_key, ''), NULLIF(serialization_key, ''), priority, GREATEST(now(), run_at), max_attempts,
+                   CASE WHEN run_at > now() THEN 'scheduled' ELSE 'available' END
             FROM input WHERE dedupe_key = '' OR dedupe_key IN (SELECT key FROM fresh)
             ORDER BY ord
             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// Tells the worker how a failed job should be treated; any other error retries with backoff.
 package enum JobFailure: Error, CustomStringConvertible {
@@ -34,10 +35,19 @@ package struct JobWorkerConfiguration: Sendable {
     package var pollInterval: Duration = .seconds(2)
     /// How often expired leases are rescued.
     package var rescueInterval: Duration = .seconds(5)
+    /// How long a handler may run before it is abandoned and its job retried with `handler_timeout`; its lease is never
+    /// renewed past this.
+    package var handlerTimeout: Duration = .seconds(120)
+    /// Shorter or longer limits for some kinds.
+    package var handlerTimeouts: [String: Duration] = [:]
+    /// How long one listening session lasts before it is opened anew (a half-open connection cannot outlive it).
+    package var listenSession: Duration = .seconds(300)
     /// Name written to `locked_by`.
     package var workerID = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
 
     package init() {}
+
+    package func timeout(for kind: String) -> Duration { handlerTimeouts[kind] ?? handlerTimeout }
 }
 
 /// A pool of queue workers: claims jobs in batches, runs their handlers with the lease kept alive by a heartbeat,
@@ -95,32 +105,36 @@ package struct JobWorker: Service {
         }
     }
 
-    /// Runs a claimed batch to the end, even during shutdown: a job in hand is finished, not abandoned.
+    /// Runs a claimed batch to the end, even during shutdown: a job in hand is finished, not abandoned, unless its
+    /// handler runs past its deadline. The heartbeat renews only the leases of handlers still inside their deadline.
     func run(_ jobs: [ClaimedJob]) async {
+        let running = RunningJobs(jobs)
         await withTaskGroup(of: (ClaimedJob, (any Error)?).self) { group in
             let heartbeat = Task {
-                var held = jobs
-                while !Task.isCancelled && !held.isEmpty {
+                while !Task.isCancelled {
                     try? await Task.sleep(for: configuration.heartbeat)
-                    if Task.isCancelled { break }
+                    let held = running.jobs
+                    if Task.isCancelled || held.isEmpty { break }
                     if let kept = try? await queue.heartbeat(held, lease: configuration.lease) {
                         for job in held where !kept.contains(job.id) {
                             logger.warning("Lease lost", metadata: ["job.id": "\(job.id)", "job.kind": "\(job.kind)"])
+                            running.remove(job.id)
                         }
-                        held = held.filter { kept.contains($0.id) }
                     }
                 }
             }
             for job in jobs {
                 group.addTask {
+                    defer { running.remove(job.id) }
                     guard let handler = handlers[job.kind] else { return (job, JobFailure.permanent("no handler for kind")) }
                     var logger = logger
                     logger[metadataKey: "job.id"] = "\(job.id)"
                     logger[metadataKey: "job.kind"] = "\(job.kind)"
                     do {
-                        try await handler(job, logger)
+                        try await withDeadline(configuration.timeout(for: job.kind)) { [logger] in try await handler(job, logger) }
                         return (job, nil)
                     } catch {
+                        if error is HandlerTimeout { logger.warning("Handler timed out", metadata: ["job.reason": "handler_timeout"]) }
                         return (job, error)
                     }
                 }
@@ -154,6 +168,8 @@ package struct JobWorker: Service {
         case JobFailure.retryAfter(let delay, let reason):
             description = reason
             retryAfter = delay
+        case let timeout as HandlerTimeout:
+            description = timeout.description
         default:
             // The type only: an error's text could carry a customer's words.
             description = String(describing: type(of: error))
@@ -169,12 +185,15 @@ package struct JobWorker: Service {
     private func listen() async {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await queue.client.withConnection { connection in
+                // One session at a time, bounded: when the connection dies (or turns half-open) the session ends with
+                // it, and the next one starts on a fresh connection.
+                try await queue.client.withConnection(timeout: configuration.listenSession) { [logger, doorbell] connection in
                     let channel = try await JobQueue.channel(on: connection, logger: logger)
-                    try await connection.listen(on: channel) { notifications in
+                    try await connection.listen(on: channel, logger: logger) {
                         // Anything enqueued before LISTEN took effect would otherwise wait for the next poll.
                         doorbell.ring()
-                        for try await _ in notifications.cancelOnGracefulShutdown() { doorbell.ring() }
+                    } onNotification: {
+                        doorbell.ring()
                     }
                 }
             } catch {
@@ -220,4 +239,15 @@ package struct QueueMaintenance: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
+}
+
+/// The jobs of a batch whose handlers are still running inside their deadline: the only leases the heartbeat renews.
+final class RunningJobs: Sendable {
+    private let state: Mutex<[Int64: ClaimedJob]>
+
+    init(_ jobs: [ClaimedJob]) { state = Mutex(Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })) }
+
+    var jobs: [ClaimedJob] { state.withLock { Array($0.values) } }
+
+    func remove(_ id: Int64) { _ = state.withLock { $0.removeValue(forKey: id) } }
 }

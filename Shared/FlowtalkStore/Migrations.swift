@@ -255,5 +255,49 @@ package enum FlowtalkMigrations {
                 // Why the fallback text was sent instead of an AI answer, kept for a resend after a Graph API retry.
                 "ALTER TABLE replies ADD COLUMN note text",
             ]),
+        Migration(
+            version: 9, name: "queue: scheduled jobs apart, a claim whose cost does not depend on the backlog",
+            statements: [
+                // Jobs due later wait as 'scheduled' and are promoted when due, so the available index holds only work
+                // that can run now and the claim's index walk stops at its limit (issue #10).
+                "ALTER TABLE jobs DROP CONSTRAINT jobs_state_check",
+                "ALTER TABLE jobs ADD CONSTRAINT jobs_state_check CHECK (state IN ('scheduled', 'available', 'running', 'dead'))",
+                "UPDATE jobs SET state = 'scheduled' WHERE state = 'available' AND run_at > now()",
+                "CREATE INDEX jobs_scheduled ON jobs (run_at) WHERE state = 'scheduled'",
+                // A queue table churns: vacuum and analyze it after a fixed number of changes, not a fraction of its size.
+                """
+                ALTER TABLE jobs SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 2000,
+                    autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 2000, autovacuum_vacuum_cost_delay = 0)
+                """,
+                // The claim first promotes scheduled jobs that are due (an index probe when none are), then claims, with the
+                // plan pinned: an ordered walk of jobs_available that stops at the limit, whatever the
+                // statistics say (with none, after a burst, the planner chose a bitmap scan and a sort of the whole backlog).
+                """
+                CREATE FUNCTION flowtalk_claim(p_kinds text[], p_limit integer, p_worker text, p_lease_ms bigint, p_lease uuid)
+                RETURNS TABLE (id bigint, kind text, payload bytea, attempts integer, max_attempts integer, wait float8)
+                LANGUAGE sql VOLATILE
+                SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off
+                AS $$
+                    UPDATE jobs SET state = 'available'
+                    WHERE id IN (SELECT s.id FROM jobs s WHERE s.state = 'scheduled' AND s.run_at <= now()
+                                 ORDER BY s.run_at LIMIT 1000 FOR UPDATE SKIP LOCKED);
+                    WITH picked AS MATERIALIZED (
+                        SELECT j.id FROM jobs j
+                        WHERE j.state = 'available' AND j.run_at <= now() AND j.kind = ANY(p_kinds)
+                          AND (j.serialization_key IS NULL OR NOT EXISTS (
+                                SELECT 1 FROM jobs earlier
+                                WHERE earlier.serialization_key = j.serialization_key AND earlier.id < j.id AND earlier.state <> 'dead'))
+                        ORDER BY j.priority DESC, j.run_at, j.id
+                        LIMIT p_limit
+                        FOR UPDATE SKIP LOCKED
+                    )
+                    UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, started_at = now(),
+                           locked_until = now() + p_lease_ms * interval '1 millisecond', locked_by = p_worker, lease_id = p_lease
+                    FROM picked WHERE jobs.id = picked.id
+                    RETURNING jobs.id, jobs.kind, jobs.payload, jobs.attempts, jobs.max_attempts,
+                              GREATEST(0, EXTRACT(EPOCH FROM now() - GREATEST(jobs.created_at, jobs.run_at)))::float8
+                $$
+                """,
+            ]),
     ]
 }

@@ -23,7 +23,15 @@ package enum Migrator {
     /// Applies what is missing; returns the versions applied by this call.
     @discardableResult
     package static func apply(_ migrations: [Migration], client: PostgresClient, logger: Logger) async throws -> [Int] {
-        try await client.withTransaction(logger: logger) { connection in
+        try await apply(migrations, database: Database(client, timeout: migrationTimeout), logger: logger)
+    }
+
+    /// A migration may rewrite a large table: it gets far longer than an ordinary call.
+    static let migrationTimeout = Duration.seconds(1_800)
+
+    @discardableResult
+    package static func apply(_ migrations: [Migration], database: Database, logger: Logger) async throws -> [Int] {
+        try await database.withTransaction(logger: logger, timeout: max(database.timeout, migrationTimeout)) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
             try await connection.query(
                 """
@@ -50,6 +58,10 @@ package enum Migrator {
 
     /// Whether the newest of `migrations` is recorded (what `/readyz` checks).
     package static func isCurrent(_ migrations: [Migration], client: PostgresClient, logger: Logger) async throws -> Bool {
+        try await isCurrent(migrations, database: Database(client), logger: logger)
+    }
+
+    package static func isCurrent(_ migrations: [Migration], database client: Database, logger: Logger) async throws -> Bool {
         guard let latest = migrations.map(\.version).max() else { return true }
         let rows = try await client.query(
             "SELECT count(*) FROM pg_tables WHERE tablename = 'schema_migrations' AND schemaname = current_schema()", logger: logger)

@@ -44,12 +44,16 @@ package final class SchemaGate: Sendable {
 /// Applies migrations at start, retrying while PostgreSQL is unreachable, then opens the gate. Until then the
 /// service is up but `/readyz` answers 503.
 package struct MigrationService: Service {
-    let client: PostgresClient
+    let client: Database
     let migrations: [Migration]
     let gate: SchemaGate
     let logger: Logger
 
     package init(client: PostgresClient, migrations: [Migration] = FlowtalkMigrations.all, gate: SchemaGate, logger: Logger) {
+        self.init(client: Database(client), migrations: migrations, gate: gate, logger: logger)
+    }
+
+    package init(client: Database, migrations: [Migration] = FlowtalkMigrations.all, gate: SchemaGate, logger: Logger) {
         self.client = client
         self.migrations = migrations
         self.gate = gate
@@ -62,7 +66,7 @@ package struct MigrationService: Service {
             do {
                 // Cancellable: while PostgreSQL is unreachable a lease can wait long, and shutdown must not.
                 try await cancelWhenGracefulShutdown { [client, migrations, logger] in
-                    _ = try await Migrator.apply(migrations, client: client, logger: logger)
+                    _ = try await Migrator.apply(migrations, database: client, logger: logger)
                 }
                 gate.open()
                 break

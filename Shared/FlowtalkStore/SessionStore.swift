@@ -7,12 +7,16 @@ import PostgresNIO
 /// Server-side sessions: the cookie holds a random 256-bit token, the database only its SHA-256. Lifetimes are checked
 /// against the database clock: idle (no request for `idle`) and absolute (`absolute` after login).
 package struct SessionStore: Sendable {
-    package let client: PostgresClient
+    package let client: Database
     package let logger: Logger
     package var idle: Duration = .seconds(30 * 60)
     package var absolute: Duration = .seconds(12 * 3600)
 
     package init(client: PostgresClient, logger: Logger) {
+        self.init(client: Database(client), logger: logger)
+    }
+
+    package init(client: Database, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -62,10 +66,14 @@ package struct SessionStore: Sendable {
 
 /// Fixed-window counters in PostgreSQL, shared by every replica.
 package struct RateLimiter: Sendable {
-    package let client: PostgresClient
+    package let client: Database
     package let logger: Logger
 
     package init(client: PostgresClient, logger: Logger) {
+        self.init(client: Database(client), logger: logger)
+    }
+
+    package init(client: Database, logger: Logger) {
         self.client = client
         self.logger = logger
     }

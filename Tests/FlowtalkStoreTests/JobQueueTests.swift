@@ -118,7 +118,7 @@ func withWorkers<T: Sendable>(
                 group.addTask {
                     try await database.withClient { listener in
                         try await listener.withConnection { connection in
-                            let channel = try await JobQueue.channel(on: connection, logger: Self.logger)
+                            let channel = try await JobQueue.channel(on: DatabaseConnection(raw: connection), logger: Self.logger)
                             try await connection.listen(on: channel) { notifications in
                                 listeningContinuation.yield()
                                 for try await _ in notifications { received.withLock { $0 += 1 } }
@@ -131,8 +131,8 @@ func withWorkers<T: Sendable>(
                 #expect(try await queue.enqueue((0..<50).map { job("test", "\($0)", key: "n\($0)") }) == 50)
                 // Two statements in one transaction: PostgreSQL folds the identical notifications into one.
                 try await client.withTransaction(logger: Self.logger) { connection in
-                    try await queue.enqueue((0..<20).map { job("test", "\($0)") }, on: connection)
-                    try await queue.enqueue((0..<20).map { job("test", "\($0)") }, on: connection)
+                    try await queue.enqueue((0..<20).map { job("test", "\($0)") }, on: DatabaseConnection(raw: connection))
+                    try await queue.enqueue((0..<20).map { job("test", "\($0)") }, on: DatabaseConnection(raw: connection))
                 }
                 // Only duplicates: nothing inserted, nothing notified.
                 #expect(try await queue.enqueue([job(key: "n1"), job(key: "n2")]) == 0)

@@ -106,7 +106,7 @@ func checkHealthRoutes(_ client: some TestClientProtocol) async throws {
                 """)
             let gate = SchemaGate()
             gate.open()
-            let maintenance = DispatchMaintenance(client: client, gate: gate, logger: .quiet("m"))
+            let maintenance = DispatchMaintenance(client: Database(client), gate: gate, logger: .quiet("m"))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await maintenance.run() }
                 var remaining: [String] = ["old", "recent"]

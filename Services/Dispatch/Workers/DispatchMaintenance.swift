@@ -7,7 +7,7 @@ import ServiceLifecycle
 /// back to be decided twice, and the table does not grow for ever. Batched, hourly, safe on any number of replicas.
 /// Also forgets AI usage counters older than a week.
 struct DispatchMaintenance: Service {
-    let client: PostgresClient
+    let client: Database
     let gate: SchemaGate
     let logger: Logger
     var retentionDays = 30

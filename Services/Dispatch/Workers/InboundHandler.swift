@@ -255,7 +255,7 @@ struct InboundHandler: Sendable {
 
     /// Whether to ask the AI for a message no rule answers, inside the decision transaction: the limits are checked and
     /// counted there, so two workers cannot both take the last call of a budget.
-    private func aiDecision(settings: AccountSettings, accountID: UUID, customer: String, on db: PostgresConnection) async throws -> Decision {
+    private func aiDecision(settings: AccountSettings, accountID: UUID, customer: String, on db: DatabaseConnection) async throws -> Decision {
         func fallbackOrSkip(_ reason: String) -> Decision {
             ai.metrics.failure(reason: reason)
             guard !settings.fallbackText.isEmpty else { return .skip(reason) }
