@@ -1,5 +1,5 @@
 # Flowtalk: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test bench bench-latency demo build fmt clean
+.PHONY: run test bench bench-latency chaos demo build fmt clean
 
 run:
 	@scripts/run.sh
@@ -12,6 +12,13 @@ bench:
 
 bench-latency:
 	@scripts/bench-latency.sh
+
+# Fault injection over the real binaries (README "Fault injection"): CHAOS_SECONDS (600), CHAOS_BUILD=release.
+chaos:
+	@if [ "$${CHAOS_BUILD:-debug}" = release ]; then \
+	    for p in flowtalk-ingest flowtalk-dispatch flowtalk-sandbox flowtalk-dev; do swift build -c release --product $$p || exit 1; done; \
+	else swift build; fi
+	@python3 scripts/chaos.py
 
 # While `make run` is running: a simulated customer asks the demo shop a question and the bot's answer is printed.
 demo:

@@ -11,6 +11,7 @@ import PostgresNIO
 ///   flowtalk-dev seed-demo          create the demo shop (account, sandbox connection, rules) if it does not exist
 ///   flowtalk-dev dm "text" [from]   send a DM as a customer through the sandbox and print the bot's answer
 ///   flowtalk-dev bench-latency [rate] [seconds]   DMs at a fixed rate; prints webhook→reply latency p50/p99
+///   flowtalk-dev seed-chaos [ig_id]  the shop of `make chaos` (scripts/chaos.py), in a fresh database
 @main struct DevToolMain {
     static let demoInstagramID = "17841400000000042"
 
@@ -20,6 +21,7 @@ import PostgresNIO
         do {
             switch arguments.first {
             case "seed-demo": try await seedDemo(environment)
+            case "seed-chaos": try await seedChaos(environment, instagramID: arguments.dropFirst().first ?? "17841400000000077")
             case "dm": try await dm(environment, text: arguments.dropFirst().first ?? "Hi! What's the price?", from: arguments.dropFirst(2).first)
             case "bench-latency":
                 let rate = arguments.dropFirst().first.flatMap(Int.init) ?? 50
@@ -69,6 +71,32 @@ import PostgresNIO
                 accountID: account, keywords: ["shipping", "delivery", "deliver"], negativeKeywords: ["international"],
                 reply: "We ship within 2–3 business days.")
             print("seeded the demo shop @demo_shop (Instagram id \(demoInstagramID)) with 3 rules")
+        }
+    }
+
+    /// The shop `make chaos` writes to: one rule that answers every message holding "order" (what the load sends mostly),
+    /// AI on for the rest with a fallback text, no cooldown and no human pause (a customer's two messages both get an
+    /// answer), and an AI budget the run cannot use up. Only through the store's functions: no SQL here.
+    static func seedChaos(_ environment: ConfigEnvironment, instagramID: String) async throws {
+        let logger = Logger(label: "flowtalk-dev", factory: { _ in SwiftLogNoOpLogHandler() })
+        let database = try DatabaseURL.configuration(try environment.requiredSecret("DATABASE_URL"), maximumConnections: 2)
+        let vault = try TokenVault(keyRing: try environment.requiredSecret("TOKEN_ENCRYPTION_KEYS"))
+        let token = try environment.requiredSecret("SANDBOX_DEMO_TOKEN")
+        let client = PostgresClient(configuration: database, backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await Migrator.apply(FlowtalkMigrations.all, client: client, logger: logger)
+            let seeder = AccountSeeder(client: client, vault: vault, logger: logger)
+            let account = try await seeder.createAccount(
+                email: "chaos-\(instagramID)@flowtalk.local", instagramUserID: instagramID, username: "chaos_shop", token: token)
+            try await seeder.setSettings(
+                accountID: account,
+                AccountSettings(
+                    cooldownSeconds: 0, humanPauseMinutes: 0, aiEnabled: true, businessDescription: "Chaos Shop sells mugs and bowls.",
+                    aiTone: "short", fallbackText: "Thanks! A person will answer soon.", aiDailyBudget: 100_000))
+            try await seeder.addRule(accountID: account, keywords: ["order"], reply: "Your order is on its way.")
+            print("seeded the chaos shop @chaos_shop (Instagram id \(instagramID))")
         }
     }
 

@@ -49,6 +49,9 @@ struct SandboxController: Sendable {
             await state.addFaults(body.faults, account: body.ig_id)
             return Response(status: .noContent)
         }
+        // Fault-injection runs: how many faults were applied, by kind; DELETE also drops those not applied yet.
+        router.get("/sandbox/faults") { _, _ -> Response in try await faultReport(cleared: nil) }
+        router.delete("/sandbox/faults") { _, _ -> Response in try await faultReport(cleared: await state.clearFaults()) }
         router.post("/:version/:igid/messages") { request, context -> Response in try await send(request, context) }
         GraphAccountRoutes(state: state, oauthAccount: configuration.oauthAccount).add(to: router)
         router.post("/simulate/dm") { request, context -> Response in try await simulate(request, context) }
@@ -58,6 +61,16 @@ struct SandboxController: Sendable {
             let data = try JSONEncoder().encode(["messages": await state.messages(igID)])
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
+    }
+
+    /// `{"applied":{"graph.server_error":3,…},"cleared":n}`.
+    func faultReport(cleared: Int?) async throws -> Response {
+        struct Report: Encodable {
+            let applied: [String: Int]
+            let cleared: Int?
+        }
+        let data = try JSONEncoder().encode(Report(applied: await state.appliedFaults, cleared: cleared))
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     /// Graph API `POST /{version}/{ig_id}/messages`.

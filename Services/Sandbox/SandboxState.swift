@@ -70,6 +70,8 @@ actor SandboxState {
     private var subscriptions: [String: [String]] = [:]
     private var groqRequests: [String] = []
     private var groqFaults: [GroqFault] = []
+    /// Faults applied so far, by `graph.<kind>` / `groq.<kind>` (for fault-injection runs: `GET /sandbox/faults`).
+    private(set) var appliedFaults: [String: Int] = [:]
 
     init(accounts: [SandboxAccount]) {
         for account in accounts { self.accounts[account.igID] = account }
@@ -113,7 +115,11 @@ actor SandboxState {
     func addGroqFaults(_ list: [GroqFault]) { groqFaults.append(contentsOf: list) }
 
     /// The fault to apply to this chat completion, if any (consuming one use of it).
-    func nextGroqFault() -> GroqFault? { Self.takeOne(from: &groqFaults) }
+    func nextGroqFault() -> GroqFault? {
+        let fault = Self.takeOne(from: &groqFaults)
+        if let fault { appliedFaults["groq.\(fault.kind.rawValue)", default: 0] += 1 }
+        return fault
+    }
     var groqLog: [String] { groqRequests }
     func account(_ igID: String) -> SandboxAccount? { accounts[igID] }
 
@@ -123,7 +129,19 @@ actor SandboxState {
     func addFaults(_ list: [Fault], account igID: String) { faults[igID, default: []].append(contentsOf: list) }
 
     /// The fault to apply to this send, if any (consuming one use of it).
-    func nextFault(_ igID: String) -> Fault? { Self.takeOne(from: &faults[igID, default: []]) }
+    func nextFault(_ igID: String) -> Fault? {
+        let fault = Self.takeOne(from: &faults[igID, default: []])
+        if let fault { appliedFaults["graph.\(fault.kind.rawValue)", default: 0] += 1 }
+        return fault
+    }
+
+    /// Drops every fault not applied yet (Graph and Groq); returns how many uses were dropped.
+    func clearFaults() -> Int {
+        let pending = faults.values.joined().reduce(0) { $0 + ($1.count ?? 1) } + groqFaults.reduce(0) { $0 + ($1.count ?? 1) }
+        faults = [:]
+        groqFaults = []
+        return pending
+    }
 
     /// One use of the first fault of a list: it stays while it has uses left (`count`, default 1).
     private static func takeOne<F: CountedFault>(from list: inout [F]) -> F? {
