@@ -835,9 +835,10 @@ async def report_progress(run, pg, seconds):
             queue = ", ".join(f"{s} {n}" for s, n in rows) or "empty"
             rows = await asyncio.to_thread(pg.psql, "SELECT state, count(*) FROM replies WHERE state NOT IN ('sent', 'skipped') GROUP BY 1", 5)
             replies = ", ".join(f"{s} {n}" for s, n in rows) or "-"
-            rows = await asyncio.to_thread(pg.psql, "SELECT coalesce(wait_event_type || ':' || wait_event, 'running'), count(*) FROM pg_stat_activity "
-                                           "WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
-                                           "GROUP BY 1 ORDER BY 2 DESC LIMIT 4", 5)
+            rows = await asyncio.to_thread(
+                pg.psql, "SELECT coalesce(wait_event_type || ':' || wait_event, 'running') || ' [' || "
+                "regexp_replace(left(query, 48), '\\s+', ' ', 'g') || ']', count(*) FROM pg_stat_activity "
+                "WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid() GROUP BY 1 ORDER BY 2 DESC LIMIT 3", 5)
             waits = ", ".join(f"{s} {n}" for s, n in rows) or "-"
         except Exception:  # noqa: BLE001 - PostgreSQL may be restarting
             queue, replies, waits = "unreachable", "?", "?"

@@ -28,7 +28,7 @@ import PostgresNIO
                 let seconds = arguments.dropFirst(2).first.flatMap(Int.init) ?? 10
                 try await benchLatency(environment, rate: rate, seconds: seconds)
             default:
-                FileHandle.standardError.write(Data("usage: flowtalk-dev seed-demo | dm \"text\" [customer-id]\n".utf8))
+                FileHandle.standardError.write(Data("usage: flowtalk-dev seed-demo | seed-chaos [ig_id] | dm \"text\" [customer-id] | bench-latency [rate] [seconds]\n".utf8))
                 exit(2)
             }
         } catch let error as ConfigurationError {
