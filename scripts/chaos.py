@@ -45,6 +45,9 @@ DRAIN_SECONDS = int(os.environ.get("CHAOS_DRAIN_SECONDS", "180" if SECONDS >= 30
 PG_RESTARTS = int(os.environ.get("CHAOS_PG_RESTARTS", "1" if SECONDS < 120 else str(max(3, SECONDS // 150))))
 SEED = int(os.environ.get("CHAOS_SEED", str(random.SystemRandom().randrange(1 << 30))))
 STRICT = os.environ.get("CHAOS_STRICT", "1" if SECONDS >= 300 else "0") == "1"
+# CHAOS_SELFTEST=1: the harness checks itself: halfway through it deletes one queued DM's job and dedupe key (a lost
+# acknowledged DM) and sends one extra Graph message to a customer who was answered (a duplicate); the run must FAIL.
+SELFTEST = os.environ.get("CHAOS_SELFTEST", "0") == "1"
 
 LEASE_SECONDS = 5  # DISPATCH_LEASE_SECONDS (its minimum): the SIGSTOP outlasts it
 GRAPH_TIMEOUT = 5  # GRAPH_TIMEOUT_SECONDS: a hung send lasts longer
@@ -486,6 +489,36 @@ class Chaos:
                         fault["seconds"] = GRAPH_TIMEOUT + 3
                     await self.graph_faults([fault], names[kind], count)
 
+    async def selftest(self, start, token):
+        """A loss and a duplicate made on purpose, to show the checks see them (CHAOS_SELFTEST=1)."""
+        await self.sleep_until(self.at(0.5), start)
+        for _ in range(20):
+            try:
+                rows = await asyncio.to_thread(self.pg.psql, """
+                    WITH victim AS (SELECT id, dedupe_key FROM jobs WHERE kind = 'inbound.message' AND state = 'available'
+                                    ORDER BY id DESC LIMIT 1 FOR UPDATE SKIP LOCKED),
+                         gone AS (DELETE FROM job_dedupe WHERE key IN (SELECT dedupe_key FROM victim))
+                    DELETE FROM jobs WHERE id IN (SELECT id FROM victim) RETURNING dedupe_key""", 10)
+                if rows:
+                    self.run.fault(f"self-test: job deleted ({rows[0][0]})")
+                    break
+            except Exception:  # noqa: BLE001 - PostgreSQL may be restarting; bounded
+                pass
+            await asyncio.sleep(0.5)
+        answered = next((dm for dm in self.run.dms.values() if dm.accepted_at and dm.kind == "rule"), None)
+        if answered:
+            document = json.dumps({"recipient": {"id": answered.customer}, "message": {"text": "a second answer (self-test)"}}).encode()
+            for _ in range(40):  # the sandbox's queued faults apply to this send too: until one goes through
+                try:
+                    status, _ = await http(self.sandbox_port, "POST", f"/v25.0/{IG_ID}/messages", document,
+                                           {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}, timeout=10)
+                    if status == 200:
+                        self.run.fault(f"self-test: extra send to {answered.customer}")
+                        return
+                except (OSError, asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError):
+                    pass
+                await asyncio.sleep(0.2)
+
     async def slow_ai(self):
         """A slow AI provider: answers 2 s late most of the time, and now and then later than GROQ_TIMEOUT."""
         for tick in range(int(self.seconds / 5) + 1):
@@ -747,6 +780,8 @@ async def main(state):
     chaos = Chaos(run, pg, proxy, dispatch, ingest, sandbox_port, SECONDS)
     start = time.monotonic()
     fault_tasks = [asyncio.ensure_future(c) for c in (chaos.dispatch_killer(), chaos.scheduled(start), chaos.graph_noise(), chaos.slow_ai())]
+    if SELFTEST:
+        fault_tasks.append(asyncio.ensure_future(chaos.selftest(start, token)))
     progress = asyncio.ensure_future(report_progress(run, pg, SECONDS))
     await run.load(SECONDS)
     log(f"load done: {len(run.dms):,} DMs generated; stopping faults")
