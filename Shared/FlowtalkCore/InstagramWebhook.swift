@@ -87,7 +87,7 @@ package enum InstagramWebhook {
 
     private static func classify(_ lenient: LenientItem, accountID: String, receivedAtMs: Int64, into result: inout ParsedWebhook) {
         guard let item = lenient.item else { return result.skip("malformed_item") }
-        let timestampMs = item.timestamp?.milliseconds ?? receivedAtMs
+        let timestampMs = item.timestampMs ?? receivedAtMs
         let sender = item.sender?.id
         let recipient = item.recipient?.id
 
@@ -124,7 +124,7 @@ package enum InstagramWebhook {
         } else if let edit = item.message_edit {
             guard let mid = validID(edit.mid) else { return result.skip("invalid_id") }
             // A real edit (num_edit > 0) must not trigger a second reply; only the num_edit == 0 quirk can be a new message.
-            guard (edit.num_edit?.milliseconds ?? 0) == 0 else { return result.skip("edit") }
+            guard (edit.num_edit?.raw ?? 0) == 0 else { return result.skip("edit") }
             let customer = sender.flatMap(validID)
             result.events.append(InboundEvent(kind: .edit, accountID: accountID, customerID: customer, mid: mid, timestampMs: timestampMs, receivedAtMs: receivedAtMs))
         } else if item.reaction {
@@ -173,8 +173,12 @@ private func optionalID(_ value: JSONValue?) throws -> String? {
 struct FlexibleInt: Sendable {
     let raw: Int64
 
-    /// Epoch milliseconds: values below 10^11 are taken as seconds (dashboard test payloads use seconds).
-    var milliseconds: Int64 { raw < 100_000_000_000 ? raw * 1000 : raw }
+    /// Epoch milliseconds: values below 10^11 are taken as seconds (dashboard test payloads use seconds). Nil for a
+    /// negative value: no event happened before 1970, and seconds that far below zero would not fit in milliseconds.
+    var milliseconds: Int64? {
+        guard raw >= 0 else { return nil }
+        return raw < 100_000_000_000 ? raw * 1000 : raw
+    }
 
     fileprivate static func read(_ value: JSONValue?) throws -> FlexibleInt? {
         try optional(value) { value in value.integerText.flatMap { Int64($0) }.map(FlexibleInt.init(raw:)) }
@@ -198,7 +202,8 @@ private struct Party {
 private struct Item {
     let sender: Party?
     let recipient: Party?
-    let timestamp: FlexibleInt?
+    /// `timestamp` in epoch milliseconds; an item whose timestamp is not a time (negative) is malformed.
+    let timestampMs: Int64?
     let message: Message?
     let postback: Postback?
     let message_edit: Edit?
@@ -210,7 +215,10 @@ private struct Item {
         guard value.isObject else { throw MalformedItem() }
         sender = try Party(value["sender"])
         recipient = try Party(value["recipient"])
-        timestamp = try FlexibleInt.read(value["timestamp"])
+        timestampMs = try FlexibleInt.read(value["timestamp"]).map { timestamp in
+            guard let milliseconds = timestamp.milliseconds else { throw MalformedItem() }
+            return milliseconds
+        }
         message = try optionalObject(value["message"]).map(Message.init)
         postback = try optionalObject(value["postback"]).map(Postback.init)
         message_edit = try optionalObject(value["message_edit"]).map(Edit.init)

@@ -126,6 +126,37 @@ import Testing
         #expect(roundTrip == event)
     }
 
+    /// Found by fuzzing (Fuzz/Corpus/webhook/regression-timestamp-min-int64.json): a timestamp taken as seconds was
+    /// scaled to milliseconds with an overflowing multiply, and one signed delivery trapped the ingest process. A
+    /// negative timestamp is now a malformed item: skipped and counted, the rest of the delivery kept.
+    @Test(arguments: ["-9223372036854775808", #""-9223372036854775808""#, "-9223372036854775", "-1"])
+    func negativeTimestampIsAMalformedItemNotATrap(timestamp: String) throws {
+        let body = #"{"object":"instagram","entry":[{"id":"17841400538867190","messaging":["#
+            + #"{"sender":{"id":"c"},"recipient":{"id":"17841400538867190"},"timestamp":"# + timestamp + #","message":{"mid":"bad","text":"hi"}},"#
+            + #"{"sender":{"id":"c"},"recipient":{"id":"17841400538867190"},"timestamp":1762022346848,"message":{"mid":"good","text":"hi"}}]}]}"#
+        let parsed = try parse(body)
+        #expect(parsed.events.map(\.mid) == ["good"])
+        #expect(parsed.skipped == ["malformed_item": 1])
+    }
+
+    @Test(arguments: [
+        ("0", Int64(0)), ("99999999999", 99_999_999_999_000), ("100000000000", 100_000_000_000),
+        ("9223372036854775807", Int64.max), (#""9223372036854775807""#, Int64.max),
+    ])
+    func timestampsAtTheEdgesOfSecondsAndMilliseconds(timestamp: String, expected: Int64) throws {
+        let body = #"{"object":"instagram","entry":[{"id":"1","messaging":[{"sender":{"id":"c"},"recipient":{"id":"1"},"timestamp":"#
+            + timestamp + #","message":{"mid":"m","text":"x"}}]}]}"#
+        #expect(try parse(body).events.map(\.timestampMs) == [expected])
+    }
+
+    /// Same overflow, through `num_edit` (an edit count, which was scaled like a timestamp before being compared with 0).
+    @Test func hugeEditCountIsAnEditNotATrap() throws {
+        let body = #"{"object":"instagram","entry":[{"id":"1","messaging":[{"timestamp":1762022346848,"message_edit":{"mid":"m","num_edit":-9223372036854775808}}]}]}"#
+        let parsed = try parse(body)
+        #expect(parsed.events.isEmpty)
+        #expect(parsed.skipped == ["edit": 1])
+    }
+
     @Test func tooManyItemsAreRefusedWhole() {
         let item = #"{"sender":{"id":"c"},"recipient":{"id":"1"},"timestamp":1,"read":{"mid":"m"}}"#
         let body = #"{"object":"instagram","entry":[{"id":"1","messaging":["# + Array(repeating: item, count: InstagramWebhook.maximumItems + 1).joined(separator: ",") + "]}]}"
