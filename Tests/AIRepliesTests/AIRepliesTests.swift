@@ -20,6 +20,20 @@ import Testing
         #expect(PersonalDataMasker.mask(input) == expected)
     }
 
+    /// Found by fuzzing (fuzz-masker): handles were masked before numbers and in one pass, so a placeholder's "]" or
+    /// a masked handle became a boundary that exposed another handle, and a combining mark on "www." hid a link.
+    @Test(arguments: [
+        ("call 0912345678@maria", "call [phone][handle]"),
+        ("ask @maria@joao now", "ask [handle][handle] now"),
+        ("mail a@b.fr@maria", "mail [email][handle]"),
+        ("see www.\u{301}shop.pt or HTTPS://\u{301}x.io", "see [link] or [link]"),
+    ])
+    func maskingLeavesNothingASecondPassWouldFind(input: String, expected: String) {
+        let masked = PersonalDataMasker.mask(input)
+        #expect(masked == expected)
+        #expect(PersonalDataMasker.mask(masked) == masked)
+    }
+
     @Test(arguments: [
         "How much is the blue one? 25 EUR?",
         "Do you have size 38 or 40?",
