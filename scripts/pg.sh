@@ -2,10 +2,11 @@
 # A private PostgreSQL cluster for development, tests and benchmarks.
 #   scripts/pg.sh start DIR PORT [extra server options]   prints the DATABASE_URL on stdout
 #   scripts/pg.sh stop DIR
+#   scripts/pg.sh kill DIR      an immediate shutdown, as a crash would (fault tests: no checkpoint, clients cut off)
 # initdb and postgres refuse to run as root, so as root the cluster runs as the `postgres` system user.
 set -euo pipefail
 
-cmd=${1:?usage: pg.sh start DIR PORT [options] | stop DIR}
+cmd=${1:?usage: pg.sh start DIR PORT [options] | stop DIR | kill DIR}
 dir=${2:?data directory required}
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
@@ -68,8 +69,13 @@ stop)
         as_pg "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true
     fi
     ;;
+kill)
+    if [ -f "$dir/postmaster.pid" ]; then
+        as_pg "$bindir/pg_ctl" -D "$dir" -m immediate -w stop >/dev/null || true
+    fi
+    ;;
 *)
-    echo "usage: pg.sh start DIR PORT [options] | stop DIR" >&2
+    echo "usage: pg.sh start DIR PORT [options] | stop DIR | kill DIR" >&2
     exit 2
     ;;
 esac

@@ -68,6 +68,7 @@ package struct Database: Sendable {
         }
     }
 
+    @discardableResult
     /// Leases a connection for `body`. Past the deadline the connection is closed and the call throws `DatabaseTimeout`.
     package func withConnection<Result: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable (DatabaseConnection) async throws -> Result
@@ -114,6 +115,7 @@ package struct Database: Sendable {
     /// `COMMIT` statement after the commit (unlike an implicit transaction, whose `CommandComplete` comes before it), so a
     /// success reported outward is never a write that was lost. When the body or the commit fails on a live connection it
     /// is rolled back; when the connection is gone it is closed, never reused.
+    @discardableResult
     package func withTransaction<Result: Sendable>(
         logger: Logger, timeout: Duration? = nil, _ body: @escaping @Sendable (DatabaseConnection) async throws -> Result
     ) async throws -> Result {

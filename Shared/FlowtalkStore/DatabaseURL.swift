@@ -44,8 +44,11 @@ package enum DatabaseURL {
         if let searchPath = query["search_path"], !searchPath.isEmpty {
             guard searchPath.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ",") || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) })
             else { throw malformed("search_path must be lower-case schema names") }
-            configuration.options.additionalStartupParameters = [("search_path", searchPath)]
+            configuration.options.additionalStartupParameters.append(("search_path", searchPath))
         }
+        // A statement whose client went away (a deadline closed its connection) stops within a second instead of running
+        // on, locks held, until it ends by itself (PostgreSQL 14 or newer).
+        configuration.options.additionalStartupParameters.append(("client_connection_check_interval", "1000"))
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
         return configuration

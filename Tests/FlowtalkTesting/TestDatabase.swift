@@ -11,6 +11,12 @@ package struct TestDatabase: Sendable {
     package let configuration: PostgresClient.Configuration
     package let url: String
 
+    package init(schema: String, configuration: PostgresClient.Configuration, url: String) {
+        self.schema = schema
+        self.configuration = configuration
+        self.url = url
+    }
+
     /// The database from `DATABASE_URL`; a missing variable is a failure, never a skip.
     package static func baseURL() throws -> String {
         guard let url = ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
@@ -28,7 +34,7 @@ package struct TestDatabase: Sendable {
             try await client.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"), logger: logger)
         }
         var configuration = try DatabaseURL.configuration(Secret(url), maximumConnections: 40)
-        configuration.options.additionalStartupParameters = [("search_path", schema)]
+        configuration.options.additionalStartupParameters.append(("search_path", schema))
         return TestDatabase(schema: schema, configuration: configuration, url: url)
     }
 
