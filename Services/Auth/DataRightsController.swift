@@ -49,7 +49,8 @@ struct DataRightsController: Sendable {
                 'sent_messages', COALESCE((SELECT jsonb_agg(to_jsonb(m) - 'account_id') FROM sent_messages m WHERE m.account_id = \(account)), '[]'),
                 'handled_events', COALESCE((SELECT jsonb_agg(to_jsonb(h) - 'account_id') FROM handled_events h WHERE h.account_id = \(account)), '[]'),
                 'activity', COALESCE((SELECT jsonb_agg(to_jsonb(e) - 'account_id' ORDER BY e.id) FROM activity e WHERE e.account_id = \(account)), '[]'),
-                'counts', COALESCE((SELECT jsonb_agg(to_jsonb(n) - 'account_id' ORDER BY n.hour, n.metric) FROM hourly_counts n WHERE n.account_id = \(account)), '[]'),
+                'counts', COALESCE((SELECT jsonb_agg(to_jsonb(n) ORDER BY n.hour, n.metric) FROM (
+                    SELECT hour, metric, sum(count)::int8 AS count FROM hourly_counts WHERE account_id = \(account) GROUP BY hour, metric) n), '[]'),
                 'ai_usage', COALESCE((SELECT jsonb_agg(to_jsonb(u) - 'account_id' ORDER BY u.day) FROM ai_usage u WHERE u.account_id = \(account)), '[]')
             )::text
             """, logger: logger)

@@ -49,6 +49,8 @@ package enum DatabaseURL {
         // A statement whose client went away (a deadline closed its connection) stops within a second instead of running
         // on, locks held, until it ends by itself (PostgreSQL 14 or newer).
         configuration.options.additionalStartupParameters.append(("client_connection_check_interval", "1000"))
+        // A client stopped mid-transaction (SIGSTOP, a frozen VM) cannot hold its row locks for longer than this.
+        configuration.options.additionalStartupParameters.append(("idle_in_transaction_session_timeout", "15000"))
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
         return configuration

@@ -299,5 +299,14 @@ package enum FlowtalkMigrations {
                 $$
                 """,
             ]),
+        Migration(
+            version: 10, name: "counts spread over shards",
+            statements: [
+                // Every decision of one account added to the same counter rows, so its replies queued on one row lock
+                // (and stayed "sending" while they waited: issue #10). Each write now picks one of 16 shards; readers sum.
+                "ALTER TABLE hourly_counts ADD COLUMN shard smallint NOT NULL DEFAULT 0",
+                "ALTER TABLE hourly_counts DROP CONSTRAINT hourly_counts_pkey",
+                "ALTER TABLE hourly_counts ADD PRIMARY KEY (account_id, hour, metric, shard)",
+            ]),
     ]
 }

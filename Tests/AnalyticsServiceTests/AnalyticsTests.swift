@@ -36,7 +36,7 @@ struct Shops: Sendable {
         try await client.query(
             """
             INSERT INTO hourly_counts (account_id, hour, metric, count) VALUES (\(account), \(hour)::timestamptz, \(metric), \(count))
-            ON CONFLICT (account_id, hour, metric) DO UPDATE SET count = hourly_counts.count + EXCLUDED.count
+            ON CONFLICT (account_id, hour, metric, shard) DO UPDATE SET count = hourly_counts.count + EXCLUDED.count
             """, logger: .quiet("q"))
     }
 
