@@ -16,8 +16,13 @@ package struct RuleMatcher: Sendable {
     private struct Compiled: Sendable {
         let rule: ReplyRule
         let rank: Int
-        let regexes: [SendableRegex]
+        /// Compiled patterns of a regex rule, with the index of their keyword.
+        let regexes: [(keyword: Int, regex: SendableRegex)]
     }
+
+    /// The most characters of the normalised message regex rules see: a DM holds at most 1,000, and matching time grows
+    /// with the square of the length even for the patterns `RuleValidator` accepts.
+    package static let maximumRegexCharacters = 1_000
 
     private let rules: [Compiled]
     private let vocabulary: [String: Int]
@@ -56,11 +61,14 @@ package struct RuleMatcher: Sendable {
         }
 
         for (index, rule) in ordered.enumerated() {
-            var regexes: [SendableRegex] = []
+            var regexes: [(keyword: Int, regex: SendableRegex)] = []
             for (k, keyword) in rule.keywords.enumerated() {
                 switch rule.matchType {
                 case .regex:
-                    if let regex = try? Regex(keyword) { regexes.append(SendableRegex(regex: regex.ignoresCase())) }
+                    // A pattern saved before the validator's current limits could hold a worker for good: left out.
+                    if RuleValidator.patternProblem(keyword) == nil, let regex = try? Regex(keyword) {
+                        regexes.append((k, SendableRegex(regex: regex.ignoresCase())))
+                    }
                 case .anyWord:
                     for word in TextNormalizer.tokens(keyword) { add([word], rule: index, keyword: k, role: .positive) }
                 default:
@@ -158,25 +166,19 @@ package struct RuleMatcher: Sendable {
         }
         // Regex rules: only those that could beat the best keyword match are tried.
         if !regexRules.isEmpty {
-            let normalized = tokens.joined(separator: " ")
+            let joined = tokens.joined(separator: " ")
+            let normalized = joined.count > Self.maximumRegexCharacters ? String(joined.prefix(Self.maximumRegexCharacters)) : joined
             for rule in regexRules where best == nil || rule < best!.rank {
                 guard !negatives.contains(rule) else { continue }
-                if let keyword = rules[rule].regexes.firstIndex(where: { $0.matches(normalized) }) {
-                    best = (rule, keyword)
+                if let hit = rules[rule].regexes.first(where: { $0.regex.matches(normalized) }) {
+                    best = (rule, hit.keyword)
                     break
                 }
             }
         }
         guard let best else { return nil }
         let rule = rules[best.rank].rule
-        let keyword = rule.matchType == .regex ? regexKeyword(rule, best.keyword) : rule.keywords[best.keyword]
-        return RuleMatch(ruleID: rule.id, reply: rule.reply, matchType: rule.matchType, keyword: keyword)
-    }
-
-    private func regexKeyword(_ rule: ReplyRule, _ index: Int) -> String {
-        // `regexes` holds only the patterns that compiled; map back to the keyword text.
-        let compiledKeywords = rule.keywords.filter { (try? Regex($0)) != nil }
-        return index < compiledKeywords.count ? compiledKeywords[index] : rule.keywords.first ?? ""
+        return RuleMatch(ruleID: rule.id, reply: rule.reply, matchType: rule.matchType, keyword: rule.keywords[best.keyword])
     }
 }
 

@@ -27,37 +27,13 @@ package enum RuleValidator {
     }
 
     /// Why a regular expression is refused: it must compile, be short, and have no construct whose matching time can
-    /// explode (nested quantifiers, backreferences, lookarounds).
+    /// explode (nested or repeated choices, more than one repetition, backreferences, lookarounds; see
+    /// `PatternComplexity`). The matcher applies the same check to stored rules.
     package static func patternProblem(_ pattern: String) -> String? {
         guard !pattern.isEmpty else { return "A pattern cannot be empty." }
         guard pattern.count <= maximumPatternLength else { return "Keep patterns under \(maximumPatternLength) characters." }
         guard (try? Regex(pattern)) != nil else { return "The pattern “\(pattern)” is not a valid regular expression." }
-        let scalars = Array(pattern.unicodeScalars)
-        var depthQuantified: [Bool] = []  // per open group: does it contain a quantifier?
-        var index = 0
-        while index < scalars.count {
-            let c = scalars[index]
-            if c == "\\" {
-                if index + 1 < scalars.count, ("1"..."9").contains(scalars[index + 1]) { return "Backreferences are not allowed in patterns." }
-                index += 2
-                continue
-            }
-            if c == "(" {
-                if index + 2 < scalars.count, scalars[index + 1] == "?", "=!<".unicodeScalars.contains(scalars[index + 2]) {
-                    return "Lookarounds are not allowed in patterns."
-                }
-                depthQuantified.append(false)
-            } else if c == ")" {
-                let inner = depthQuantified.popLast() ?? false
-                let next = index + 1 < scalars.count ? scalars[index + 1] : " "
-                if inner && "*+{?".unicodeScalars.contains(next) { return "Nested repetition like (a+)+ is not allowed in patterns." }
-                if inner, !depthQuantified.isEmpty { depthQuantified[depthQuantified.count - 1] = true }
-            } else if "*+{".unicodeScalars.contains(c), !depthQuantified.isEmpty {
-                depthQuantified[depthQuantified.count - 1] = true
-            }
-            index += 1
-        }
-        return nil
+        return PatternComplexity.problem(pattern)
     }
 }
 

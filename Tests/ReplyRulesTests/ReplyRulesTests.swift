@@ -186,6 +186,45 @@ import Testing
     }
 }
 
+/// Found while fuzzing the rule compiler (fuzz-rules, a regex rule and a message repeated to 1,000 characters): the
+/// validator refused only nested repetition, but Swift's Regex backtracks without limit and cannot be cancelled, so
+/// `(\w|o)*x` on "okok…" (or `\w*\w*x` on a long word) held the matcher for minutes — a dispatch worker, or
+/// flowtalk-auth's rule tester. Patterns whose matching time can explode are refused now, and the matcher leaves them out.
+@Suite struct RegexComplexityTests {
+    @Test(arguments: [
+        #"(a|a)*b"#, #"(\w|o)*x"#, #"(red|blue)+ mug"#, #"(a|aa){20}"#, #"\w*\w*x"#, #"a+a+x"#, #".*x.*y"#, #"a?a?a?\w*x"#,
+        #"(a|a|a)?\w*x"#, #"(a|b|c|d|e|f|g|h|i).*x"#, #"(a|a)(a|a)(a|a)(a|a)(a|a)(a|a)(a|a)(a|a)(a|a)x"#, #"a{2}{3}"#, #"(\d{3})+"#,
+        #"(?x) a+ #[\n a+ ]"#, #"\Qa[\E a+a+"#, #"[]a]+a+"#, #"(*positive_lookahead:a)b"#, #"(?<name>a)\k<name>"#,
+    ])
+    func explosivePatternsAreRefused(pattern: String) {
+        #expect(RuleValidator.patternProblem(pattern) != nil, "\(pattern)")
+    }
+
+    @Test(arguments: [
+        #"^(open|opening) hours?"#, #"order #?\d{4,}"#, #"colou?r [a-z]+"#, #"\bsize (s|m|l|xl)\b"#, #"(hi|hello|hey) \w+"#,
+        #"\p{L}+ mug"#, #"[(|)]+x"#, #"price|cost|how much"#, #"\d{4}-\d{2}-\d{2}"#, #"(?i)track(ing)? .*"#, #"(a+)?"#,
+    ])
+    func everydayPatternsPass(pattern: String) {
+        #expect(RuleValidator.patternProblem(pattern) == nil, "\(pattern)")
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aStoredExplosivePatternIsLeftOutNotRun() {
+        let matcher = RuleMatcher(rules: [
+            ReplyRule(id: "bad", keywords: [#"(\w|o)*x"#, "^ok"], matchType: .regex, reply: "bad"),
+            ReplyRule(id: "kw", keywords: ["price"], priority: -1, reply: "kw"),
+        ])
+        #expect(matcher.match(String(repeating: "ok", count: 500))?.keyword == "^ok")
+        #expect(matcher.match("price")?.ruleID == "kw")
+    }
+
+    @Test func regexRulesSeeTheFirstThousandCharacters() {
+        let matcher = RuleMatcher(rules: [ReplyRule(id: "end", keywords: ["x$"], matchType: .regex, reply: "x")])
+        #expect(matcher.match(String(repeating: "a ", count: 400) + "x")?.ruleID == "end")
+        #expect(matcher.match(String(repeating: "a ", count: 600) + "x") == nil)
+    }
+}
+
 @Suite struct ReplyTemplateTests {
     @Test func usernameOnlyWhenKnown() {
         #expect(ReplyTemplate.render("Hi {username}, welcome!", username: "ana") == "Hi ana, welcome!")
