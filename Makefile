@@ -1,5 +1,5 @@
 # Flowtalk: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test bench bench-latency chaos demo build fmt clean
+.PHONY: run test bench bench-latency chaos fuzz demo build fmt clean
 
 run:
 	@scripts/run.sh
@@ -12,6 +12,10 @@ bench:
 
 bench-latency:
 	@scripts/bench-latency.sh
+
+# libFuzzer targets of Fuzz/ (their own package, built in .build-fuzz), each run FUZZ_SECONDS (60); FUZZ_TARGETS to pick.
+fuzz:
+	@scripts/fuzz.sh
 
 # Fault injection over the real binaries (README "Fault injection"): CHAOS_SECONDS (600), CHAOS_BUILD=release.
 chaos:

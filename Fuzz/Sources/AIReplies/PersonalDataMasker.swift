@@ -1,0 +1,1 @@
+../../../Shared/AIReplies/PersonalDataMasker.swift

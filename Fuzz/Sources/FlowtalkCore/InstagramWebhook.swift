@@ -1,0 +1,1 @@
+../../../Shared/FlowtalkCore/InstagramWebhook.swift
