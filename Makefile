@@ -1,5 +1,5 @@
 # Flowtalk: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test bench bench-latency chaos fuzz demo build fmt clean
+.PHONY: run test bench bench-burst explain-claim bench-latency chaos fuzz demo build fmt clean
 
 run:
 	@scripts/run.sh
@@ -9,6 +9,12 @@ test:
 
 bench:
 	@scripts/bench.sh
+
+bench-burst:
+	@scripts/bench-burst.sh
+
+explain-claim:
+	@scripts/explain-claim.sh
 
 bench-latency:
 	@scripts/bench-latency.sh

@@ -12,6 +12,7 @@ import PostgresNIO
 ///   flowtalk-dev dm "text" [from]   send a DM as a customer through the sandbox and print the bot's answer
 ///   flowtalk-dev bench-latency [rate] [seconds]   DMs at a fixed rate; prints webhook→reply latency p50/p99
 ///   flowtalk-dev seed-chaos [ig_id]  the shop of `make chaos` (scripts/chaos.py), in a fresh database
+///   flowtalk-dev migrate            apply the migrations (scripts that measure the schema)
 @main struct DevToolMain {
     static let demoInstagramID = "17841400000000042"
 
@@ -21,6 +22,7 @@ import PostgresNIO
         do {
             switch arguments.first {
             case "seed-demo": try await seedDemo(environment)
+            case "migrate": try await migrate(environment)
             case "seed-chaos": try await seedChaos(environment, instagramID: arguments.dropFirst().first ?? "17841400000000077")
             case "dm": try await dm(environment, text: arguments.dropFirst().first ?? "Hi! What's the price?", from: arguments.dropFirst(2).first)
             case "bench-latency":
@@ -28,7 +30,7 @@ import PostgresNIO
                 let seconds = arguments.dropFirst(2).first.flatMap(Int.init) ?? 10
                 try await benchLatency(environment, rate: rate, seconds: seconds)
             default:
-                FileHandle.standardError.write(Data("usage: flowtalk-dev seed-demo | seed-chaos [ig_id] | dm \"text\" [customer-id] | bench-latency [rate] [seconds]\n".utf8))
+                FileHandle.standardError.write(Data("usage: flowtalk-dev seed-demo | migrate | seed-chaos [ig_id] | dm \"text\" [customer-id] | bench-latency [rate] [seconds]\n".utf8))
                 exit(2)
             }
         } catch let error as ConfigurationError {
@@ -37,6 +39,18 @@ import PostgresNIO
         } catch {
             FileHandle.standardError.write(Data("flowtalk-dev: \(error)\n".utf8))
             exit(1)
+        }
+    }
+
+    static func migrate(_ environment: ConfigEnvironment) async throws {
+        let logger = Logger(label: "flowtalk-dev", factory: { _ in SwiftLogNoOpLogHandler() })
+        let database = try DatabaseURL.configuration(try environment.requiredSecret("DATABASE_URL"), maximumConnections: 2)
+        let client = PostgresClient(configuration: database, backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let applied = try await Migrator.apply(FlowtalkMigrations.all, client: client, logger: logger)
+            print("migrations applied: \(applied.count)")
         }
     }
 
