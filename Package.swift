@@ -131,7 +131,7 @@ let package = Package(
                                    .product(name: "InMemoryLogging", package: "swift-log")]),
         tests("AnalyticsServiceTests", ["AnalyticsService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", postgres, logging,
                                         .product(name: "HummingbirdTesting", package: "hummingbird")]),
-        tests("ServiceHealthTests", ["FlowtalkCore", "AuthService", "DispatchService", "AnalyticsService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
+        tests("ServiceHealthTests", ["FlowtalkCore", "AuthService", "DispatchService", "AnalyticsService", "IngestService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
                                      .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

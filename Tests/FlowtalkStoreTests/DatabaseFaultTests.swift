@@ -163,4 +163,35 @@ import Testing
             }
         }
     }
+
+    /// A handler that never returns (and ignores cancellation) is abandoned at its kind's deadline: the job is retried
+    /// with `handler_timeout` and its lease is not kept alive, so the next attempt runs.
+    @Test func aHandlerPastItsDeadlineIsAbandonedAndItsJobRetried() async throws {
+        try await TestDatabase.withMigrated { database, client in
+            let queue = JobQueue(client: client, logger: Self.logger)
+            try await queue.enqueue([job("stuck", "once")])
+            let attempts = Box(0)
+            let handler: JobHandler = { _, _ in
+                if attempts.withLock({ $0 += 1; return $0 }) == 1 {
+                    await withCheckedContinuation { (_: CheckedContinuation<Void, Never>) in }  // never resumed
+                }
+            }
+            let sawTimeout = Box(false)
+            try await withWorkers(
+                database, count: 1, handlers: ["stuck": handler],
+                configure: {
+                    $0.handlerTimeouts = ["stuck": .seconds(1)]
+                    $0.lease = .seconds(30)
+                    $0.heartbeat = .milliseconds(200)
+                }
+            ) {
+                try await eventuallyTrue(attempts: 1200) {
+                    if try await count(client, "SELECT count(*) FROM jobs WHERE last_error = 'handler_timeout'") > 0 { sawTimeout.withLock { $0 = true } }
+                    return try await count(client, "SELECT count(*) FROM jobs") == 0
+                }
+            }
+            #expect(sawTimeout.withLock { $0 })
+            #expect(attempts.withLock { $0 } == 2)
+        }
+    }
 }
