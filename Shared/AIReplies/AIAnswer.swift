@@ -63,9 +63,10 @@ package struct AIAnswer: Sendable, Equatable {
             throw .malformedAnswer
         }
         guard var answer = parseContent(content) else { throw .malformedAnswer }
-        let usage = document["usage"]
-        answer.promptTokens = usage?["prompt_tokens"]?.integerText.flatMap { Int($0) } ?? 0
-        answer.completionTokens = usage?["completion_tokens"]?.integerText.flatMap { Int($0) } ?? 0
+        // Token counts feed Prometheus counters, which trap on a negative increment: anything but a count reads as 0.
+        func count(_ key: String) -> Int { document["usage"]?[key]?.integerText.flatMap { Int($0) }.map { max($0, 0) } ?? 0 }
+        answer.promptTokens = count("prompt_tokens")
+        answer.completionTokens = count("completion_tokens")
         return answer
     }
 

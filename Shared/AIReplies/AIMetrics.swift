@@ -12,10 +12,10 @@ package struct AIMetrics: Sendable {
         Timer(label: "flowtalk_ai_call_duration_seconds", factory: factory).recordNanoseconds(Int64(seconds * 1_000_000_000))
     }
 
-    /// Tokens used, from the response's `usage`.
+    /// Tokens used, from the response's `usage` (a negative count, which a Prometheus counter traps on, counts as 0).
     package func tokens(prompt: Int, completion: Int) {
-        Counter(label: "flowtalk_ai_tokens_total", dimensions: [("kind", "prompt")], factory: factory).increment(by: prompt)
-        Counter(label: "flowtalk_ai_tokens_total", dimensions: [("kind", "completion")], factory: factory).increment(by: completion)
+        Counter(label: "flowtalk_ai_tokens_total", dimensions: [("kind", "prompt")], factory: factory).increment(by: max(prompt, 0))
+        Counter(label: "flowtalk_ai_tokens_total", dimensions: [("kind", "completion")], factory: factory).increment(by: max(completion, 0))
     }
 
     /// No AI answer, by reason (`ai_timeout`, `ai_rate_limited`, …, and the limits: `ai_budget_exhausted`,

@@ -121,6 +121,19 @@ import Testing
     @Test func aBodyWithoutChoicesIsMalformed() {
         #expect(throws: AIError.malformedAnswer) { try AIAnswer.parse(Array(#"{"error":{"message":"x"}}"#.utf8)) }
     }
+
+    /// Found by fuzzing (fuzz-ai-answer): a negative `completion_tokens` was passed on as is, and the Prometheus token
+    /// counter traps on a negative increment, so one odd provider answer would have stopped flowtalk-dispatch.
+    @Test(arguments: [
+        (#""prompt_tokens":412,"completion_tokens":-37"#, 412, 0), (#""prompt_tokens":-9223372036854775808"#, 0, 0),
+        (#""prompt_tokens":"12","completion_tokens":1.5"#, 12, 0), (#""prompt_tokens":99999999999999999999"#, 0, 0),
+    ])
+    func tokenCountsAreNeverNegative(usage: String, prompt: Int, completion: Int) throws {
+        let body = #"{"choices":[{"message":{"content":"{\"can_help\":true,\"reply\":\"Hi\"}"}}],"usage":{"# + usage + "}}"
+        let answer = try AIAnswer.parse(Array(body.utf8))
+        #expect(answer.promptTokens == prompt && answer.completionTokens == completion)
+        AIMetrics().tokens(prompt: -1, completion: -5)  // and the metrics never pass a negative count on
+    }
 }
 
 @Suite struct CircuitBreakerTests {
