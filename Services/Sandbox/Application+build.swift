@@ -103,17 +103,15 @@ struct SandboxController: Sendable {
                 let mid = await state.newMID()
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 await state.record(SandboxMessage(direction: "out", customerID: body.recipient.id, text: text, mid: mid, atMs: now), account: igID)
+                // Delivered, so Instagram echoes it, even though the sender never learns the answer.
+                sendEcho(igID: igID, recipient: body.recipient.id, mid: mid, text: text, atMs: now)
                 return Response(status: .ok, headers: [.contentType: "application/json", .contentLength: "64"], body: ResponseBody { _ in throw DroppedConnection() })
             }
         }
         let mid = await state.newMID()
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         await state.record(SandboxMessage(direction: "out", customerID: body.recipient.id, text: text, mid: mid, atMs: now), account: igID)
-        if configuration.echoes {
-            // Instagram echoes every message the business sends back through the webhook.
-            let echo = webhookBody(account: igID, sender: igID, recipient: body.recipient.id, mid: mid, text: text, timestampMs: now, isEcho: true)
-            Task { _ = try? await post(echo) }
-        }
+        sendEcho(igID: igID, recipient: body.recipient.id, mid: mid, text: text, atMs: now)
         let answer = #"{"recipient_id":"\#(body.recipient.id)","message_id":"\#(mid)"}"#
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: answer)))
     }
@@ -133,6 +131,13 @@ struct SandboxController: Sendable {
             account: body.ig_id, sender: body.from, recipient: body.ig_id, timestampMs: now, event: "postback",
             fields: [("mid", mid), ("title", body.title), ("payload", body.payload)])
         return try await deliver(out, SandboxMessage(direction: "in", customerID: body.from, text: body.title, mid: mid, atMs: now), account: body.ig_id)
+    }
+
+    /// Instagram echoes every message the business sends back through the webhook (unless `SANDBOX_ECHOES=false`).
+    func sendEcho(igID: String, recipient: String, mid: String, text: String, atMs: Int64) {
+        guard configuration.echoes else { return }
+        let echo = webhookBody(account: igID, sender: igID, recipient: recipient, mid: mid, text: text, timestampMs: atMs, isEcho: true)
+        Task { _ = try? await post(echo) }
     }
 
     /// `POST /simulate/dm {ig_id, from, text, timestamp_ms?, mid?, is_echo?}`: a customer (or, with `is_echo`, a person

@@ -68,6 +68,7 @@ struct InboundHandler: Sendable {
         // Our own reply coming back: nothing to do. The conversation's jobs run in order, so the reply that sent it has
         // already recorded its message id by now.
         if try await store.isOwnMessage(mid: mid) { return }
+        if try await confirmInterruptedReply(event, mid: mid, customer: customer, connection, logger: logger) { return }
         let settings = try await store.settings(accountID: connection.accountID)
         try await store.client.withTransaction(logger: store.logger) { db in
             guard try await store.markHandled(mid: mid, kind: event.kind.rawValue, accountID: connection.accountID, on: db) else { return }

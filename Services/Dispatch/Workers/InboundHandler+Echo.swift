@@ -1,0 +1,32 @@
+import FlowtalkCore
+import FlowtalkStore
+import Foundation
+import Logging
+
+extension InboundHandler {
+    /// An echo of our own message whose recording was interrupted: the reply is confirmed sent, counted as replied
+    /// instead of unknown, and the conversation is not paused (it was the bot, not a person). True when it was ours.
+    func confirmInterruptedReply(_ event: InboundEvent, mid: String, customer: String, _ connection: ConnectionRecord, logger: Logger)
+        async throws -> Bool
+    {
+        let accountID = connection.accountID
+        let confirmed = try await store.client.withTransaction(logger: store.logger) { [store] db -> Bool in
+            guard let (reply, was) = try await store.confirmBySentEcho(
+                mid: mid, accountID: accountID, customerID: customer, echoAtMs: event.timestampMs, on: db)
+            else { return false }
+            guard try await store.markHandled(mid: mid, kind: event.kind.rawValue, accountID: accountID, on: db), was == "unknown" else { return true }
+            try await store.addActivity(
+                ActivityEntry(
+                    customerID: customer, eventKind: "echo", summary: nil, outcome: "replied", source: reply.source, ruleID: reply.ruleID,
+                    reason: "confirmed_by_echo", replySummary: event.text),
+                accountID: accountID, on: db)
+            var deltas = ["unknown": -1, "replied_\(reply.source)": 1]
+            if let rule = reply.ruleID { deltas["rule:\(rule.uuidString.lowercased())"] = 1 }
+            if reply.source == "fallback", let note = reply.note { deltas["fallback:\(note)"] = 1 }
+            try await store.adjust(deltas, accountID: accountID, on: db)
+            return true
+        }
+        if confirmed { logger.info("Interrupted reply confirmed by its echo") }
+        return confirmed
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+extension DispatchStore {
+    /// How long after a reply was begun an echo may still be its message: the AI answer and two Graph sends fit in it.
+    package static let echoWindowSeconds = 120
+
+    /// An echo of a message Flowtalk sent whose send was interrupted (its reply is `unknown`: a crash between the Graph
+    /// call and recording it, or no answer from the Graph API). The echo proves the message went out: the customer's
+    /// reply becomes `sent` (`confirmed_by_echo`) and the message id is recorded, so the echo is not taken for a person
+    /// answering from the Instagram app. Returns the reply and the state it had (`unknown` on the first message of it,
+    /// `sent` on a second one), or nil when no interrupted reply of this customer fits the echo's time.
+    package func confirmBySentEcho(mid: String, accountID: UUID, customerID: String, echoAtMs: Int64, on connection: DatabaseConnection)
+        async throws -> (reply: ReplyRecord, was: String)?
+    {
+        let rows = try await connection.query(
+            """
+            WITH candidate AS (
+                SELECT id, state FROM replies
+                WHERE account_id = \(accountID) AND customer_id = \(customerID)
+                  AND (state = 'unknown' OR (state = 'sent' AND error = 'confirmed_by_echo'))
+                  AND to_timestamp(\(Double(echoAtMs) / 1000)) BETWEEN created_at - interval '5 seconds'
+                                                               AND created_at + \(Self.echoWindowSeconds) * interval '1 second'
+                ORDER BY created_at DESC LIMIT 1
+                FOR UPDATE
+            )
+            UPDATE replies r SET state = 'sent', error = 'confirmed_by_echo', finished_at = COALESCE(r.finished_at, now())
+            FROM candidate WHERE r.id = candidate.id
+            RETURNING r.id, candidate.state, r.source, r.rule_id, r.note
+            """, logger: logger)
+        for try await (id, was, source, ruleID, note) in rows.decode((Int64, String, String, UUID?, String?).self) {
+            try await recordSent(messageIDs: [mid], accountID: accountID, replyID: id, on: connection)
+            return (ReplyRecord(id: id, state: "sent", source: source, ruleID: ruleID, note: note), was)
+        }
+        return nil
+    }
+
+    /// Adds (or, with a negative delta, takes back) this hour's counters, in one of the shards.
+    package func adjust(_ deltas: [String: Int], accountID: UUID, on connection: DatabaseConnection) async throws {
+        guard !deltas.isEmpty else { return }
+        let metrics = deltas.keys.sorted()
+        let shard = Int16.random(in: 0..<Int16(Self.countShards))
+        try await connection.query(
+            """
+            INSERT INTO hourly_counts (account_id, hour, metric, shard, count)
+            SELECT \(accountID), date_trunc('hour', now()), metric, \(shard), delta
+            FROM unnest(\(metrics)::text[], \(metrics.map { Int64(deltas[$0]!) })::int8[]) AS d(metric, delta)
+            ON CONFLICT (account_id, hour, metric, shard) DO UPDATE SET count = hourly_counts.count + EXCLUDED.count
+            """, logger: logger)
+    }
+}
