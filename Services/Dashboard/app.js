@@ -69,6 +69,7 @@
     malformed_response: 'Instagram gave an unexpected answer',
     interrupted_while_sending: 'Unclear whether the reply arrived',
     no_answer: 'Unclear whether the reply arrived',
+    confirmed_by_echo: 'Instagram confirmed the reply arrived',
     ai_cannot_help: 'The AI could not answer from your facts',
     ai_timeout: 'The AI took too long',
     ai_rate_limited: 'The AI service was busy',
