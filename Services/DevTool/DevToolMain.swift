@@ -42,28 +42,28 @@ import PostgresNIO
         }
     }
 
-    static func migrate(_ environment: ConfigEnvironment) async throws {
-        let logger = Logger(label: "flowtalk-dev", factory: { _ in SwiftLogNoOpLogHandler() })
-        let database = try DatabaseURL.configuration(try environment.requiredSecret("DATABASE_URL"), maximumConnections: 2)
-        let client = PostgresClient(configuration: database, backgroundLogger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            let applied = try await Migrator.apply(FlowtalkMigrations.all, client: client, logger: logger)
-            print("migrations applied: \(applied.count)")
-        }
-    }
+    static let logger = Logger(label: "flowtalk-dev", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    static func seedDemo(_ environment: ConfigEnvironment) async throws {
-        let logger = Logger(label: "flowtalk-dev", factory: { _ in SwiftLogNoOpLogHandler() })
+    /// Runs `body` with a running client for `DATABASE_URL`, its migrations applied first.
+    static func withMigratedClient(_ environment: ConfigEnvironment, _ body: (PostgresClient) async throws -> Void) async throws {
         let database = try DatabaseURL.configuration(try environment.requiredSecret("DATABASE_URL"), maximumConnections: 2)
-        let vault = try TokenVault(keyRing: try environment.requiredSecret("TOKEN_ENCRYPTION_KEYS"))
-        let token = try environment.requiredSecret("SANDBOX_DEMO_TOKEN")
         let client = PostgresClient(configuration: database, backgroundLogger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
             try await Migrator.apply(FlowtalkMigrations.all, client: client, logger: logger)
+            try await body(client)
+        }
+    }
+
+    static func migrate(_ environment: ConfigEnvironment) async throws {
+        try await withMigratedClient(environment) { _ in print("migrations applied") }
+    }
+
+    static func seedDemo(_ environment: ConfigEnvironment) async throws {
+        let vault = try TokenVault(keyRing: try environment.requiredSecret("TOKEN_ENCRYPTION_KEYS"))
+        let token = try environment.requiredSecret("SANDBOX_DEMO_TOKEN")
+        try await withMigratedClient(environment) { client in
             var exists = false
             for try await _ in try await client.query("SELECT 1 FROM instagram_connections WHERE ig_user_id = \(demoInstagramID)").decode(Int.self) {
                 exists = true
@@ -92,15 +92,9 @@ import PostgresNIO
     /// AI on for the rest with a fallback text, no cooldown and no human pause (a customer's two messages both get an
     /// answer), and an AI budget the run cannot use up. Only through the store's functions: no SQL here.
     static func seedChaos(_ environment: ConfigEnvironment, instagramID: String) async throws {
-        let logger = Logger(label: "flowtalk-dev", factory: { _ in SwiftLogNoOpLogHandler() })
-        let database = try DatabaseURL.configuration(try environment.requiredSecret("DATABASE_URL"), maximumConnections: 2)
         let vault = try TokenVault(keyRing: try environment.requiredSecret("TOKEN_ENCRYPTION_KEYS"))
         let token = try environment.requiredSecret("SANDBOX_DEMO_TOKEN")
-        let client = PostgresClient(configuration: database, backgroundLogger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            try await Migrator.apply(FlowtalkMigrations.all, client: client, logger: logger)
+        try await withMigratedClient(environment) { client in
             let seeder = AccountSeeder(client: client, vault: vault, logger: logger)
             let account = try await seeder.createAccount(
                 email: "chaos-\(instagramID)@flowtalk.local", instagramUserID: instagramID, username: "chaos_shop", token: token)
@@ -136,12 +130,7 @@ import PostgresNIO
             }
             try await group.waitForAll()
         }
-        let logger = Logger(label: "flowtalk-dev", factory: { _ in SwiftLogNoOpLogHandler() })
-        let database = try DatabaseURL.configuration(try environment.requiredSecret("DATABASE_URL"), maximumConnections: 2)
-        let client = PostgresClient(configuration: database, backgroundLogger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
+        try await withMigratedClient(environment) { client in
             let pattern = "bench-\(run)-%"
             var replied = 0
             let deadline = clock.now + .seconds(120)

@@ -258,23 +258,6 @@ package struct DispatchStore: Sendable {
                     \(entry.reason), \(entry.latencyMs), \(entry.replySummary))
             """, logger: logger)
     }
-
-    /// Counter rows per account, hour and metric that writes spread over (readers sum them; migration 10).
-    static let countShards = 16
-
-    /// Adds to this hour's counters (`received`, `replied_rule`, `skipped:<reason>`, `rule:<id>`, …), in one of the shards,
-    /// so concurrent decisions of one busy account seldom wait on each other's row lock.
-    package func count(_ metrics: [String], accountID: UUID, on connection: DatabaseConnection) async throws {
-        guard !metrics.isEmpty else { return }
-        let shard = Int16.random(in: 0..<Int16(Self.countShards))
-        try await connection.query(
-            """
-            INSERT INTO hourly_counts (account_id, hour, metric, shard, count)
-            SELECT \(accountID), date_trunc('hour', now()), metric, \(shard), count(*) FROM unnest(\(metrics)::text[]) AS m(metric)
-            GROUP BY metric ORDER BY metric
-            ON CONFLICT (account_id, hour, metric, shard) DO UPDATE SET count = hourly_counts.count + EXCLUDED.count
-            """, logger: logger)
-    }
 }
 
 /// Creates accounts, connections and rules directly (tests and `make run`, until flowtalk-auth exists).

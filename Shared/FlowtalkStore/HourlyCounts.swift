@@ -1,0 +1,37 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The hourly counters statistics are read from (`hourly_counts`).
+extension DispatchStore {
+    /// Counter rows per account, hour and metric that writes spread over (readers sum them; migration 10).
+    static let countShards = 16
+
+    /// Adds to this hour's counters (`received`, `replied_rule`, `skipped:<reason>`, `rule:<id>`, …), in one of the shards,
+    /// so concurrent decisions of one busy account seldom wait on each other's row lock.
+    package func count(_ metrics: [String], accountID: UUID, on connection: DatabaseConnection) async throws {
+        guard !metrics.isEmpty else { return }
+        let shard = Int16.random(in: 0..<Int16(Self.countShards))
+        try await connection.query(
+            """
+            INSERT INTO hourly_counts (account_id, hour, metric, shard, count)
+            SELECT \(accountID), date_trunc('hour', now()), metric, \(shard), count(*) FROM unnest(\(metrics)::text[]) AS m(metric)
+            GROUP BY metric ORDER BY metric
+            ON CONFLICT (account_id, hour, metric, shard) DO UPDATE SET count = hourly_counts.count + EXCLUDED.count
+            """, logger: logger)
+    }
+
+    /// Adds (or, with a negative delta, takes back) this hour's counters, in one of the shards.
+    package func adjust(_ deltas: [String: Int], accountID: UUID, on connection: DatabaseConnection) async throws {
+        guard !deltas.isEmpty else { return }
+        let metrics = deltas.keys.sorted()
+        let shard = Int16.random(in: 0..<Int16(Self.countShards))
+        try await connection.query(
+            """
+            INSERT INTO hourly_counts (account_id, hour, metric, shard, count)
+            SELECT \(accountID), date_trunc('hour', now()), metric, \(shard), delta
+            FROM unnest(\(metrics)::text[], \(metrics.map { Int64(deltas[$0]!) })::int8[]) AS d(metric, delta)
+            ON CONFLICT (account_id, hour, metric, shard) DO UPDATE SET count = hourly_counts.count + EXCLUDED.count
+            """, logger: logger)
+    }
+}
