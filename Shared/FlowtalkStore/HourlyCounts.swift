@@ -21,15 +21,15 @@ extension DispatchStore {
             """, logger: logger)
     }
 
-    /// Adds (or, with a negative delta, takes back) this hour's counters, in one of the shards.
-    package func adjust(_ deltas: [String: Int], accountID: UUID, on connection: DatabaseConnection) async throws {
+    /// Adds to (or, with a negative delta, takes back from) the counters of the hour of `time`, in one of the shards.
+    package func adjust(_ deltas: [String: Int], accountID: UUID, at time: Date = Date(), on connection: DatabaseConnection) async throws {
         guard !deltas.isEmpty else { return }
         let metrics = deltas.keys.sorted()
         let shard = Int16.random(in: 0..<Int16(Self.countShards))
         try await connection.query(
             """
             INSERT INTO hourly_counts (account_id, hour, metric, shard, count)
-            SELECT \(accountID), date_trunc('hour', now()), metric, \(shard), delta
+            SELECT \(accountID), date_trunc('hour', \(time)::timestamptz), metric, \(shard), delta
             FROM unnest(\(metrics)::text[], \(metrics.map { Int64(deltas[$0]!) })::int8[]) AS d(metric, delta)
             ON CONFLICT (account_id, hour, metric, shard) DO UPDATE SET count = hourly_counts.count + EXCLUDED.count
             """, logger: logger)

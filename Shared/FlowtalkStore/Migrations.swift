@@ -310,5 +310,11 @@ package enum FlowtalkMigrations {
                 "ALTER TABLE hourly_counts DROP CONSTRAINT hourly_counts_pkey",
                 "ALTER TABLE hourly_counts ADD PRIMARY KEY (account_id, hour, metric, shard)",
             ]),
+        Migration(
+            version: 11, name: "sent messages by reply",
+            statements: [
+                // An echo that confirms an interrupted reply counts the reply's messages (at most two).
+                "CREATE INDEX sent_messages_reply ON sent_messages (reply_id)",
+            ]),
     ]
 }

@@ -11,7 +11,7 @@ extension InboundHandler {
     {
         let accountID = connection.accountID
         let confirmed = try await store.client.withTransaction(logger: store.logger) { [store] db -> Bool in
-            guard let (reply, was) = try await store.confirmBySentEcho(
+            guard let (reply, was, decidedAt) = try await store.confirmBySentEcho(
                 mid: mid, accountID: accountID, customerID: customer, echoAtMs: event.timestampMs, on: db)
             else { return false }
             guard try await store.markHandled(mid: mid, kind: event.kind.rawValue, accountID: accountID, on: db), was == "unknown" else { return true }
@@ -23,7 +23,8 @@ extension InboundHandler {
             var deltas = ["unknown": -1, "replied_\(reply.source)": 1]
             if let rule = reply.ruleID { deltas["rule:\(rule.uuidString.lowercased())"] = 1 }
             if reply.source == "fallback", let note = reply.note { deltas["fallback:\(note)"] = 1 }
-            try await store.adjust(deltas, accountID: accountID, on: db)
+            // In the hour the reply was counted unknown, so no hour is left with a negative count.
+            try await store.adjust(deltas, accountID: accountID, at: decidedAt, on: db)
             return true
         }
         if confirmed { logger.info("Interrupted reply confirmed by its echo") }
