@@ -75,10 +75,7 @@ package struct Database: Sendable {
     ) async throws -> Result {
         let limit = timeout ?? self.timeout
         let leased = LeaseState()
-        // Cancelled (a handler past its deadline, shutdown): the body's queries cannot be cancelled, so close the
-        // connection, or the group would wait for them, and hold the connection, for as long as they hang.
-        return try await withTaskCancellationHandler {
-          try await withThrowingTaskGroup(of: Result?.self) { group in
+        return try await withThrowingTaskGroup(of: Result?.self) { group in
             group.addTask {
                 try await client.withConnection { raw in
                     let expired = leased.state.withLock { state -> Bool in
@@ -100,16 +97,17 @@ package struct Database: Sendable {
             do {
                 guard let first = try await group.next(), let result = first else {
                     // The deadline: close the connection so its queries fail now (a waiting lease is cancelled instead).
-                    leased.expire()
+                    let raw = leased.state.withLock { state -> PostgresConnection? in
+                        state.expired = true
+                        return state.connection
+                    }
+                    raw?.discard()
                     throw DatabaseTimeout(limit: limit)
                 }
                 return result
             } catch is CancellationError where !Task.isCancelled {
                 throw DatabaseTimeout(limit: limit)
             }
-          }
-        } onCancel: {
-            leased.expire()
         }
     }
 
@@ -145,15 +143,6 @@ package struct Database: Sendable {
 /// The connection a `withConnection` call holds, and whether its deadline passed before the lease came.
 private final class LeaseState: Sendable {
     let state = Mutex<(connection: PostgresConnection?, expired: Bool)>((nil, false))
-
-    /// No more waiting for this call: its connection (once leased) is closed.
-    func expire() {
-        let raw = state.withLock { state -> PostgresConnection? in
-            state.expired = true
-            return state.connection
-        }
-        raw?.discard()
-    }
 }
 
 /// A leased connection whose calls fail as soon as it closes, instead of waiting for an answer that cannot come.
