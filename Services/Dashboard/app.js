@@ -55,6 +55,10 @@
 
   const REASONS = {
     no_rule: 'No rule matched',
+    rule_removed: 'The rule was removed before the reply could go out',
+    fallback_removed: 'The fallback text was removed before it could go out',
+    attachment_only: 'A photo, video or sticker without text',
+    ai_disabled: 'AI was turned off before it answered',
     cooldown: 'Replied to this customer a moment ago',
     human_active: 'You were answering this customer yourself',
     human_reply: 'You answered yourself; the bot paused',

@@ -352,6 +352,59 @@ import Testing
     }
 
 
+    @Test func aRetriedReplyWhoseRuleWasRemovedMeanwhileSendsNothing() async throws {
+        try await Self.withStack { stack, dispatch in
+            // Instagram refuses the first sends for now, so the reply is parked for a retry; dispatch stops while it waits.
+            let (status, _) = try await Self.post(
+                "\(stack.sandbox)/sandbox/faults", #"{"ig_id":"\#(Self.shop)","faults":[{"kind":"server_error","count":4}]}"#)
+            #expect(status == .noContent)
+            _ = try await Self.dm(stack, from: "c-removed", "price please")
+            try await Self.eventually("c-removed parked for a retry") { try await Self.replyStates(stack, customer: "c-removed") == ["retry"] }
+            await dispatch.stop()
+            #expect(try await Self.replyStates(stack, customer: "c-removed") == ["retry"])
+            // The business deletes the rule before the retry runs: the old answer is not sent.
+            try await stack.client.query("DELETE FROM reply_rules WHERE account_id = \(stack.accountID)")
+            try await dispatch.launch()
+            try await Self.eventually("c-removed skipped") { try await Self.replyStates(stack, customer: "c-removed") == ["skipped"] }
+            #expect(try await Self.activity(stack, customer: "c-removed").map(\.1) == ["rule_removed"])
+            #expect(try await Self.outgoing(stack, to: "c-removed").isEmpty)
+        }
+    }
+
+    @Test func aRunThatFindsTheReplyMovedUnderItDoesNotEndTheJob() async throws {
+        try await Self.withStack(dispatchEnvironment: ["DISPATCH_LEASE_SECONDS": "5", "GRAPH_TIMEOUT_SECONDS": "20"]) { stack, dispatch in
+            // A send hangs (longer than this test, so no echo comes back); dispatch is killed in it, so the reply is left
+            // "sending" with its job leased.
+            let (status, _) = try await Self.post(
+                "\(stack.sandbox)/sandbox/faults", #"{"ig_id":"\#(Self.shop)","faults":[{"kind":"slow","seconds":60}]}"#)
+            #expect(status == .noContent)
+            _ = try await Self.dm(stack, from: "c-moved", "price please")
+            try await Self.eventually("c-moved sending") { try await Self.replyStates(stack, customer: "c-moved") == ["sending"] }
+            try await dispatch.killHard()
+            // The next run's write loses once, as when another run of the job (stopped past its lease) moves the reply
+            // between this run's read and its write: PostgreSQL skips the row, so the conditional update changes nothing.
+            for statement in [
+                "CREATE SEQUENCE lost_writes",
+                """
+                CREATE FUNCTION lose_first_write() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF OLD.state = 'sending' AND nextval('lost_writes') = 1 THEN RETURN NULL; END IF;
+                    RETURN NEW;
+                END $$
+                """,
+                "CREATE TRIGGER lose_first_write BEFORE UPDATE ON replies FOR EACH ROW EXECUTE FUNCTION lose_first_write()",
+            ] { try await stack.client.query(PostgresQuery(unsafeSQL: statement)) }
+            try await dispatch.launch()
+            // The job is not ended by the run that lost: it runs again and decides from the reply as it is then.
+            try await Self.eventually("c-moved decided", attempts: 1200) { try await Self.replyStates(stack, customer: "c-moved") == ["unknown"] }
+            #expect(try await Self.activity(stack, customer: "c-moved").map(\.1) == ["interrupted_while_sending"])
+            var writes: Int64 = 0
+            for try await n in try await stack.client.query("SELECT last_value FROM lost_writes").decode(Int64.self) { writes = n }
+            #expect(writes >= 2, "the lost write was never tried again")
+        }
+    }
+
+
     @Test func iceBreakersAreSyncedAndATapIsAnsweredWithItsAnswer() async throws {
         try await Self.withStack { stack, _ in
             let seeder = AccountSeeder(client: stack.client, vault: stack.vault, logger: .quiet("seed"))

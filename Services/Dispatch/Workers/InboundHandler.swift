@@ -18,6 +18,10 @@ struct InboundHandler: Sendable {
     let ai: AIResponder
     /// The 24-hour window of Instagram's messaging policy.
     static let window: TimeInterval = 24 * 3600
+    /// Another run of the same job (one whose lease ran out while it was stopped or cut off) moved the reply between this
+    /// run's read and its write. This run must not end as done, or the job would be gone while that other run may leave
+    /// the reply waiting for a retry nobody holds: the job runs again shortly and decides from the reply as it is then.
+    static let changedUnderUs = JobFailure.retryAfter(.milliseconds(500), "reply_changed_concurrently")
 
     init(store: DispatchStore, graph: GraphClient, vault: TokenVault, ai: AIResponder) {
         self.store = store
@@ -136,7 +140,9 @@ struct InboundHandler: Sendable {
                 // A run before this one committed "sending" and then stopped: Instagram may have the message.
                 // Its Send API has no idempotency key, so the only safe choice is not to send again.
                 try await store.client.withTransaction(logger: store.logger) { db in
-                    guard try await store.transition(replyID: existing.id, from: "sending", to: "unknown", error: "interrupted", on: db) else { return }
+                    guard try await store.transition(replyID: existing.id, from: "sending", to: "unknown", error: "interrupted", on: db) else {
+                        throw Self.changedUnderUs
+                    }
                     try await store.addActivity(
                         ActivityEntry(
                             customerID: customer, eventKind: event.kind.rawValue, summary: text, outcome: "unknown", source: existing.source,
@@ -155,7 +161,7 @@ struct InboundHandler: Sendable {
                 let resumed = try await store.client.withTransaction(logger: store.logger) { db in
                     try await store.transition(replyID: existing.id, from: "retry", to: "pending", on: db)
                 }
-                guard resumed else { return }
+                guard resumed else { throw Self.changedUnderUs }
                 try await answerWithAI(replyID: existing.id, event: event, text: text, customer: customer, connection, job: job, logger: logger)
                 return
             case "retry" where existing.source == "fallback":
@@ -165,7 +171,7 @@ struct InboundHandler: Sendable {
                 let resumed = try await store.client.withTransaction(logger: store.logger) { db in
                     guard !fallback.isEmpty else {
                         guard try await store.transition(replyID: existing.id, from: "retry", to: "skipped", error: "fallback_removed", on: db) else {
-                            return false
+                            throw Self.changedUnderUs
                         }
                         try await store.addActivity(
                             ActivityEntry(customerID: customer, eventKind: event.kind.rawValue, summary: text, outcome: "skipped", source: "fallback",
@@ -173,17 +179,27 @@ struct InboundHandler: Sendable {
                         try await store.count(["skipped:fallback_removed"], accountID: accountID, on: db)
                         return false
                     }
-                    return try await store.transition(replyID: existing.id, from: "retry", to: "sending", on: db)
+                    guard try await store.transition(replyID: existing.id, from: "retry", to: "sending", on: db) else { throw Self.changedUnderUs }
+                    return true
                 }
                 guard resumed else { return }
                 replyID = existing.id
                 plan = ReplyPlan(text: fallback, source: "fallback", note: existing.note)
             case "retry":
-                // The last attempt was answered with a failure that delivered nothing: safe to send again.
-                let resumed = try await store.client.withTransaction(logger: store.logger) { db in
-                    try await store.transition(replyID: existing.id, from: "retry", to: "sending", on: db)
+                // The last attempt was answered with a failure that delivered nothing: safe to send again, with what the
+                // rules say now. When no rule answers any more (removed or changed meanwhile), nothing is sent.
+                let again = try await self.plan(for: event, text: text, accountID: accountID)
+                try await store.client.withTransaction(logger: store.logger) { db in
+                    guard try await store.transition(replyID: existing.id, from: "retry", to: again == nil ? "skipped" : "sending",
+                                                     error: again == nil ? "rule_removed" : nil, on: db)
+                    else { throw Self.changedUnderUs }
+                    guard again == nil else { return }
+                    try await store.addActivity(
+                        ActivityEntry(customerID: customer, eventKind: event.kind.rawValue, summary: text, outcome: "skipped", source: existing.source,
+                                      reason: "rule_removed"), accountID: accountID, on: db)
+                    try await store.count(["skipped:rule_removed"], accountID: accountID, on: db)
                 }
-                guard resumed, let again = try await self.plan(for: event, text: text, accountID: accountID) else { return }
+                guard let again else { return }
                 replyID = existing.id
                 plan = again
             default:
@@ -293,7 +309,7 @@ struct InboundHandler: Sendable {
             plan = ReplyPlan(text: settings.fallbackText, source: "fallback", note: reason)
         case .declined(let reason):
             try await store.client.withTransaction(logger: store.logger) { db in
-                guard try await store.transition(replyID: replyID, from: "pending", to: "skipped", error: reason, on: db) else { return }
+                guard try await store.transition(replyID: replyID, from: "pending", to: "skipped", error: reason, on: db) else { throw Self.changedUnderUs }
                 try await store.addActivity(
                     ActivityEntry(customerID: customer, eventKind: event.kind.rawValue, summary: text, outcome: "skipped", source: "ai", reason: reason),
                     accountID: accountID, on: db)
@@ -302,7 +318,7 @@ struct InboundHandler: Sendable {
             return
         }
         // Only one run gets from pending to sending: the send below happens once.
-        guard try await store.startSending(replyID: replyID, from: "pending", source: plan.source, note: plan.note) else { return }
+        guard try await store.startSending(replyID: replyID, from: "pending", source: plan.source, note: plan.note) else { throw Self.changedUnderUs }
         try await send(plan, replyID: replyID, event: event, text: text, customer: customer, connection, job: job, logger: logger)
     }
 
