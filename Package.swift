@@ -64,8 +64,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "FlowtalkContracts",
+            dependencies: ["FlowtalkCore", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Shared/FlowtalkContracts",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "FlowtalkStore",
-            dependencies: ["FlowtalkCore", "ReplyRules", postgres, logging, metrics, lifecycle],
+            dependencies: ["FlowtalkCore", "FlowtalkContracts", "ReplyRules", postgres, logging, metrics, lifecycle],
             path: "Shared/FlowtalkStore",
             swiftSettings: swiftSettings
         ),
@@ -99,8 +105,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "FlowtalkDevSupport",
+            dependencies: ["FlowtalkCore", "FlowtalkStore", "ReplyRules", postgres, logging],
+            path: "Support/DevSupport",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "FlowtalkTesting",
-            dependencies: ["FlowtalkCore", "FlowtalkStore", postgres, logging],
+            dependencies: ["FlowtalkCore", "FlowtalkStore", "FlowtalkDevSupport", postgres, logging],
             path: "Tests/FlowtalkTesting",
             swiftSettings: swiftSettings
         ),
@@ -112,9 +124,13 @@ let package = Package(
         service("IngestService", folder: "Ingest"),
         service("DispatchService", folder: "Dispatch", extra: ["InstagramGraph", "ReplyRules", "AIReplies"]),
         service("AnalyticsService", folder: "Analytics"),
-        service("DevTool", folder: "DevTool", extra: ["ReplyRules", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        service("DevTool", folder: "DevTool", extra: ["ReplyRules", "FlowtalkDevSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         service("SandboxService", folder: "Sandbox", extra: [.product(name: "AsyncHTTPClient", package: "async-http-client")]),
-        tests("FlowtalkCoreTests", ["FlowtalkCore"]),
+        tests("FlowtalkCoreTests", ["FlowtalkCore", "FlowtalkContracts"]),
+        tests("DispatchServiceTests", [
+            "DispatchService", "FlowtalkCore", "FlowtalkContracts", "FlowtalkStore", "FlowtalkDevSupport", "ReplyRules", "InstagramGraph", "AIReplies", postgres,
+            logging,
+        ]),
         tests("ReplyRulesTests", ["ReplyRules"]),
         tests("AIRepliesTests", ["AIReplies", "FlowtalkCore"]),
         tests("InstagramGraphTests", ["InstagramGraph", "FlowtalkCore"]),
@@ -124,12 +140,12 @@ let package = Package(
         tests("IngestServiceTests", ["IngestService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", postgres, logging,
                                      .product(name: "HummingbirdTesting", package: "hummingbird"),
                                      .product(name: "InMemoryLogging", package: "swift-log")]),
-        tests("EndToEndTests", ["FlowtalkCore", "FlowtalkStore", postgres, logging,
+        tests("EndToEndTests", ["FlowtalkCore", "FlowtalkStore", "FlowtalkDevSupport", postgres, logging,
                                 .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         tests("AuthServiceTests", ["AuthService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", "InstagramGraph", postgres, logging, crypto,
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "InMemoryLogging", package: "swift-log")]),
-        tests("AnalyticsServiceTests", ["AnalyticsService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", postgres, logging,
+        tests("AnalyticsServiceTests", ["AnalyticsService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkDevSupport", "FlowtalkCore", postgres, logging,
                                         .product(name: "HummingbirdTesting", package: "hummingbird")]),
         tests("ServiceHealthTests", ["FlowtalkCore", "AuthService", "DispatchService", "AnalyticsService", "IngestService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
                                      .product(name: "HummingbirdTesting", package: "hummingbird")]),

@@ -7,13 +7,12 @@ import ServiceLifecycle
 /// The 90-day retention of the activity log: a queue job (`analytics.retention_purge`), scheduled once per UTC hour
 /// with a dedupe key, so however many analytics replicas run, one of them purges at a time.
 struct Retention: Sendable {
-    static let kind = "analytics.retention_purge"
     let store: AnalyticsStore
     let queue: JobQueue
     let logger: Logger
 
     var handlers: [String: JobHandler] {
-        [Self.kind: { _, logger in
+        [RetentionPurgeJob.kind: { _, logger in
             let deleted = try await store.purgeActivity()
             logger.info("Activity retention purge done", metadata: ["analytics.purged": "\(deleted)"])
         }]
@@ -21,10 +20,7 @@ struct Retention: Sendable {
 
     /// Queues this hour's purge (a no-op when a replica already did).
     func schedule(now: Date = Date()) async throws {
-        let hour = Int(now.timeIntervalSince1970 / 3600)
-        _ = try await queue.enqueue([
-            NewJob(kind: Self.kind, payload: ByteBuffer(), dedupeKey: "retention:\(hour)", serializationKey: "analytics:retention", maxAttempts: 3)
-        ])
+        _ = try await queue.enqueue([RetentionPurgeJob.make(now: now)])
     }
 }
 

@@ -31,7 +31,7 @@ struct StatsController: Sendable {
             replied_ice_breaker += metrics["replied_ice_breaker"] ?? 0
             replied_fallback += metrics["replied_fallback"] ?? 0
             replied = replied_rule + replied_ai + replied_ice_breaker + replied_fallback
-            skipped += metrics.filter { $0.key.hasPrefix("skipped:") }.values.reduce(0, +)
+            skipped += metrics.filter { $0.key.hasPrefix(CountMetric.skippedPrefix) }.values.reduce(0, +)
             failed += metrics["failed"] ?? 0
             unknown += metrics["unknown"] ?? 0
         }
@@ -111,17 +111,17 @@ struct StatsController: Sendable {
         totals.add(all)
         totals.reply_rate = totals.received > 0 ? Double(totals.replied) / Double(totals.received) : nil
         var skipped: [String: Int] = [:]
-        for (metric, count) in all where metric.hasPrefix("skipped:") { skipped[String(metric.dropFirst("skipped:".count))] = count }
+        for (metric, count) in all where metric.hasPrefix(CountMetric.skippedPrefix) { skipped[String(metric.dropFirst(CountMetric.skippedPrefix.count))] = count }
 
         let keywords = try await store.ruleKeywords(accountID: account)
         let rules = all.compactMap { metric, count -> RuleHits? in
-            guard metric.hasPrefix("rule:") else { return nil }
-            let id = String(metric.dropFirst("rule:".count))
+            guard metric.hasPrefix(CountMetric.rulePrefix) else { return nil }
+            let id = String(metric.dropFirst(CountMetric.rulePrefix.count))
             return RuleHits(rule_id: id, keywords: keywords[id], hits: count)
         }.sorted { ($0.hits, $1.rule_id) > ($1.hits, $0.rule_id) }
         let questions = try await store.iceBreakerQuestions(accountID: account)
         let taps = all.compactMap { metric, count -> IceBreakerTaps? in
-            guard metric.hasPrefix("ice_breaker:"), let position = Int(metric.dropFirst("ice_breaker:".count)) else { return nil }
+            guard metric.hasPrefix(CountMetric.iceBreakerPrefix), let position = Int(metric.dropFirst(CountMetric.iceBreakerPrefix.count)) else { return nil }
             return IceBreakerTaps(position: position, question: questions[position], taps: count)
         }.sorted { $0.position < $1.position }
         let latency = try await store.latency(accountID: account, from: fromText, to: toText, timeZone: tz)

@@ -21,6 +21,7 @@ struct AccountController: Sendable {
     let logger: Logger
 
     static let minimumPasswordCharacters = 10
+    var accounts: AccountStore { AccountStore(client: client, logger: logger) }
 
     func add(to group: RouterGroup<AuthRequestContext>) {
         group.post("signup", use: signup)
@@ -57,15 +58,7 @@ struct AccountController: Sendable {
         let email = try Self.canonicalEmail(body.email)
         try Self.checkPasswordPolicy(body.password)
         let hash = try await hashOffLoop(body.password)
-        let id = UUID()
-        try await client.withTransaction(logger: logger) { db in
-            let rows = try await db.query(
-                "INSERT INTO accounts (id, email, password_hash) VALUES (\(id), \(email), \(hash)) ON CONFLICT (email) DO NOTHING RETURNING id",
-                logger: logger)
-            var created = false
-            for try await _ in rows.decode(UUID.self) { created = true }
-            if created { try await db.query("INSERT INTO account_settings (account_id) VALUES (\(id))", logger: logger) }
-        }
+        _ = try await accounts.create(email: email, passwordHash: hash)
         context.logger.info("Sign-up handled")
         return json(#"{"status":"created","message":"If this address was not registered yet, the account is ready: sign in."}"#, status: .created)
     }
@@ -75,10 +68,7 @@ struct AccountController: Sendable {
         let body = try await request.decode(as: Credentials.self, context: context)
         let email = (try? Self.canonicalEmail(body.email)) ?? body.email.lowercased()
         try await limiter.enforce("login:email:\(email.prefix(254))", limit: 10, window: .seconds(900))
-        var found: (UUID, String)?
-        for try await row in try await client.query("SELECT id, password_hash FROM accounts WHERE email = \(email)", logger: logger).decode(
-            (UUID, String).self)
-        { found = row }
+        let found = try await accounts.credentials(email: email)
         // Unknown email: still verify against a real hash, so both cases take the same time.
         let stored = found?.1 ?? Self.dummyHash(hasher)
         let ok = try await verifyOffLoop(body.password, stored) && found != nil
@@ -88,7 +78,7 @@ struct AccountController: Sendable {
         }
         if hasher.needsRehash(hash) {
             let fresh = try await hashOffLoop(body.password)
-            try await client.query("UPDATE accounts SET password_hash = \(fresh) WHERE id = \(accountID)", logger: logger)
+            try await accounts.setPasswordHash(fresh, accountID: accountID)
         }
         // A new session id at every sign-in; a session the browser already had is ended (no fixation).
         if let previous = request.cookies[sessionCookieName]?.value, !previous.isEmpty { try await sessions.delete(token: previous) }
@@ -120,16 +110,13 @@ struct AccountController: Sendable {
         let session = try context.requireSession()
         try await limiter.enforce("password:account:\(session.accountID)", limit: 10, window: .seconds(900))
         let body = try await request.decode(as: PasswordChange.self, context: context)
-        var stored = ""
-        for try await hash in try await client.query("SELECT password_hash FROM accounts WHERE id = \(session.accountID)", logger: logger).decode(String.self) {
-            stored = hash
-        }
+        let stored = try await accounts.credentials(accountID: session.accountID)?.passwordHash ?? ""
         guard try await verifyOffLoop(body.current_password, stored) else {
             throw APIError.unauthorized("The current password is incorrect.", code: "invalid_credentials")
         }
         try Self.checkPasswordPolicy(body.new_password)
         let fresh = try await hashOffLoop(body.new_password)
-        try await client.query("UPDATE accounts SET password_hash = \(fresh) WHERE id = \(session.accountID)", logger: logger)
+        try await accounts.setPasswordHash(fresh, accountID: session.accountID)
         try await sessions.deleteAll(accountID: session.accountID, except: session.token)
         return Response(status: .noContent)
     }
@@ -137,19 +124,13 @@ struct AccountController: Sendable {
     // MARK: Helpers
 
     private func accountResponse(_ accountID: UUID, status: HTTPResponse.Status) async throws -> Response {
-        let rows = try await client.query(
-            """
-            SELECT a.id, a.email, a.created_at, c.username, c.ig_user_id, c.status
-            FROM accounts a LEFT JOIN instagram_connections c ON c.account_id = a.id WHERE a.id = \(accountID)
-            """, logger: logger)
-        for try await (id, email, created, username, igID, connectionStatus) in rows.decode((UUID, String, Date, String?, String?, String?).self) {
-            let instagram = igID.map { AccountBody.Instagram(username: username, instagram_user_id: $0, status: connectionStatus ?? "active") }
-            let encoder = JSONEncoder()
-            encoder.dateEncodingStrategy = .iso8601
-            let data = try encoder.encode(["account": AccountBody(id: id.uuidString.lowercased(), email: email, created_at: created, instagram: instagram)])
-            return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-        }
-        throw APIError.unauthorized("Please sign in.")
+        guard let account = try await accounts.summary(accountID: accountID) else { throw APIError.unauthorized("Please sign in.") }
+        let instagram = account.instagram.map { AccountBody.Instagram(username: $0.username, instagram_user_id: $0.instagramUserID, status: $0.status) }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let data = try encoder.encode(
+            ["account": AccountBody(id: account.id.uuidString.lowercased(), email: account.email, created_at: account.createdAt, instagram: instagram)])
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     private func address(_ request: Request, _ context: AuthRequestContext) -> String {

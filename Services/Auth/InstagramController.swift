@@ -19,6 +19,7 @@ struct InstagramController: Sendable {
     let logger: Logger
 
     var redirectURI: String { publicURL + "/api/instagram/callback" }
+    var connections: ConnectionStore { ConnectionStore(client: client, logger: logger) }
 
     func add(to api: RouterGroup<AuthRequestContext>) {
         api.get("instagram/connect", use: connect)
@@ -30,12 +31,7 @@ struct InstagramController: Sendable {
     func connect(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let session = try context.requireSession()
         let state = randomToken()
-        try await client.query(
-            """
-            INSERT INTO oauth_states (state_hash, account_id, session_hash, expires_at)
-            VALUES (\(ByteBuffer(bytes: SessionStore.hash(state))), \(session.accountID), \(ByteBuffer(bytes: SessionStore.hash(session.token))),
-                    now() + interval '10 minutes')
-            """, logger: logger)
+        try await connections.createOAuthState(state, accountID: session.accountID, sessionToken: session.token)
         return Response(status: .found, headers: [.location: oauth.authorizeURL(redirectURI: redirectURI, state: state), .cacheControl: "no-store"])
     }
 
@@ -46,13 +42,7 @@ struct InstagramController: Sendable {
         let query = request.uri.queryParameters
         let state = query["state"].map(String.init) ?? ""
         // The state is consumed whatever happens next: single use.
-        var valid = false
-        for try await _ in try await client.query(
-            """
-            DELETE FROM oauth_states WHERE state_hash = \(ByteBuffer(bytes: SessionStore.hash(state))) AND account_id = \(session.accountID)
-              AND session_hash = \(ByteBuffer(bytes: SessionStore.hash(session.token))) AND expires_at > now() RETURNING 1
-            """, logger: logger
-        ).decode(Int.self) { valid = true }
+        let valid = try await connections.consumeOAuthState(state, accountID: session.accountID, sessionToken: session.token)
         guard valid else { return back("error", reason: "expired_or_invalid_state") }
         if query["error"] != nil { return back("error", reason: query["error_reason"] == "user_denied" ? "denied" : "instagram_error") }
         guard let code = query["code"].map(String.init), !code.isEmpty else { return back("error", reason: "missing_code") }
@@ -67,29 +57,9 @@ struct InstagramController: Sendable {
         let owner = TokenOwner(accountID: session.accountID.uuidString.lowercased(), instagramUserID: connected.userID)
         let sealed = try vault.seal(connected.token, for: owner)
         let expiresAt = Date().addingTimeInterval(Double(connected.expiresIn))
-        let stored = try await client.withTransaction(logger: logger) { db -> Bool in
-            // One Instagram account belongs to one Flowtalk account.
-            for try await holder in try await db.query(
-                "SELECT account_id FROM instagram_connections WHERE ig_user_id = \(connected.userID) FOR UPDATE", logger: logger
-            ).decode(UUID.self) where holder != session.accountID { return false }
-            try await db.query(
-                """
-                INSERT INTO instagram_connections (account_id, ig_user_id, username, token_sealed, token_expires_at)
-                VALUES (\(session.accountID), \(connected.userID), \(connected.username), \(ByteBuffer(bytes: sealed)), \(expiresAt))
-                ON CONFLICT (account_id) DO UPDATE SET ig_user_id = EXCLUDED.ig_user_id, username = EXCLUDED.username,
-                    token_sealed = EXCLUDED.token_sealed, token_expires_at = EXCLUDED.token_expires_at, status = 'active',
-                    connected_at = now(), token_refreshed_at = now()
-                """, logger: logger)
-            let refreshAt = expiresAt.addingTimeInterval(-10 * 86_400)
-            try await JobQueue(client: client, logger: logger).enqueue(
-                [
-                    NewJob(
-                        kind: "instagram.token_refresh", payload: ByteBuffer(string: session.accountID.uuidString),
-                        dedupeKey: "token_refresh:\(session.accountID):\(Int(refreshAt.timeIntervalSince1970 / 86_400))",
-                        serializationKey: "account:\(session.accountID):token", runAt: refreshAt)
-                ], on: db)
-            return true
-        }
+        // One Instagram account belongs to one Flowtalk account.
+        let stored = try await connections.connect(
+            accountID: session.accountID, instagramUserID: connected.userID, username: connected.username, sealedToken: sealed, expiresAt: expiresAt)
         guard stored else { return back("error", reason: "connected_to_another_account") }
         context.logger.info("Instagram connected")
         return back("connected", reason: nil)
@@ -103,12 +73,12 @@ struct InstagramController: Sendable {
     }
 
     static func disconnect(accountID: UUID, client: Database, oauth: InstagramOAuth, vault: TokenVault, logger: Logger) async throws {
-        guard let connection = try await DispatchStore(client: client, logger: logger).tokenState(accountID: accountID)?.connection else { return }
+        let connections = ConnectionStore(client: client, logger: logger)
+        guard let connection = try await connections.tokenState(accountID: accountID)?.connection else { return }
         if let token = try? vault.open(connection.tokenSealed, for: connection.owner) {
             try? await oauth.unsubscribe(userID: connection.instagramUserID, token: token)
         }
-        try await client.query("DELETE FROM instagram_connections WHERE account_id = \(accountID)", logger: logger)
-        try await client.query("DELETE FROM jobs WHERE serialization_key LIKE \("account:\(accountID):%")", logger: logger)
+        try await connections.disconnect(accountID: accountID)
     }
 
     private func back(_ status: String, reason: String?) -> Response {

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FlowtalkCore
+import FlowtalkDevSupport
 import FlowtalkStore
 import Foundation
 import Logging
@@ -64,11 +65,7 @@ import PostgresNIO
         let vault = try TokenVault(keyRing: try environment.requiredSecret("TOKEN_ENCRYPTION_KEYS"))
         let token = try environment.requiredSecret("SANDBOX_DEMO_TOKEN")
         try await withMigratedClient(environment) { client in
-            var exists = false
-            for try await _ in try await client.query("SELECT 1 FROM instagram_connections WHERE ig_user_id = \(demoInstagramID)").decode(Int.self) {
-                exists = true
-            }
-            if exists {
+            if try await ConnectionStore(client: Database(client), logger: logger).connection(instagramUserID: demoInstagramID) != nil {
                 print("demo shop already seeded (Instagram id \(demoInstagramID))")
                 return
             }
@@ -131,24 +128,17 @@ import PostgresNIO
             try await group.waitForAll()
         }
         try await withMigratedClient(environment) { client in
-            let pattern = "bench-\(run)-%"
+            let analytics = AnalyticsStore(client: client, logger: logger)
+            let prefix = "bench-\(run)-"
             var replied = 0
             let deadline = clock.now + .seconds(120)
             while clock.now < deadline {
-                for try await n in try await client.query(
-                    "SELECT count(*) FROM activity WHERE customer_id LIKE \(pattern) AND outcome IN ('replied', 'failed', 'unknown', 'skipped')",
-                    logger: logger
-                ).decode(Int.self) { replied = n }
+                replied = try await analytics.decidedCount(customerIDPrefix: prefix)
                 if replied >= total { break }
                 try await Task.sleep(for: .milliseconds(200))
             }
-            for try await (count, p50, p99, maximum) in try await client.query(
-                """
-                SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms),
-                       max(latency_ms)
-                FROM activity WHERE customer_id LIKE \(pattern) AND outcome = 'replied'
-                """, logger: logger
-            ).decode((Int, Double?, Double?, Int?).self) {
+            do {
+                let (count, p50, p99, maximum) = try await analytics.replyLatency(customerIDPrefix: prefix)
                 print("webhook→reply latency at \(rate) DMs/s for \(seconds) s: \(count) of \(total) answered; p50 \(Int(p50 ?? 0)) ms, p99 \(Int(p99 ?? 0)) ms, max \(maximum ?? 0) ms")
             }
         }
@@ -192,6 +182,6 @@ import PostgresNIO
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        print("no answer within 10 s: no rule matched, or see the activity table (SELECT outcome, reason FROM activity ORDER BY id DESC LIMIT 5)")
+        print("no answer within 10 s: no rule matched, or see why on the dashboard's Activity page")
     }
 }

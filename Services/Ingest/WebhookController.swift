@@ -83,11 +83,7 @@ struct WebhookController<Context: RequestContext>: Sendable {
         }
         for (reason, count) in parsed.skipped { metrics.skipped(reason, count: count) }
 
-        let jobs = parsed.events.map { event in
-            NewJob(
-                kind: "inbound.\(event.kind.rawValue)", payload: ByteBuffer(bytes: event.jsonBytes()),
-                dedupeKey: event.dedupeKey, serializationKey: event.conversationKey)
-        }
+        let jobs = parsed.events.map(InboundEventJob.make)
         if !jobs.isEmpty {
             guard gate.isOpen else {
                 metrics.delivery("unavailable")

@@ -44,16 +44,6 @@ package struct InboundEvent: Codable, Sendable, Equatable {
         self.receivedAtMs = receivedAtMs
     }
 
-    /// The queue's dedupe key: Meta redelivers, and the same event must yield one job (reference §2.6: `mid` + kind).
-    package var dedupeKey: String {
-        if let mid { return "ig:\(kind.rawValue):\(mid)" }
-        return "ig:\(kind.rawValue):\(accountID):\(customerID ?? "-"):\(timestampMs):\(postbackPayload ?? "")"
-    }
-
-    /// The conversation, so one customer's events are handled one at a time and in order.
-    package var conversationKey: String? {
-        customerID.map { "conv:\(accountID):\($0)" }
-    }
 }
 
 extension InboundEvent {

@@ -139,4 +139,28 @@ package struct AnalyticsStore: Sendable {
             SELECT count(*) FROM gone
             """, batch: batch, maxBatches: maxBatches, pause: pause, logger: logger)
     }
+
+    // MARK: Benchmarks (flowtalk-dev bench-latency)
+
+    /// How many events of customers whose id starts with `prefix` are decided (replied, failed, unknown or skipped).
+    package func decidedCount(customerIDPrefix prefix: String) async throws -> Int {
+        for try await n in try await client.query(
+            "SELECT count(*) FROM activity WHERE starts_with(customer_id, \(prefix)) AND outcome IN ('replied', 'failed', 'unknown', 'skipped')",
+            logger: logger
+        ).decode(Int.self) { return n }
+        return 0
+    }
+
+    /// Replies to customers whose id starts with `prefix`: how many, and their webhook→reply latency p50, p99 and max (ms).
+    package func replyLatency(customerIDPrefix prefix: String) async throws -> (count: Int, p50: Double?, p99: Double?, max: Int?) {
+        for try await row in try await client.query(
+            """
+            SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms),
+                   max(latency_ms)
+            FROM activity WHERE starts_with(customer_id, \(prefix)) AND outcome = 'replied'
+            """, logger: logger
+        ).decode((Int, Double?, Double?, Int?).self) { return row }
+        return (0, nil, nil, nil)
+    }
+
 }

@@ -58,6 +58,18 @@ package struct SettingsChange: Sendable, Equatable, Decodable {
     package var fallback_text: String?
     package var ai_memory: Bool?
     package var ai_daily_budget: Int?
+
+    /// Every field set to `settings`.
+    package init(_ settings: AccountSettings) {
+        cooldown_seconds = settings.cooldownSeconds
+        human_pause_minutes = settings.humanPauseMinutes
+        ai_enabled = settings.aiEnabled
+        business_description = settings.businessDescription
+        ai_tone = settings.aiTone
+        fallback_text = settings.fallbackText
+        ai_memory = settings.aiMemory
+        ai_daily_budget = settings.aiDailyBudget
+    }
 }
 
 /// Rules, settings and Ice Breakers of one account. Every statement is scoped by the account id.
@@ -66,6 +78,8 @@ package struct AutomationStore: Sendable {
     package let logger: Logger
     /// The most rules one account may have.
     package static let maximumRules = 1_000
+    /// The account has `maximumRules` already.
+    package struct TooManyRules: Error { package init() {} }
 
     package init(client: PostgresClient, logger: Logger) {
         self.init(client: Database(client), logger: logger)
@@ -163,9 +177,14 @@ package struct AutomationStore: Sendable {
         try await client.withTransaction(logger: logger) { db in
             try await IceBreaker.replaceAll(list, accountID: accountID, on: db, logger: logger)
             try await queue.enqueue(
-                [NewJob(kind: "instagram.ice_breakers_sync", payload: ByteBuffer(string: accountID.uuidString), serializationKey: "account:\(accountID):ice_breakers", maxAttempts: 6)],
+                [IceBreakersSyncJob.make(accountID: accountID)],
                 on: db)
         }
         return list
+    }
+
+    /// Replaces the account's Ice Breakers without queueing their sync (seeding: the sandbox is told separately).
+    package func storeIceBreakers(_ list: [IceBreaker], accountID: UUID) async throws {
+        try await client.withTransaction(logger: logger) { db in try await IceBreaker.replaceAll(list, accountID: accountID, on: db, logger: logger) }
     }
 }

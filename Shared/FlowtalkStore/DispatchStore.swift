@@ -4,18 +4,6 @@ import Logging
 import PostgresNIO
 import ReplyRules
 
-/// A connected Instagram account, as dispatch needs it.
-package struct ConnectionRecord: Sendable, Equatable {
-    package let accountID: UUID
-    package let instagramUserID: String
-    package let username: String?
-    package let tokenSealed: [UInt8]
-    package let status: String
-
-    /// Who the sealed token belongs to (the vault's associated data).
-    package var owner: TokenOwner { TokenOwner(accountID: accountID.uuidString.lowercased(), instagramUserID: instagramUserID) }
-}
-
 /// An account's automation settings.
 package struct AccountSettings: Sendable, Equatable {
     package var cooldownSeconds: Int = 10
@@ -109,14 +97,18 @@ package struct DispatchStore: Sendable {
         self.logger = logger
     }
 
-    package func connection(instagramUserID: String) async throws -> ConnectionRecord? {
-        let rows = try await client.query(
-            "SELECT account_id, ig_user_id, username, token_sealed, status FROM instagram_connections WHERE ig_user_id = \(instagramUserID)",
-            logger: logger)
-        for try await (account, ig, username, token, status) in rows.decode((UUID, String, String?, ByteBuffer, String).self) {
-            return ConnectionRecord(accountID: account, instagramUserID: ig, username: username, tokenSealed: Array(buffer: token), status: status)
-        }
-        return nil
+    /// The Instagram connections (owned by ConnectionStore).
+    package var connections: ConnectionStore { ConnectionStore(client: client, logger: logger) }
+
+    /// Forgets handled-event markers older than `days`, in batches; returns how many.
+    package func purgeHandledEvents(olderThanDays days: Int) async throws -> Int {
+        try await client.deleteInBatches(
+            """
+            WITH gone AS (DELETE FROM handled_events WHERE ctid IN (
+                SELECT ctid FROM handled_events WHERE handled_at < now() - \(days) * interval '1 day' LIMIT 5000)
+                RETURNING 1)
+            SELECT count(*) FROM gone
+            """, batch: 5000, logger: logger)
     }
 
     package func rules(accountID: UUID) async throws -> [ReplyRule] {
@@ -246,8 +238,12 @@ package struct DispatchStore: Sendable {
         return false
     }
 
-    package func markNeedsReconnect(accountID: UUID, on connection: DatabaseConnection) async throws {
-        try await connection.query("UPDATE instagram_connections SET status = 'needs_reconnect' WHERE account_id = \(accountID)", logger: logger)
+    /// Erases an account's conversations: their state, replies, sent-message ids, handled-event markers and activity
+    /// (Meta's data-deletion callback), in the caller's transaction. The hourly counts hold no personal data and stay.
+    package func eraseConversations(accountID: UUID, on db: DatabaseConnection) async throws {
+        for table in ["conversations", "replies", "sent_messages", "handled_events", "activity"] {
+            try await db.query("DELETE FROM \(unescaped: table) WHERE account_id = \(accountID)", logger: logger)
+        }
     }
 
     package func addActivity(_ entry: ActivityEntry, accountID: UUID, on connection: DatabaseConnection) async throws {
@@ -256,64 +252,6 @@ package struct DispatchStore: Sendable {
             INSERT INTO activity (account_id, customer_id, event_kind, summary, outcome, source, rule_id, reason, latency_ms, reply_summary)
             VALUES (\(accountID), \(entry.customerID), \(entry.eventKind), \(entry.summary), \(entry.outcome), \(entry.source), \(entry.ruleID),
                     \(entry.reason), \(entry.latencyMs), \(entry.replySummary))
-            """, logger: logger)
-    }
-}
-
-/// Creates accounts, connections and rules directly (tests and `make run`, until flowtalk-auth exists).
-package struct AccountSeeder: Sendable {
-    package let client: Database
-    package let vault: TokenVault
-    package let logger: Logger
-
-    package init(client: PostgresClient, vault: TokenVault, logger: Logger) {
-        self.init(client: Database(client), vault: vault, logger: logger)
-    }
-
-    package init(client: Database, vault: TokenVault, logger: Logger) {
-        self.client = client
-        self.vault = vault
-        self.logger = logger
-    }
-
-    /// An account with a connected Instagram account whose token is sealed for it.
-    @discardableResult
-    package func createAccount(email: String, passwordHash: String = "v1$seeded", instagramUserID: String, username: String, token: Secret<String>)
-        async throws -> UUID
-    {
-        let id = UUID()
-        let sealed = try vault.seal(token, for: TokenOwner(accountID: id.uuidString.lowercased(), instagramUserID: instagramUserID))
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("INSERT INTO accounts (id, email, password_hash) VALUES (\(id), \(email), \(passwordHash))", logger: logger)
-            try await connection.query(
-                """
-                INSERT INTO instagram_connections (account_id, ig_user_id, username, token_sealed, token_expires_at)
-                VALUES (\(id), \(instagramUserID), \(username), \(ByteBuffer(bytes: sealed)), now() + interval '60 days')
-                """, logger: logger)
-            try await connection.query("INSERT INTO account_settings (account_id) VALUES (\(id))", logger: logger)
-        }
-        return id
-    }
-
-    @discardableResult
-    package func addRule(accountID: UUID, keywords: [String], matchType: MatchType = .contains, negativeKeywords: [String] = [], priority: Int = 0,
-                         reply: String) async throws -> UUID {
-        let id = UUID()
-        try await client.query(
-            """
-            INSERT INTO reply_rules (id, account_id, keywords, match_type, negative_keywords, priority, reply)
-            VALUES (\(id), \(accountID), \(keywords), \(matchType.rawValue), \(negativeKeywords), \(priority), \(reply))
-            """, logger: logger)
-        return id
-    }
-
-    package func setSettings(accountID: UUID, _ settings: AccountSettings) async throws {
-        try await client.query(
-            """
-            UPDATE account_settings SET cooldown_seconds = \(settings.cooldownSeconds), human_pause_minutes = \(settings.humanPauseMinutes),
-                ai_enabled = \(settings.aiEnabled), business_description = \(settings.businessDescription), ai_tone = \(settings.aiTone),
-                fallback_text = \(settings.fallbackText), ai_memory = \(settings.aiMemory), ai_daily_budget = \(settings.aiDailyBudget),
-                updated_at = now() WHERE account_id = \(accountID)
             """, logger: logger)
     }
 }
@@ -345,39 +283,11 @@ extension DispatchStore {
         return list
     }
 
-    /// The account's token, when it was last refreshed and when it expires.
-    package func tokenState(accountID: UUID) async throws -> (connection: ConnectionRecord, refreshedAt: Date, expiresAt: Date?)? {
-        let rows = try await client.query(
-            """
-            SELECT account_id, ig_user_id, username, token_sealed, status, token_refreshed_at, token_expires_at
-            FROM instagram_connections WHERE account_id = \(accountID)
-            """, logger: logger)
-        for try await (account, ig, username, token, status, refreshed, expires) in rows.decode(
-            (UUID, String, String?, ByteBuffer, String, Date, Date?).self)
-        {
-            return (ConnectionRecord(accountID: account, instagramUserID: ig, username: username, tokenSealed: Array(buffer: token), status: status),
-                    refreshed, expires)
-        }
-        return nil
-    }
-
-    package func storeRefreshedToken(accountID: UUID, sealed: [UInt8], expiresAt: Date) async throws {
-        try await client.query(
-            """
-            UPDATE instagram_connections SET token_sealed = \(ByteBuffer(bytes: sealed)), token_expires_at = \(expiresAt),
-                token_refreshed_at = now(), status = 'active'
-            WHERE account_id = \(accountID)
-            """, logger: logger)
-    }
-
-    package func markNeedsReconnect(accountID: UUID) async throws {
-        try await client.query("UPDATE instagram_connections SET status = 'needs_reconnect' WHERE account_id = \(accountID)", logger: logger)
-    }
 }
 
 extension IceBreaker {
     /// Replaces an account's Ice Breakers with `list`, in the caller's transaction.
-    static func replaceAll(_ list: [IceBreaker], accountID: UUID, on db: DatabaseConnection, logger: Logger) async throws {
+    package static func replaceAll(_ list: [IceBreaker], accountID: UUID, on db: DatabaseConnection, logger: Logger) async throws {
         try await db.query("DELETE FROM ice_breakers WHERE account_id = \(accountID)", logger: logger)
         for item in list {
             try await db.query(
@@ -386,12 +296,6 @@ extension IceBreaker {
                 VALUES (\(accountID), \(Int16(item.position)), \(item.question), \(item.answer), \(item.payload))
                 """, logger: logger)
         }
-    }
-}
-
-extension AccountSeeder {
-    package func setIceBreakers(accountID: UUID, _ list: [IceBreaker]) async throws {
-        try await client.withTransaction(logger: logger) { db in try await IceBreaker.replaceAll(list, accountID: accountID, on: db, logger: logger) }
     }
 }
 

@@ -1,36 +1,9 @@
+@_exported import FlowtalkContracts
 import Foundation
 import Logging
 import Metrics
 import NIOCore
 import PostgresNIO
-
-/// A job to put on the queue.
-package struct NewJob: Sendable {
-    package var kind: String
-    package var payload: ByteBuffer
-    /// The same key twice yields one job, even after the first job is done (the key is remembered for `dedupeRetention`).
-    package var dedupeKey: String?
-    /// Jobs with the same key never run at the same time and start in the order they were enqueued.
-    package var serializationKey: String?
-    /// Higher runs first.
-    package var priority: Int16
-    /// Not before this time (nil: now).
-    package var runAt: Date?
-    package var maxAttempts: Int32
-
-    package init(
-        kind: String, payload: ByteBuffer, dedupeKey: String? = nil, serializationKey: String? = nil, priority: Int16 = 0,
-        runAt: Date? = nil, maxAttempts: Int32 = 8
-    ) {
-        self.kind = kind
-        self.payload = payload
-        self.dedupeKey = dedupeKey
-        self.serializationKey = serializationKey
-        self.priority = priority
-        self.runAt = runAt
-        self.maxAttempts = maxAttempts
-    }
-}
 
 /// A job a worker holds: it must complete, fail or heartbeat it before `lease` runs out.
 package struct ClaimedJob: Sendable {
@@ -169,6 +142,23 @@ package struct JobQueue: Sendable {
         }
         for job in jobs where !deleted.contains(job.id) { metrics.outcome(kind: job.kind, FailureOutcome.leaseLost.rawValue) }
         return deleted
+    }
+
+    /// Removes an account's queued upkeep (its token refresh, its Ice Breakers' sync), in the caller's transaction: the
+    /// account was deleted or disconnected.
+    package func cancel(account accountID: UUID, on connection: DatabaseConnection) async throws {
+        try await connection.query(
+            """
+            DELETE FROM jobs WHERE starts_with(serialization_key, \(QueueKeys.accountJobs(accountID)))
+               OR (kind = ANY(\([IceBreakersSyncJob.kind, TokenRefreshJob.kind])) AND payload = \(ByteBuffer(string: accountID.uuidString)))
+            """, logger: logger)
+    }
+
+    /// Removes the queued events of every conversation of an Instagram account, in the caller's transaction: its data
+    /// was erased.
+    package func cancel(conversationsOf instagramUserID: String, on connection: DatabaseConnection) async throws {
+        try await connection.query(
+            "DELETE FROM jobs WHERE starts_with(serialization_key, \(QueueKeys.conversations(instagramUserID: instagramUserID)))", logger: logger)
     }
 
     /// Records a failure: the job runs again after `retryAfter` (or exponential backoff with jitter), or is kept as dead

@@ -78,6 +78,12 @@ package struct RateLimiter: Sendable {
         self.logger = logger
     }
 
+    /// Forgets an account's counters (`…:account:<id>`) and its email's sign-in counter, in the caller's transaction.
+    package func forget(accountID: UUID, email: String, on connection: DatabaseConnection) async throws {
+        try await connection.query(
+            "DELETE FROM rate_limits WHERE key LIKE \("%:account:\(accountID)") OR key = \("login:email:\(email)")", logger: logger)
+    }
+
     /// Counts one attempt under `key`; returns nil when allowed, or the seconds until the window resets when over `limit`.
     package func hit(_ key: String, limit: Int, window: Duration) async throws -> Int? {
         let seconds = window.components.seconds

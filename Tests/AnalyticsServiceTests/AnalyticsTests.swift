@@ -1,5 +1,6 @@
 @testable import AnalyticsService
 import FlowtalkCore
+import FlowtalkDevSupport
 import FlowtalkHTTP
 import FlowtalkStore
 import FlowtalkTesting

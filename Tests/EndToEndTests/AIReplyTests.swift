@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FlowtalkCore
+import FlowtalkDevSupport
 import FlowtalkStore
 import FlowtalkTesting
 import Foundation

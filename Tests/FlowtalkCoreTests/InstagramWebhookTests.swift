@@ -1,3 +1,4 @@
+import FlowtalkContracts
 import FlowtalkCore
 import FlowtalkTesting
 import Foundation
@@ -20,8 +21,8 @@ import Testing
         #expect(event.timestampMs == 1_762_022_346_848)
         #expect(event.receivedAtMs == now)
         #expect(event.mid?.hasPrefix("aWdfZAG1faXRlbTox") == true)
-        #expect(event.dedupeKey == "ig:message:\(event.mid!)")
-        #expect(event.conversationKey == "conv:17841400538867190:1129842642640637")
+        #expect(InboundEventJob.dedupeKey(event) == "ig:message:\(event.mid!)")
+        #expect(InboundEventJob.serializationKey(event) == "conv:17841400538867190:1129842642640637")
     }
 
     @Test func f2ReadReceiptIsCountedNotQueued() throws {
@@ -35,7 +36,7 @@ import Testing
         #expect(event.kind == .echo)
         #expect(event.accountID == "17841479961311534")
         #expect(event.customerID == "2095110131238447")
-        #expect(event.dedupeKey.hasPrefix("ig:echo:"))
+        #expect(InboundEventJob.dedupeKey(event).hasPrefix("ig:echo:"))
     }
 
     @Test func f4AttachmentTypesAreKept() throws {
@@ -49,7 +50,7 @@ import Testing
         let event = try #require(try parse(Fixtures.f5).events.first)
         #expect(event.kind == .edit)
         #expect(event.customerID == nil)
-        #expect(event.conversationKey == nil)
+        #expect(InboundEventJob.serializationKey(event) == nil)
         #expect(event.accountID == "17841458318357324")
     }
 

@@ -7,11 +7,6 @@ import NIOCore
 
 /// Jobs about an account rather than a message: pushing its Ice Breakers to Instagram and keeping its token alive.
 struct AccountJobs: Sendable {
-    static let iceBreakerSync = "instagram.ice_breakers_sync"
-    static let tokenRefresh = "instagram.token_refresh"
-    /// Refresh a token once it is over a day old and within this many days of expiry (Meta: 60-day tokens).
-    static let refreshWindowDays = 10.0
-
     let store: DispatchStore
     let graph: GraphClient
     let vault: TokenVault
@@ -19,32 +14,19 @@ struct AccountJobs: Sendable {
 
     var handlers: [String: JobHandler] {
         [
-            Self.iceBreakerSync: { job, logger in try await self.syncIceBreakers(job, logger: logger) },
-            Self.tokenRefresh: { job, logger in try await self.refreshToken(job, logger: logger) },
+            IceBreakersSyncJob.kind: { job, logger in try await self.syncIceBreakers(job, logger: logger) },
+            TokenRefreshJob.kind: { job, logger in try await self.refreshToken(job, logger: logger) },
         ]
     }
 
-    /// The job that pushes an account's Ice Breakers (auth enqueues it when they are saved).
-    static func iceBreakerSyncJob(accountID: UUID) -> NewJob {
-        NewJob(kind: iceBreakerSync, payload: ByteBuffer(string: accountID.uuidString), serializationKey: "account:\(accountID):ice_breakers", maxAttempts: 6)
-    }
-
-    /// The job that renews an account's token at `runAt` (at connect, and after each refresh).
-    static func tokenRefreshJob(accountID: UUID, runAt: Date?) -> NewJob {
-        let day = Int((runAt ?? Date()).timeIntervalSince1970 / 86_400)
-        return NewJob(
-            kind: tokenRefresh, payload: ByteBuffer(string: accountID.uuidString), dedupeKey: "token_refresh:\(accountID):\(day)",
-            serializationKey: "account:\(accountID):token", runAt: runAt, maxAttempts: 8)
-    }
-
     private func accountID(_ job: ClaimedJob) throws -> UUID {
-        guard let id = UUID(uuidString: String(buffer: job.payload)) else { throw JobFailure.permanent("undecodable payload") }
+        guard let id = IceBreakersSyncJob.accountID(job.payload) else { throw JobFailure.permanent("undecodable payload") }
         return id
     }
 
     func syncIceBreakers(_ job: ClaimedJob, logger: Logger) async throws {
         let accountID = try accountID(job)
-        guard let state = try await store.tokenState(accountID: accountID), state.connection.status == "active" else {
+        guard let state = try await store.connections.tokenState(accountID: accountID), state.connection.status == "active" else {
             logger.notice("Ice Breaker sync skipped: no active connection")
             return
         }
@@ -61,23 +43,23 @@ struct AccountJobs: Sendable {
 
     func refreshToken(_ job: ClaimedJob, logger: Logger) async throws {
         let accountID = try accountID(job)
-        guard let state = try await store.tokenState(accountID: accountID), state.connection.status == "active" else {
+        guard let state = try await store.connections.tokenState(accountID: accountID), state.connection.status == "active" else {
             logger.notice("Token refresh skipped: no active connection")
             return
         }
         let now = Date()
-        let due = max(state.refreshedAt.addingTimeInterval(86_400), (state.expiresAt ?? now).addingTimeInterval(-Self.refreshWindowDays * 86_400))
+        let due = max(state.refreshedAt.addingTimeInterval(86_400), TokenRefreshJob.due(expiresAt: state.expiresAt ?? now))
         if due > now {
             // Not yet: come back when it is due.
-            try await queue.enqueue([Self.tokenRefreshJob(accountID: accountID, runAt: due)])
+            try await queue.enqueue([TokenRefreshJob.make(accountID: accountID, runAt: due)])
             return
         }
         let token = try openToken(state.connection)
         do {
             let fresh = try await graph.refreshToken(token)
             let expiresAt = now.addingTimeInterval(Double(fresh.expiresIn))
-            try await store.storeRefreshedToken(accountID: accountID, sealed: try vault.seal(fresh.token, for: state.connection.owner), expiresAt: expiresAt)
-            try await queue.enqueue([Self.tokenRefreshJob(accountID: accountID, runAt: expiresAt.addingTimeInterval(-Self.refreshWindowDays * 86_400))])
+            try await store.connections.storeRefreshedToken(accountID: accountID, sealed: try vault.seal(fresh.token, for: state.connection.owner), expiresAt: expiresAt)
+            try await queue.enqueue([TokenRefreshJob.make(accountID: accountID, runAt: TokenRefreshJob.due(expiresAt: expiresAt))])
             logger.info("Token refreshed", metadata: ["token.expires_in_days": "\(fresh.expiresIn / 86_400)"])
         } catch let error as GraphError {
             try await handle(error, accountID: accountID, logger: logger)
@@ -95,7 +77,7 @@ struct AccountJobs: Sendable {
     private func handle(_ error: GraphError, accountID: UUID, logger: Logger) async throws {
         switch error {
         case .tokenInvalid:
-            try await store.markNeedsReconnect(accountID: accountID)
+            try await store.connections.markNeedsReconnect(accountID: accountID)
             logger.notice("Connection needs reconnecting", metadata: ["graph.reason": "\(error.reason)"])
         case .rateLimited(let seconds?):
             throw JobFailure.retryAfter(.seconds(seconds), error.reason)

@@ -1,6 +1,5 @@
 import FlowtalkStore
 import Logging
-import PostgresNIO
 import ServiceLifecycle
 
 /// Forgets handled-event markers after 30 days: long after Meta stops redelivering (36 hours), so no event can come
@@ -17,15 +16,10 @@ struct DispatchMaintenance: Service {
         guard gate.isOpen else { return }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                let deleted = try await client.deleteInBatches(
-                    """
-                    WITH gone AS (DELETE FROM handled_events WHERE ctid IN (
-                        SELECT ctid FROM handled_events WHERE handled_at < now() - \(retentionDays) * interval '1 day' LIMIT 5000)
-                        RETURNING 1)
-                    SELECT count(*) FROM gone
-                    """, batch: 5000, logger: logger)
+                let store = DispatchStore(client: client, logger: logger)
+                let deleted = try await store.purgeHandledEvents(olderThanDays: retentionDays)
                 if deleted > 0 { logger.info("Handled-event markers purged", metadata: ["dispatch.purged": "\(deleted)"]) }
-                try await DispatchStore(client: client, logger: logger).purgeAIUsage()
+                try await store.purgeAIUsage()
             } catch {
                 logger.warning("Handled-event purge failed", metadata: ["error.type": "\(type(of: error))"])
             }

@@ -1,0 +1,88 @@
+import FlowtalkContracts
+import FlowtalkCore
+import FlowtalkStore
+import Foundation
+import Logging
+
+extension InboundHandler {
+    /// A customer's message or Ice Breaker tap: resumes the reply an earlier run left, or decides and answers it.
+    func handleMessage(
+        _ event: InboundEvent, mid: String, _ subject: ReplyLedger.Subject, _ connection: ConnectionRecord, job: ClaimedJob, logger: Logger
+    ) async throws {
+        if let existing = try await store.reply(inboundMID: mid) {
+            try await resume(existing, event, subject, connection, job: job, logger: logger)
+            return
+        }
+        let candidate = try await candidate(for: event, accountID: connection.accountID)
+        let settings = try await store.settings(accountID: connection.accountID)
+        let eventTime = Date(timeIntervalSince1970: Double(event.timestampMs) / 1000)
+        let decided = try await ledger.decide(mid: mid, subject, eventTime: eventTime) { [self] conversation, db in
+            let facts = ReplyFacts(
+                kind: event.kind, customerID: subject.customerID, text: subject.summary, hasAttachments: event.attachmentTypes != nil,
+                eventTime: eventTime, businessID: connection.instagramUserID, connectionActive: connection.status == "active",
+                pausedUntil: conversation.pausedUntil, lastReplyAt: conversation.lastReplyAt, cooldownSeconds: settings.cooldownSeconds,
+                aiEnabled: settings.aiEnabled, candidate: candidate)
+            switch ReplyPolicy.decide(facts, now: Date()) {
+            case .skip(let reason): return .skip(reason)
+            case .reply(let plan): return .reply(plan)
+            case .askAI: return try await aiDecision(settings: settings, accountID: connection.accountID, customer: subject.customerID, on: db)
+            }
+        }
+        guard let (decision, replyID) = decided else { return }
+        switch decision {
+        case .skip: return
+        case .ai: try await answerWithAI(replyID: replyID, event, subject, connection, settings: settings, job: job, logger: logger)
+        case .reply(let plan): try await send(plan, replyID: replyID, event, subject, connection, job: job, logger: logger)
+        }
+    }
+
+    /// The Ice Breaker tapped or the rule that matches, if any.
+    func candidate(for event: InboundEvent, accountID: UUID) async throws -> ReplyPlan? {
+        let iceBreakers = event.kind == .postback ? try await store.iceBreakers(accountID: accountID) : []
+        return ReplyPolicy.candidate(
+            kind: event.kind, postbackPayload: event.postbackPayload, text: Self.text(of: event), iceBreakers: iceBreakers,
+            matcher: try await matchers.matcher(for: accountID))
+    }
+
+    /// A reply an earlier run of this job began.
+    private func resume(
+        _ existing: ReplyRecord, _ event: InboundEvent, _ subject: ReplyLedger.Subject, _ connection: ConnectionRecord, job: ClaimedJob, logger: Logger
+    ) async throws {
+        switch (ReplyState(rawValue: existing.state), existing.source) {
+        case (.sending?, _):
+            // That run committed "sending" and then stopped: Instagram may have the message, so it is not sent again.
+            try await ledger.interrupted(existing, subject)
+            logger.warning("Reply outcome unknown after an interrupted send", metadata: ["reply.id": "\(existing.id)"])
+        case (.pending?, _):
+            // That run reserved an AI answer and stopped before sending anything: ask again.
+            try await answerWithAI(replyID: existing.id, event, subject, connection, job: job, logger: logger)
+        case (.retry?, "ai"):
+            // An AI answer Instagram refused for now. The answer itself is not stored, so the AI is asked again (not
+            // counted against the daily budget a second time).
+            try await ledger.resume(existing.id, from: .retry, to: .pending)
+            try await answerWithAI(replyID: existing.id, event, subject, connection, job: job, logger: logger)
+        case (.retry?, "fallback"):
+            // The fallback text Instagram refused for now: the same text again, without asking the AI (the budget or the
+            // breaker may be why it was chosen).
+            let fallback = try await store.settings(accountID: connection.accountID).fallbackText
+            guard !fallback.isEmpty else {
+                try await ledger.skip(existing.id, from: .retry, reason: ActivityReason.fallbackRemoved.rawValue, source: "fallback", subject)
+                return
+            }
+            try await ledger.resume(existing.id, from: .retry, to: .sending)
+            try await send(
+                ReplyPlan(text: fallback, source: "fallback", note: existing.note), replyID: existing.id, event, subject, connection, job: job, logger: logger)
+        case (.retry?, _):
+            // The last attempt delivered nothing: safe to send again, with what the rules say now. When no rule answers
+            // any more (removed or changed meanwhile), nothing is sent.
+            guard let again = try await candidate(for: event, accountID: connection.accountID) else {
+                try await ledger.skip(existing.id, from: .retry, reason: ActivityReason.ruleRemoved.rawValue, source: existing.source, subject)
+                return
+            }
+            try await ledger.resume(existing.id, from: .retry, to: .sending)
+            try await send(again, replyID: existing.id, event, subject, connection, job: job, logger: logger)
+        default:
+            return  // sent, failed, unknown or skipped: decided for good
+        }
+    }
+}

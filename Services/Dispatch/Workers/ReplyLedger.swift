@@ -1,0 +1,165 @@
+import FlowtalkContracts
+import FlowtalkCore
+import FlowtalkStore
+import Foundation
+import InstagramGraph
+
+/// The record of one customer event as it is decided and answered. Each call is one transaction that moves the reply
+/// (when there is one), writes the activity entry and adds the hourly counts together, so the dashboard's log and
+/// figures never disagree with the replies.
+struct ReplyLedger: Sendable {
+    let store: DispatchStore
+
+    /// Who and what the entries are about.
+    struct Subject: Sendable {
+        let accountID: UUID
+        let customerID: String
+        let eventKind: String
+        /// The customer's text (the log keeps 80 characters).
+        let summary: String?
+    }
+
+    /// What the decision transaction chose.
+    enum Decision: Sendable {
+        case skip(ActivityReason)
+        case reply(ReplyPlan)
+        /// Ask the AI (the call is reserved against the limits; the reply row is `pending`).
+        case ai
+    }
+
+    /// Another run of the same job (one whose lease ran out while it was stopped or cut off) moved the reply between this
+    /// run's read and its write. This run must not end as done, or the job would be gone while that other run may leave
+    /// the reply waiting for a retry nobody holds: the job runs again shortly and decides from the reply as it is then.
+    static let changedUnderUs = JobFailure.retryAfter(.milliseconds(500), "reply_changed_concurrently")
+
+    /// Marks the event handled, reads and locks its conversation, and records what `decide` chose, in one transaction:
+    /// a skip is logged and counted; a reply row is begun (`sending`, or `pending` for the AI). Nil when the event was
+    /// handled before; else the decision and the reply's id (0 for a skip).
+    func decide(
+        mid: String, _ subject: Subject, eventTime: Date,
+        _ decide: @escaping @Sendable (ConversationState, DatabaseConnection) async throws -> Decision
+    ) async throws -> (Decision, Int64)? {
+        try await store.client.withTransaction(logger: store.logger) { [store] db in
+            guard try await store.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return nil }
+            let conversation = try await store.touchConversation(
+                accountID: subject.accountID, customerID: subject.customerID, customerMessageAt: eventTime, on: db)
+            let decision = try await decide(conversation, db)
+            switch decision {
+            case .skip(let reason):
+                try await add(subject, outcome: .skipped, reason: reason.rawValue, on: db)
+                try await store.count([CountMetric.received, CountMetric.skipped(reason.rawValue)], accountID: subject.accountID, on: db)
+                return (decision, 0)
+            case .reply(let plan):
+                let id = try await store.beginReply(
+                    accountID: subject.accountID, inboundMID: mid, customerID: subject.customerID, source: plan.source, ruleID: plan.ruleID,
+                    note: plan.note, on: db)
+                try await store.count([CountMetric.received], accountID: subject.accountID, on: db)
+                return (decision, id)
+            case .ai:
+                let id = try await store.beginReply(
+                    accountID: subject.accountID, inboundMID: mid, customerID: subject.customerID, source: "ai", ruleID: nil,
+                    state: ReplyState.pending.rawValue, on: db)
+                try await store.count([CountMetric.received], accountID: subject.accountID, on: db)
+                return (decision, id)
+            }
+        }
+    }
+
+    /// A reply found `sending` by a later run: Instagram may have it, and its Send API has no idempotency key, so it is
+    /// never sent again: `unknown` (an echo may still confirm it).
+    func interrupted(_ reply: ReplyRecord, _ subject: Subject) async throws {
+        try await store.client.withTransaction(logger: store.logger) { [store] db in
+            try await move(reply.id, from: .sending, to: .unknown, error: "interrupted", on: db)
+            try await add(subject, outcome: .unknown, source: reply.source, ruleID: reply.ruleID, reason: ActivityReason.interruptedWhileSending.rawValue, on: db)
+            try await store.count([CountMetric.unknown], accountID: subject.accountID, on: db)
+        }
+    }
+
+    /// Moves a reply on (retry → pending or sending, pending → sending); throws `changedUnderUs` when another run did.
+    func resume(_ replyID: Int64, from: ReplyState, to: ReplyState) async throws {
+        try await store.client.withTransaction(logger: store.logger) { db in try await move(replyID, from: from, to: to, on: db) }
+    }
+
+    /// Ends a reply without a send: `skipped` with `reason`, logged and counted.
+    func skip(_ replyID: Int64, from: ReplyState, reason: String, source: String, _ subject: Subject) async throws {
+        try await store.client.withTransaction(logger: store.logger) { [store] db in
+            try await move(replyID, from: from, to: .skipped, error: reason, on: db)
+            try await add(subject, outcome: .skipped, source: source, reason: reason, on: db)
+            try await store.count([CountMetric.skipped(reason)], accountID: subject.accountID, on: db)
+        }
+    }
+
+    /// Starts the send of a `pending` AI reply with what it will send (only one run gets from pending to sending).
+    func startSending(_ replyID: Int64, plan: ReplyPlan) async throws {
+        guard try await store.startSending(replyID: replyID, from: ReplyState.pending.rawValue, source: plan.source, note: plan.note) else {
+            throw Self.changedUnderUs
+        }
+    }
+
+    /// Nothing was delivered and Instagram asked to wait: the next run of the job may send it again.
+    func park(_ replyID: Int64, reason: String) async throws {
+        _ = try await store.client.withTransaction(logger: store.logger) { [store] db in
+            try await store.transition(replyID: replyID, from: ReplyState.sending.rawValue, to: ReplyState.retry.rawValue, error: reason, on: db)
+        }
+    }
+
+    /// What the send came to: the reply's final state, the message ids Instagram gave (so their echoes are known as
+    /// ours), the connection marked when the token was refused, the log entry and the counts. Nothing when another run
+    /// decided the reply first.
+    func finish(
+        _ replyID: Int64, state: ReplyState, outcome: ActivityOutcome, reason: String?, plan: ReplyPlan, sentText: String, messageIDs: [String],
+        counts: [String], latencyMs: Int, _ subject: Subject
+    ) async throws {
+        try await store.client.withTransaction(logger: store.logger) { [store] db in
+            guard try await store.transition(replyID: replyID, from: ReplyState.sending.rawValue, to: state.rawValue, error: reason, on: db) else { return }
+            try await store.recordSent(messageIDs: messageIDs, accountID: subject.accountID, replyID: replyID, on: db)
+            if reason == ActivityReason.tokenInvalid.rawValue { try await store.connections.markNeedsReconnect(accountID: subject.accountID, on: db) }
+            try await store.addActivity(
+                ActivityEntry(
+                    customerID: subject.customerID, eventKind: subject.eventKind, summary: subject.summary, outcome: outcome.rawValue, source: plan.source,
+                    ruleID: plan.ruleID, reason: reason ?? plan.note, latencyMs: outcome == .replied ? latencyMs : nil,
+                    replySummary: messageIDs.isEmpty ? nil : sentText),
+                accountID: subject.accountID, on: db)
+            try await store.count(counts, accountID: subject.accountID, on: db)
+        }
+    }
+
+    /// Records an event that needs no reply, once.
+    func recordOnce(mid: String, _ subject: Subject, outcome: ActivityOutcome, reason: ActivityReason) async throws {
+        try await store.client.withTransaction(logger: store.logger) { [store] db in
+            guard try await store.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return }
+            try await store.addActivity(
+                ActivityEntry(customerID: subject.customerID, eventKind: subject.eventKind, summary: nil, outcome: outcome.rawValue, reason: reason.rawValue),
+                accountID: subject.accountID, on: db)
+            try await store.count(["\(outcome.rawValue):\(reason.rawValue)"], accountID: subject.accountID, on: db)
+        }
+    }
+
+    /// A person answered from the Instagram app: the bot steps back from this conversation for `minutes`, once per echo.
+    func pauseForHumanReply(mid: String, _ subject: Subject, minutes: Int) async throws {
+        try await store.client.withTransaction(logger: store.logger) { [store] db in
+            guard try await store.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return }
+            try await store.pause(accountID: subject.accountID, customerID: subject.customerID, minutes: minutes, on: db)
+            try await store.addActivity(
+                ActivityEntry(customerID: subject.customerID, eventKind: "echo", summary: nil, outcome: ActivityOutcome.paused.rawValue,
+                              reason: ActivityReason.humanReply.rawValue),
+                accountID: subject.accountID, on: db)
+            try await store.count([CountMetric.humanReplies], accountID: subject.accountID, on: db)
+        }
+    }
+
+    // MARK: Within a transaction
+
+    private func move(_ replyID: Int64, from: ReplyState, to: ReplyState, error: String? = nil, on db: DatabaseConnection) async throws {
+        guard try await store.transition(replyID: replyID, from: from.rawValue, to: to.rawValue, error: error, on: db) else { throw Self.changedUnderUs }
+    }
+
+    private func add(
+        _ subject: Subject, outcome: ActivityOutcome, source: String? = nil, ruleID: UUID? = nil, reason: String?, on db: DatabaseConnection
+    ) async throws {
+        try await store.addActivity(
+            ActivityEntry(customerID: subject.customerID, eventKind: subject.eventKind, summary: subject.summary, outcome: outcome.rawValue, source: source,
+                          ruleID: ruleID, reason: reason),
+            accountID: subject.accountID, on: db)
+    }
+}

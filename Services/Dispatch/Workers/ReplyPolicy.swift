@@ -1,0 +1,82 @@
+import FlowtalkContracts
+import FlowtalkCore
+import FlowtalkStore
+import Foundation
+import ReplyRules
+
+/// What to send and why.
+struct ReplyPlan: Sendable, Equatable {
+    let text: String
+    /// `rule`, `ai`, `fallback` or `ice_breaker` (`replies.source`, `activity.source`).
+    let source: String
+    var ruleID: UUID? = nil
+    /// The Ice Breaker's position, when one was tapped.
+    var iceBreaker: Int? = nil
+    /// Why this was sent instead of an AI answer (fallback text), for the activity log.
+    var note: String? = nil
+
+    /// The hourly counts a sent reply adds.
+    var counts: [String] {
+        if let iceBreaker { return [CountMetric.replied(source: "ice_breaker"), CountMetric.iceBreaker(iceBreaker)] }
+        switch source {
+        case "ai": return [CountMetric.replied(source: "ai")]
+        case "fallback": return [CountMetric.replied(source: "fallback")] + (note.map { [CountMetric.fallback($0)] } ?? [])
+        default: return [CountMetric.replied(source: "rule")] + (ruleID.map { [CountMetric.rule($0.uuidString.lowercased())] } ?? [])
+        }
+    }
+}
+
+/// Everything the decision about a customer's message depends on, read before it is taken.
+struct ReplyFacts: Sendable {
+    var kind: InboundEvent.Kind
+    var customerID: String
+    var text: String?
+    var hasAttachments = false
+    var eventTime: Date
+    /// The connected Instagram account (the business).
+    var businessID: String
+    var connectionActive = true
+    var pausedUntil: Date? = nil
+    var lastReplyAt: Date? = nil
+    var cooldownSeconds = 0
+    var aiEnabled = false
+    /// The tapped Ice Breaker's answer or the matching rule's, if any (`ReplyPolicy.candidate`).
+    var candidate: ReplyPlan? = nil
+}
+
+/// The decision: no I/O, so every reason is tested with plain values (DispatchServiceTests).
+enum ReplyPolicy {
+    /// The 24-hour window of Instagram's messaging policy.
+    static let window: TimeInterval = 24 * 3600
+
+    enum Verdict: Equatable {
+        case skip(ActivityReason)
+        case reply(ReplyPlan)
+        /// No rule answers and the account's AI is on: the AI path decides (its limits need the database).
+        case askAI
+    }
+
+    /// In order: the business writing to itself, a connection that needs reconnecting, Instagram's 24-hour window, a
+    /// person answering, the cooldown; then the Ice Breaker or rule answer, the AI, or nothing.
+    static func decide(_ facts: ReplyFacts, now: Date) -> Verdict {
+        if facts.customerID == facts.businessID { return .skip(.fromBusiness) }
+        if !facts.connectionActive { return .skip(.needsReconnect) }
+        if now.timeIntervalSince(facts.eventTime) > window { return .skip(.outsideWindow) }
+        if let paused = facts.pausedUntil, paused > now { return .skip(.humanActive) }
+        if let last = facts.lastReplyAt, now.timeIntervalSince(last) < Double(facts.cooldownSeconds) { return .skip(.cooldown) }
+        if let candidate = facts.candidate { return .reply(candidate) }
+        guard let text = facts.text, !text.isEmpty else { return .skip(facts.hasAttachments ? .attachmentOnly : .noText) }
+        return facts.kind == .message && facts.aiEnabled ? .askAI : .skip(.noRule)
+    }
+
+    /// An Ice Breaker tap answers with that Ice Breaker's answer first; anything else goes to the keyword rules.
+    static func candidate(kind: InboundEvent.Kind, postbackPayload: String?, text: String?, iceBreakers: [IceBreaker], matcher: RuleMatcher)
+        -> ReplyPlan?
+    {
+        if kind == .postback, let payload = postbackPayload, let tapped = iceBreakers.first(where: { $0.payload == payload }) {
+            return ReplyPlan(text: tapped.answer, source: "ice_breaker", iceBreaker: tapped.position)
+        }
+        guard let text, !text.isEmpty, let match = matcher.match(text) else { return nil }
+        return ReplyPlan(text: match.reply, source: "rule", ruleID: UUID(uuidString: match.ruleID))
+    }
+}

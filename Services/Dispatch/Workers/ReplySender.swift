@@ -1,0 +1,11 @@
+import FlowtalkCore
+import InstagramGraph
+
+/// Sends a reply's text to a customer and returns Instagram's message ids, one per part; throws `GraphError` (or
+/// `GraphClient.PartialSend` when only some parts went out). The Graph client in production; a fake in
+/// DispatchServiceTests.
+protocol ReplySender: Sendable {
+    func sendText(from instagramUserID: String, to recipient: String, text: String, token: Secret<String>) async throws -> [String]
+}
+
+extension GraphClient: ReplySender {}

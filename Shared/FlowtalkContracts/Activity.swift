@@ -1,0 +1,60 @@
+/// The states of a reply row (`replies.state`), stored as their raw strings.
+///
+/// `pending` (an AI answer reserved, nothing sent) → `sending` (committed before the Send API call) → `sent`, `failed`,
+/// `unknown` (may have arrived: never sent again) or `retry` (refused for now, nothing delivered: the job's next run
+/// sends again); `skipped` when it ends without a send.
+package enum ReplyState: String, CaseIterable, Sendable {
+    case pending, sending, retry, sent, failed, unknown, skipped
+
+    /// Decided for good: no run changes it again (except an echo proving an `unknown` reply arrived).
+    package var isFinal: Bool { [.sent, .failed, .unknown, .skipped].contains(self) }
+}
+
+/// What the activity log says happened to an event (`activity.outcome`); the dashboard has words for each.
+package enum ActivityOutcome: String, CaseIterable, Sendable {
+    case replied, skipped, failed, unknown, paused, ignored
+}
+
+/// Why an event got the outcome it got (`activity.reason`, and the `skipped:<reason>` counts); the dashboard has words
+/// for each. Instagram's and the AI's reasons come from `GraphError.reason` and `AIError.reason` and are listed here too,
+/// so the dashboard's words can be checked against one list; `graph_error_<code>` and `partly_sent_<reason>` are
+/// families the dashboard words by pattern.
+package enum ActivityReason: String, CaseIterable, Sendable {
+    // The decision (in the order it is taken).
+    case fromBusiness = "from_business", needsReconnect = "needs_reconnect", outsideWindow = "outside_window"
+    case humanActive = "human_active", cooldown, noRule = "no_rule", noText = "no_text", attachmentOnly = "attachment_only"
+    // The AI path.
+    case aiNotConfigured = "ai_not_configured", aiDisabled = "ai_disabled", aiConversationLimit = "ai_conversation_limit"
+    case aiBudgetExhausted = "ai_budget_exhausted", aiCircuitOpen = "ai_circuit_open", aiCannotHelp = "ai_cannot_help"
+    case aiTimeout = "ai_timeout", aiRateLimited = "ai_rate_limited", aiServerError = "ai_server_error", aiUnreachable = "ai_unreachable"
+    case aiAuthFailed = "ai_auth_failed", aiRejected = "ai_rejected", aiMalformedAnswer = "ai_malformed_answer"
+    // Sending (Instagram's answers) and what a later run or an echo found.
+    case tokenInvalid = "token_invalid", tokenUnreadable = "token_unreadable", recipientUnavailable = "recipient_unavailable"
+    case rateLimited = "rate_limited", transientError = "transient_error", noAnswer = "no_answer", malformedResponse = "malformed_response"
+    case interruptedWhileSending = "interrupted_while_sending", confirmedByEcho = "confirmed_by_echo"
+    case ruleRemoved = "rule_removed", fallbackRemoved = "fallback_removed"
+    // Events that need no reply.
+    case humanReply = "human_reply", messageDeleted = "message_deleted", incompleteEvent = "incomplete_event"
+    case editWithoutText = "edit_without_text"
+
+    /// The families of reasons with a variable part.
+    package static let patternPrefixes = ["graph_error_", "partly_sent_"]
+}
+
+/// The names of the hourly counts dispatch writes and analytics reads (`hourly_counts.metric`).
+package enum CountMetric {
+    package static let received = "received"
+    package static let unknown = "unknown"
+    package static let failed = "failed"
+    package static let humanReplies = "human_replies"
+    package static func replied(source: String) -> String { "replied_\(source)" }
+    package static func skipped(_ reason: String) -> String { skippedPrefix + reason }
+    package static func rule(_ id: String) -> String { rulePrefix + id }
+    package static func fallback(_ reason: String) -> String { fallbackPrefix + reason }
+    package static func iceBreaker(_ position: Int) -> String { iceBreakerPrefix + String(position) }
+
+    package static let skippedPrefix = "skipped:"
+    package static let rulePrefix = "rule:"
+    package static let fallbackPrefix = "fallback:"
+    package static let iceBreakerPrefix = "ice_breaker:"
+}

@@ -1,0 +1,128 @@
+import FlowtalkCore
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The only writer of `accounts` (and the settings row each account gets) and of `deletion_requests`: sign-up,
+/// credentials, the export of everything held about an account, and erasing it.
+package struct AccountStore: Sendable {
+    package let client: Database
+    package let logger: Logger
+
+    package init(client: Database, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// What the dashboard shows about the signed-in account.
+    package struct Summary: Sendable {
+        package let id: UUID
+        package let email: String
+        package let createdAt: Date
+        package let instagram: (username: String?, instagramUserID: String, status: String)?
+    }
+
+    /// Creates the account and its settings row; false (and nothing written) when the email is registered already.
+    package func create(id: UUID = UUID(), email: String, passwordHash: String) async throws -> Bool {
+        try await client.withTransaction(logger: logger) { db in
+            var created = false
+            for try await _ in try await db.query(
+                "INSERT INTO accounts (id, email, password_hash) VALUES (\(id), \(email), \(passwordHash)) ON CONFLICT (email) DO NOTHING RETURNING id",
+                logger: logger
+            ).decode(UUID.self) { created = true }
+            if created { try await db.query("INSERT INTO account_settings (account_id) VALUES (\(id))", logger: logger) }
+            return created
+        }
+    }
+
+    package func credentials(email: String) async throws -> (accountID: UUID, passwordHash: String)? {
+        for try await row in try await client.query("SELECT id, password_hash FROM accounts WHERE email = \(email)", logger: logger)
+            .decode((UUID, String).self)
+        { return row }
+        return nil
+    }
+
+    package func credentials(accountID: UUID) async throws -> (email: String, passwordHash: String)? {
+        for try await row in try await client.query("SELECT email, password_hash FROM accounts WHERE id = \(accountID)", logger: logger)
+            .decode((String, String).self)
+        { return row }
+        return nil
+    }
+
+    package func setPasswordHash(_ hash: String, accountID: UUID) async throws {
+        try await client.query("UPDATE accounts SET password_hash = \(hash) WHERE id = \(accountID)", logger: logger)
+    }
+
+    package func summary(accountID: UUID) async throws -> Summary? {
+        let rows = try await client.query(
+            """
+            SELECT a.id, a.email, a.created_at, c.username, c.ig_user_id, c.status
+            FROM accounts a LEFT JOIN instagram_connections c ON c.account_id = a.id WHERE a.id = \(accountID)
+            """, logger: logger)
+        for try await (id, email, created, username, igID, status) in rows.decode((UUID, String, Date, String?, String?, String?).self) {
+            return Summary(id: id, email: email, createdAt: created, instagram: igID.map { (username, $0, status ?? "active") })
+        }
+        return nil
+    }
+
+    /// Everything held about the account as one JSON document — without the password hash, the token or sessions.
+    package func export(accountID account: UUID) async throws -> String {
+        let rows = try await client.query(
+            """
+            SELECT jsonb_build_object(
+                'exported_at', now(),
+                'account', (SELECT to_jsonb(a) - 'password_hash' FROM accounts a WHERE a.id = \(account)),
+                'instagram_connection', (SELECT to_jsonb(c) - 'token_sealed' FROM instagram_connections c WHERE c.account_id = \(account)),
+                'rules', COALESCE((SELECT jsonb_agg(to_jsonb(r) - 'account_id' ORDER BY r.created_at) FROM reply_rules r WHERE r.account_id = \(account)), '[]'),
+                'settings', (SELECT to_jsonb(s) - 'account_id' FROM account_settings s WHERE s.account_id = \(account)),
+                'ice_breakers', COALESCE((SELECT jsonb_agg(to_jsonb(i) - 'account_id' ORDER BY i.position) FROM ice_breakers i WHERE i.account_id = \(account)), '[]'),
+                'conversations', COALESCE((SELECT jsonb_agg(to_jsonb(v) - 'account_id') FROM conversations v WHERE v.account_id = \(account)), '[]'),
+                'replies', COALESCE((SELECT jsonb_agg(to_jsonb(p) - 'account_id' ORDER BY p.id) FROM replies p WHERE p.account_id = \(account)), '[]'),
+                'sent_messages', COALESCE((SELECT jsonb_agg(to_jsonb(m) - 'account_id') FROM sent_messages m WHERE m.account_id = \(account)), '[]'),
+                'handled_events', COALESCE((SELECT jsonb_agg(to_jsonb(h) - 'account_id') FROM handled_events h WHERE h.account_id = \(account)), '[]'),
+                'activity', COALESCE((SELECT jsonb_agg(to_jsonb(e) - 'account_id' ORDER BY e.id) FROM activity e WHERE e.account_id = \(account)), '[]'),
+                'counts', COALESCE((SELECT jsonb_agg(to_jsonb(n) ORDER BY n.hour, n.metric) FROM (
+                    SELECT hour, metric, sum(count)::int8 AS count FROM hourly_counts WHERE account_id = \(account) GROUP BY hour, metric) n), '[]'),
+                'ai_usage', COALESCE((SELECT jsonb_agg(to_jsonb(u) - 'account_id' ORDER BY u.day) FROM ai_usage u WHERE u.account_id = \(account)), '[]')
+            )::text
+            """, logger: logger)
+        for try await text in rows.decode(String.self) { return text }
+        return "{}"
+    }
+
+    /// Deletes the account and every row that refers to it (by cascade), its queued jobs (those of its Instagram account's
+    /// conversations too) and its rate-limit counters, in one transaction. The caller revokes Instagram's side first.
+    package func erase(accountID: UUID, email: String, instagramUserID: String?) async throws {
+        let queue = JobQueue(client: client, logger: logger)
+        try await client.withTransaction(logger: logger) { db in
+            if let instagramUserID { try await queue.cancel(conversationsOf: instagramUserID, on: db) }
+            try await queue.cancel(account: accountID, on: db)
+            try await RateLimiter(client: client, logger: logger).forget(accountID: accountID, email: email, on: db)
+            try await db.query("DELETE FROM accounts WHERE id = \(accountID)", logger: logger)
+        }
+    }
+
+    /// Meta's data-deletion callback: erases everything derived from an Instagram account (its connection and token,
+    /// conversations, replies, activity) and its queued events, and records the request under `code`, in one transaction.
+    package func eraseInstagramData(instagramUserID: String, confirmationCode code: String) async throws {
+        let queue = JobQueue(client: client, logger: logger)
+        let connections = ConnectionStore(client: client, logger: logger)
+        let conversations = DispatchStore(client: client, logger: logger)
+        try await client.withTransaction(logger: logger) { db in
+            for account in try await connections.remove(instagramUserID: instagramUserID, on: db) {
+                try await conversations.eraseConversations(accountID: account, on: db)
+            }
+            try await queue.cancel(conversationsOf: instagramUserID, on: db)
+            try await db.query("INSERT INTO deletion_requests (confirmation_code, status) VALUES (\(code), 'completed')", logger: logger)
+        }
+    }
+
+    /// A recorded data-deletion request: its status and when it was made.
+    package func deletionRequest(code: String) async throws -> (status: String, requestedAt: Date)? {
+        for try await row in try await client.query(
+            "SELECT status, requested_at FROM deletion_requests WHERE confirmation_code = \(code)", logger: logger
+        ).decode((String, Date).self) { return row }
+        return nil
+    }
+}
