@@ -112,6 +112,24 @@ private struct ConfigBody: Decodable {
         }
     }
 
+    /// words.js keeps the shape a test reads with a regular expression: `export const REASONS = {`, then one
+    /// `  code: 'text',` per line, then `};`.
+    @Test func theReasonWordsAreOneEntryPerLine() throws {
+        let source = try String(contentsOfFile: dashboardFolder + "/js/words.js", encoding: .utf8)
+        let block = try #require(source.firstMatch(of: /export const REASONS = \{\n((?:.*\n)*?)\};\n/))
+        let entry = /\ \ ([a-z0-9_]+): '([^'\\]*)',/
+        var words: [String: String] = [:]
+        for line in block.output.1.split(separator: "\n") {
+            let match = try #require(line.wholeMatch(of: entry), "not one entry: \(line)")
+            #expect(words.updateValue(String(match.output.2), forKey: String(match.output.1)) == nil, "twice: \(match.output.1)")
+        }
+        #expect(words["rule_removed"] == "The rule was removed before the reply could go out")
+        #expect(words["fallback_removed"] == "The fallback text was removed before it could go out")
+        #expect(words["attachment_only"] == "A photo, video or sticker without text")
+        #expect(words["ai_disabled"] == "AI was turned off before it answered")
+        #expect(words.count >= 39)
+    }
+
     @Test func aPathIsServedOnlyWhenEveryComponentIsPlainAndTheTypeAllowed() {
         for path in ["index.html", "app.css", "js/main.js", "js/pages/ice-breakers.js", "icon.ICO", "img/logo_2.png"] {
             #expect(DashboardRoutes.contentType(of: path) != nil, "\(path)")
