@@ -5,36 +5,50 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// Serves the dashboard (Services/Dashboard: index.html, app.css, app.js — no build step) and `GET /api/config`.
-/// The files are read once at start. Their pages get their own Content-Security-Policy: scripts, styles and requests
-/// only from this origin, plus requests to flowtalk-analytics.
+/// Serves the dashboard (Services/Dashboard: index.html, app.css and the ES modules under js/ — no build step) and
+/// `GET /api/config`. The files are read once at start: every regular file of the folder and its subfolders whose type is
+/// allowed and whose path has no hidden or odd component, each at its own exact route, so nothing else can be asked for.
+/// Their pages get their own Content-Security-Policy: scripts, styles and requests only from this origin, plus requests
+/// to flowtalk-analytics.
 struct DashboardRoutes: Sendable {
     struct File: Sendable {
         let body: ByteBuffer
         let contentType: String
     }
 
+    /// The body of `GET /api/config`: what the dashboard learns from the server rather than keeping a copy.
+    struct Config: Encodable, Sendable {
+        /// `ANALYTICS_URL`.
+        let analytics_url: String
+        /// The fewest characters (grapheme clusters, as Swift's `String.count` counts) a new password may have.
+        let password_min_length: Int
+    }
+
+    /// The file types served, by lower-cased extension. Anything else in the folder is not served.
+    static let contentTypes: [String: String] = [
+        "html": "text/html; charset=utf-8", "css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8",
+        "svg": "image/svg+xml", "png": "image/png", "ico": "image/x-icon",
+    ]
+    static let maximumFiles = 256
+    static let maximumFileBytes = 2 << 20
+
+    /// Keyed by the path they are served at, e.g. `/js/main.js`.
     let files: [String: File]
-    let analyticsURL: String
+    let config: ByteBuffer
     let contentSecurityPolicy: String
 
     init(directory: String?, analyticsURL: String, logger: Logger) {
-        self.analyticsURL = analyticsURL
         let origin = Self.origin(of: analyticsURL)
         contentSecurityPolicy =
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' \(origin); "
             + "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-        var files: [String: File] = [:]
-        if let root = Self.locate(directory) {
-            for (name, type) in [("index.html", "text/html; charset=utf-8"), ("app.css", "text/css; charset=utf-8"),
-                                 ("app.js", "text/javascript; charset=utf-8")] {
-                if let data = FileManager.default.contents(atPath: root + "/" + name) {
-                    files[name] = File(body: ByteBuffer(bytes: data), contentType: type)
-                }
-            }
-        }
-        if files["index.html"] == nil { logger.warning("Dashboard files not found: set DASHBOARD_DIR to Services/Dashboard") }
-        self.files = files
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = Config(analytics_url: analyticsURL, password_min_length: AccountController.minimumPasswordCharacters)
+        // Two plain values: encoding cannot fail.
+        config = ByteBuffer(bytes: (try? encoder.encode(body)) ?? Data("{}".utf8))
+        files = Self.locate(directory).map { Self.load(root: $0, logger: logger) } ?? [:]
+        if files["/index.html"] == nil { logger.warning("Dashboard files not found: set DASHBOARD_DIR to Services/Dashboard") }
     }
 
     /// The first of `DASHBOARD_DIR`, `./Services/Dashboard` and the checkout holding this executable that has index.html.
@@ -50,26 +64,64 @@ struct DashboardRoutes: Sendable {
         return candidates.first { FileManager.default.fileExists(atPath: $0 + "/index.html") }
     }
 
+    /// The content type a relative path is served with, or nil when it is not served: every component is letters, digits,
+    /// `_`, `-` and `.`, none starts with a dot (no hidden files, no `..`), and the extension is an allowed type.
+    static func contentType(of relativePath: String) -> String? {
+        let components = relativePath.split(separator: "/", omittingEmptySubsequences: false)
+        guard !components.isEmpty, components.count <= 8 else { return nil }
+        for component in components {
+            guard let first = component.first, first != ".", component.count <= 100,
+                component.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
+            else { return nil }
+        }
+        guard let name = components.last, let dot = name.lastIndex(of: ".") else { return nil }
+        return contentTypes[name[name.index(after: dot)...].lowercased()]
+    }
+
+    /// Reads the servable regular files under `root` (no symbolic links, nothing that resolves outside it).
+    static func load(root: String, logger: Logger) -> [String: File] {
+        let manager = FileManager.default
+        let base = URL(fileURLWithPath: root).resolvingSymlinksInPath().path
+        var files: [String: File] = [:]
+        for relative in ((try? manager.subpathsOfDirectory(atPath: base)) ?? []).sorted() {
+            let path = base + "/" + relative
+            // attributesOfItem does not follow a symbolic link: a link is not a regular file.
+            let type = (try? manager.attributesOfItem(atPath: path))?[.type] as? FileAttributeType
+            guard type == .typeRegular else { continue }
+            guard let contentType = contentType(of: relative), URL(fileURLWithPath: path).resolvingSymlinksInPath().path.hasPrefix(base + "/") else {
+                logger.debug("Dashboard file not served", metadata: ["dashboard.file": "\(relative)"])
+                continue
+            }
+            guard files.count < maximumFiles, let data = manager.contents(atPath: path), data.count <= maximumFileBytes else {
+                logger.warning("Dashboard file too large or too many files", metadata: ["dashboard.file": "\(relative)"])
+                continue
+            }
+            files["/" + relative] = File(body: ByteBuffer(bytes: data), contentType: contentType)
+        }
+        logger.debug("Dashboard files read", metadata: ["dashboard.files": "\(files.count)"])
+        return files
+    }
+
     static func origin(of url: String) -> String {
         guard let parsed = URL(string: url), let scheme = parsed.scheme, let host = parsed.host else { return url }
         return "\(scheme)://\(host)" + (parsed.port.map { ":\($0)" } ?? "")
     }
 
     func add<Context: RequestContext>(to router: Router<Context>) {
-        router.get("/") { _, _ in try serve("index.html") }
-        router.get("/index.html") { _, _ in try serve("index.html") }
-        router.get("/app.css") { _, _ in try serve("app.css") }
-        router.get("/app.js") { _, _ in try serve("app.js") }
+        router.get("/") { _, _ in try serve("/index.html") }
+        router.get("/index.html") { _, _ in try serve("/index.html") }
+        for path in files.keys.sorted() where path != "/index.html" {
+            router.get(RouterPath(path)) { _, _ in try serve(path) }
+        }
         router.get("/api/config") { _, _ -> Response in
-            var out: [UInt8] = Array(#"{"analytics_url":"#.utf8)
-            out.append(contentsOf: Array("\"\(analyticsURL)\"".utf8))
-            out.append(UInt8(ascii: "}"))
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: out)))
+            Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: config))
         }
     }
 
-    func serve(_ name: String) throws -> Response {
-        guard let file = files[name] else { throw APIError(.notFound, code: "dashboard_missing", message: "The dashboard's files are not installed on this server.") }
+    func serve(_ path: String) throws -> Response {
+        guard let file = files[path] else {
+            throw APIError(.notFound, code: "dashboard_missing", message: "The dashboard's files are not installed on this server.")
+        }
         return Response(
             status: .ok,
             headers: [.contentType: file.contentType, .contentSecurityPolicy: contentSecurityPolicy, .cacheControl: "no-cache"],

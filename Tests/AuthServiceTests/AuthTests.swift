@@ -50,11 +50,13 @@ final class Browser: @unchecked Sendable {
     }
 }
 
-func withAuth(logger: Logger = .quiet("auth"), cookieSecure: Bool = true, _ body: @Sendable @escaping (any TestClientProtocol, TestDatabase) async throws -> Void)
-    async throws
-{
+func withAuth(
+    logger: Logger = .quiet("auth"), cookieSecure: Bool = true, dashboardDirectory: String? = nil,
+    _ body: @Sendable @escaping (any TestClientProtocol, TestDatabase) async throws -> Void
+) async throws {
     try await TestDatabase.withFresh { database in
-        let configuration = AuthConfiguration(common: CommonConfiguration(database: database.configuration, port: 0), cookieSecure: cookieSecure)
+        var configuration = AuthConfiguration(common: CommonConfiguration(database: database.configuration, port: 0), cookieSecure: cookieSecure)
+        configuration.dashboardDirectory = dashboardDirectory
         try await buildApplication(configuration: configuration, logger: logger).test(.router) { client in
             for _ in 0..<1200 where try await client.execute(uri: "/readyz", method: .get).status != .ok { try await Task.sleep(for: .milliseconds(25)) }
             try await body(client, database)
@@ -223,30 +225,6 @@ func errorCode(_ response: TestResponse) -> String? {
                 #expect(headers[.cacheControl] == "no-store", "\(name)")
                 #expect(headers[HTTPField.Name("Server")!] == nil, "\(name)")
             }
-        }
-    }
-}
-
-@Suite struct DashboardServingTests {
-    @Test func theDashboardIsServedWithItsOwnPolicyAndFindsAnalytics() async throws {
-        try await withAuth { client, _ in
-            let page = try await client.execute(uri: "/", method: .get)
-            #expect(page.status == .ok && page.headers[.contentType]?.hasPrefix("text/html") == true)
-            #expect(String(buffer: page.body).contains("app.js"))
-            let policy = page.headers[HTTPField.Name("Content-Security-Policy")!] ?? ""
-            // Only its own scripts and styles; requests to itself and to analytics; never framed.
-            for part in ["script-src 'self'", "style-src 'self'", "connect-src 'self' http://127.0.0.1:8084", "frame-ancestors 'none'"] {
-                #expect(policy.contains(part), "\(part) in \(policy)")
-            }
-            #expect(!policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"))
-            #expect(page.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
-            for (uri, type) in [("/app.js", "text/javascript"), ("/app.css", "text/css")] {
-                let file = try await client.execute(uri: uri, method: .get)
-                #expect(file.status == .ok && file.headers[.contentType]?.hasPrefix(type) == true, "\(uri)")
-            }
-            let config = try await client.execute(uri: "/api/config", method: .get)
-            #expect(String(buffer: config.body) == #"{"analytics_url":"http://127.0.0.1:8084"}"#)
-            #expect(try await client.execute(uri: "/app.js.map", method: .get).status == .notFound)
         }
     }
 }

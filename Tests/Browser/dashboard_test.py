@@ -80,7 +80,16 @@ class Steps:
         self.step = "sign up"
         b.get(DASHBOARD + "/")
         self.el("#auth")
+        minimum = get(DASHBOARD + "/api/config")["password_min_length"]
+        self.until("the password hint gives the server's minimum", lambda: f"At least {minimum} characters." in self.text_of("#signup-password-hint"))
         self.type("#signup-email", email)
+        # Five thumbs-up with a skin tone: 10 code points, 20 UTF-16 units, but 5 characters as the server counts them.
+        # (Set by script: ChromeDriver cannot type characters outside the BMP.)
+        b.execute_script("document.querySelector('#signup-password').value = arguments[0]", "\U0001F44D\U0001F3FD" * 5)
+        self.el("#signup-form button[type=submit], #signup-form input[type=submit]").click()
+        self.until("a password too short as the server counts it is refused in the page",
+                   lambda: f"needs at least {minimum} characters" in self.text_of("#message") and "error" in self.el("#message").get_attribute("class"))
+        assert not b.find_element(By.CSS_SELECTOR, "#app").is_displayed()
         self.type("#signup-password", password)
         self.el("#signup-form button[type=submit], #signup-form input[type=submit]").click()
         self.until("signed in after sign-up", lambda: b.find_element(By.CSS_SELECTOR, "#app").is_displayed())
@@ -154,6 +163,9 @@ class Steps:
         Select(self.el("#activity-filter")).select_by_value("")
         self.until("the AI reply listed", lambda: any(
             "Is the mug dishwasher safe?" in row.text for row in b.find_elements(By.CSS_SELECTOR, 'tr.activity-row[data-outcome="replied"]')))
+
+        self.page("account")
+        self.until("the new-password hint gives the server's minimum", lambda: f"At least {minimum} characters." in self.text_of("#new-password-hint"))
 
         self.step = "every form field has a label"
         unlabeled = b.execute_script(

@@ -1,0 +1,44 @@
+// Flowtalk dashboard: the entry module (index.html loads it with <script type="module">). Native ES modules, no
+// build step, no inline code (strict CSP).
+
+import { api, report } from './api.js';
+import { notify } from './dom.js';
+import { showPasswordRule } from './password.js';
+import { startRouter } from './router.js';
+import { setupAccount } from './pages/account.js';
+import { setupActivity } from './pages/activity.js';
+import { setupAI } from './pages/ai.js';
+import { setupConnection, takeInstagramNotice } from './pages/connection.js';
+import { setupIceBreakers } from './pages/ice-breakers.js';
+import { setupRules } from './pages/rules.js';
+import { enterApp, setupSession, showSignedOut } from './pages/session.js';
+import { setupStats } from './pages/stats.js';
+
+async function start() {
+  setupSession();
+  setupConnection();
+  setupRules();
+  setupIceBreakers();
+  setupAI();
+  setupStats();
+  setupActivity();
+  setupAccount();
+  startRouter();
+
+  const notice = takeInstagramNotice();
+  showPasswordRule(); // also fetches /api/config, which the statistics need
+  try {
+    const data = await api('GET', '/api/auth/me');
+    enterApp(data.account);
+    if (notice) notify(notice.text, notice.error);
+  } catch (err) {
+    showSignedOut();
+    if (err.status === 401) {
+      if (notice) notify('Please sign in, then connect Instagram again.', false);
+    } else {
+      report(err);
+    }
+  }
+}
+
+start();

@@ -1,0 +1,76 @@
+// The Instagram page: connection status, connect (a link to the OAuth start) and disconnect; the notice the OAuth
+// callback leaves in the address.
+
+import { $, notify } from '../dom.js';
+import { api, report } from '../api.js';
+import { registerPage } from '../router.js';
+import { state } from '../state.js';
+import { refreshAccount } from './session.js';
+
+const INSTAGRAM_ERRORS = {
+  expired_or_invalid_state: 'The connection took too long or was started in another tab. Please try again.',
+  denied: 'The connection was cancelled on Instagram. Flowtalk was not given access.',
+  instagram_error: 'Instagram reported a problem. Please try again in a few minutes.',
+  missing_code: 'Instagram did not finish the connection. Please try again.',
+  instagram_refused: 'Instagram refused the connection. Check that it is a Business or Creator account and try again.',
+  connected_to_another_account: 'This Instagram account is already connected to another Flowtalk account.',
+};
+
+function renderConnection() {
+  const ig = state.account && state.account.instagram;
+  const status = $('#connection-status');
+  const connect = $('#connect-button');
+  if (!ig) {
+    status.textContent = 'Not connected. Connect your Instagram account so Flowtalk can answer its messages.';
+    connect.textContent = 'Connect Instagram';
+  } else if (ig.status === 'needs_reconnect') {
+    status.textContent = `@${ig.username} needs reconnecting: Instagram access has expired, so Flowtalk cannot reply. Connect again.`;
+    connect.textContent = 'Reconnect Instagram';
+  } else {
+    status.textContent = `Connected as @${ig.username}. Flowtalk is answering its messages.`;
+  }
+  connect.hidden = Boolean(ig && ig.status !== 'needs_reconnect');
+  $('#disconnect-button').hidden = !ig;
+}
+
+async function loadConnection() {
+  renderConnection();
+  await refreshAccount();
+  renderConnection();
+}
+
+/** Reads ?instagram=… left by the OAuth callback, then removes it from the address bar. */
+export function takeInstagramNotice() {
+  const params = new URLSearchParams(location.search);
+  const result = params.get('instagram');
+  if (!result) return null;
+  const reason = params.get('reason');
+  params.delete('instagram');
+  params.delete('reason');
+  const query = params.toString();
+  history.replaceState(null, '', `${location.pathname}${query ? `?${query}` : ''}#connection`);
+  if (result === 'connected') return { text: 'Instagram is connected. Flowtalk will now answer its messages.', error: false };
+  return { text: (reason && Object.hasOwn(INSTAGRAM_ERRORS, reason) && INSTAGRAM_ERRORS[reason]) || 'Instagram could not be connected. Please try again.', error: true };
+}
+
+export function setupConnection() {
+  registerPage('connection', { load: loadConnection });
+
+  $('#disconnect-button').addEventListener('click', async (event) => {
+    const ig = state.account && state.account.instagram;
+    const name = ig ? `@${ig.username}` : 'Instagram';
+    if (!window.confirm(`Disconnect ${name}? Flowtalk will stop answering its messages.`)) return;
+    const button = event.currentTarget;
+    button.disabled = true;
+    try {
+      await api('POST', '/api/instagram/disconnect', {});
+      await refreshAccount();
+      renderConnection();
+      notify('Instagram is disconnected. Flowtalk no longer answers its messages.');
+    } catch (err) {
+      report(err);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}

@@ -1,0 +1,90 @@
+// Signing in, signing up and signing out; switching between the signed-out and signed-in views.
+
+import { $, $$, clearMessage, notify } from '../dom.js';
+import { api, busy, errorWords, formError, onSessionEnded, report } from '../api.js';
+import { checkNewPassword } from '../password.js';
+import { resetPages, route } from '../router.js';
+import { state } from '../state.js';
+
+// Lists that show the previous account's data.
+const ACCOUNT_VIEWS = ['#rules-list', '#activity-list', '#stats-days', '#stats-rules', '#stats-ice-breakers', '#stats-skipped', '#stats-chart',
+  '#ib-rows', '#try-result'];
+
+export function showSignedOut(message) {
+  state.account = null;
+  resetPages();
+  $('#loading').hidden = true;
+  $('#app').hidden = true;
+  $('#auth').hidden = false;
+  $('#account-email').textContent = '';
+  ACCOUNT_VIEWS.forEach((sel) => $(sel).replaceChildren());
+  $$('#app form').forEach((form) => form.reset());
+  if (message) notify(message, false);
+}
+
+export function enterApp(account) {
+  state.account = account;
+  $('#account-email').textContent = account.email || '';
+  $('#login-form').reset();
+  $('#signup-form').reset();
+  $('#loading').hidden = true;
+  $('#auth').hidden = true;
+  $('#app').hidden = false;
+  route(false);
+}
+
+/** Reads the account again (its Instagram connection may have changed). */
+export async function refreshAccount() {
+  const data = await api('GET', '/api/auth/me');
+  state.account = data.account;
+  $('#account-email').textContent = data.account.email || '';
+  return data.account;
+}
+
+export function setupSession() {
+  onSessionEnded(() => showSignedOut('Your session has ended. Please sign in again.'));
+
+  $('#login-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const email = $('#login-email').value.trim();
+    const password = $('#login-password').value;
+    if (!email || !password) { notify('Enter your email and password.', true); return; }
+    busy(form, async () => {
+      const data = await api('POST', '/api/auth/login', { email, password });
+      clearMessage();
+      enterApp(data.account);
+    });
+  });
+
+  $('#signup-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const email = $('#signup-email').value.trim();
+    const password = $('#signup-password').value;
+    if (!email) { notify(errorWords('invalid_email'), true); $('#signup-email').focus(); return; }
+    busy(form, async () => {
+      await checkNewPassword(password, $('#signup-password'));
+      await api('POST', '/api/auth/signup', { email, password });
+      try {
+        const data = await api('POST', '/api/auth/login', { email, password });
+        notify('Welcome to Flowtalk! Your account is ready.');
+        enterApp(data.account);
+      } catch (err) {
+        if (err.code === 'invalid_credentials') {
+          throw formError('Could not sign in with this email and password. If you already have an account, use "Sign in" with your existing password.', 401);
+        }
+        throw err;
+      }
+    });
+  });
+
+  $('#logout-button').addEventListener('click', async () => {
+    try {
+      await api('POST', '/api/auth/logout', {});
+      showSignedOut('You are signed out.');
+    } catch (err) {
+      report(err);
+    }
+  });
+}

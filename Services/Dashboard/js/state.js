@@ -1,0 +1,5 @@
+// What the pages share: the signed-in account (null when signed out).
+
+export const state = {
+  account: null,
+};
