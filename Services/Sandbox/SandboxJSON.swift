@@ -6,17 +6,18 @@ import NIOCore
 /// How the sandbox writes JSON: Codable bodies through a `JSONEncoder` with sorted keys (so answers are stable and
 /// tests can compare them) and unescaped slashes (as Meta and Groq write them).
 enum SandboxJSON {
-    static func encode(_ value: some Encodable) throws -> [UInt8] {
+    /// `sorted: false` keeps the declaration order, for the one answer a caller reads by position (the simulator's).
+    static func encode(_ value: some Encodable, sorted: Bool = true) throws -> [UInt8] {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = sorted ? [.sortedKeys, .withoutEscapingSlashes] : [.withoutEscapingSlashes]
         return Array(try encoder.encode(value))
     }
 
     /// `value` as a JSON answer.
-    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], sorted: Bool = true) throws -> Response {
         var fields = headers
         fields[.contentType] = "application/json"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: try encode(value))))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: try encode(value, sorted: sorted))))
     }
 
     /// Decodes a request body the sandbox needs to look at without failing the route (`nil` when it does not fit).

@@ -27,7 +27,7 @@ struct SimulatorRoutes: Sendable {
         let payload: String
     }
 
-    /// The simulator's answer: the message id and ingest's HTTP status.
+    /// The simulator's answer, `{"mid","ingest_status"}` in that order: ReplyLoopTests reads the mid by position.
     struct Delivered: Encodable {
         let mid: String
         let ingest_status: Int
@@ -77,10 +77,10 @@ struct SimulatorRoutes: Sendable {
     }
 
     /// Records a simulated message, posts its signed webhook to ingest (through the sender's queue) and answers
-    /// `{"ingest_status","mid"}`.
+    /// `{"mid","ingest_status"}`.
     private func deliver(_ webhook: InstagramWebhook, _ message: SandboxMessage, account igID: String) async throws -> Response {
         await state.record(message, account: igID)
         let status = try await webhooks.post(webhook)
-        return try SandboxJSON.response(Delivered(mid: message.mid, ingest_status: status))
+        return try SandboxJSON.response(Delivered(mid: message.mid, ingest_status: status), sorted: false)
     }
 }

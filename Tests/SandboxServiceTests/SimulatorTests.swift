@@ -66,6 +66,8 @@ struct SimulatorTests {
                 #expect(response.status == .ok)
                 let delivered = try Sandbox.decode(Delivered.self, response.body)
                 #expect(delivered.ingest_status == 200)
+                // In this order: ReplyLoopTests reads the mid by position.
+                #expect(String(buffer: response.body) == #"{"mid":"\#(delivered.mid)","ingest_status":200}"#)
                 let deliveries = await inbox.deliveries
                 #expect(deliveries.count == 1)
                 let item = try verified(try #require(deliveries.first))
