@@ -147,6 +147,9 @@ let package = Package(
                                    .product(name: "InMemoryLogging", package: "swift-log")]),
         tests("AnalyticsServiceTests", ["AnalyticsService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkDevSupport", "FlowtalkCore", postgres, logging,
                                         .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        tests("SandboxServiceTests", ["SandboxService", "FlowtalkCore", hummingbird, logging, lifecycle,
+                                      .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                      .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         tests("ServiceHealthTests", ["FlowtalkCore", "AuthService", "DispatchService", "AnalyticsService", "IngestService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
                                      .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]

@@ -64,10 +64,10 @@ actor SandboxState {
     private var conversations: [String: [SandboxMessage]] = [:]
     private var faults: [String: [Fault]] = [:]
     private var counter = 0
-    private var iceBreakers: [String: String] = [:]  // ig_id → the last ice_breakers JSON set
+    private var iceBreakers: [String: IceBreakersProfile] = [:]  // ig_id → the last Ice Breakers set
     private var extraTokens: [String: String] = [:]  // token → ig_id (issued by OAuth or refresh)
     private var codes: [String: String] = [:]  // authorization code → ig_id
-    private var subscriptions: [String: [String]] = [:]
+    private var subscriptions: [String: [String]] = [:]  // ig_id → the webhook fields it is subscribed to
     private var groqRequests: [String] = []
     private var groqFaults: [GroqFault] = []
     /// Faults applied so far, by `graph.<kind>` / `groq.<kind>` (for fault-injection runs: `GET /sandbox/faults`).
@@ -105,11 +105,13 @@ actor SandboxState {
     /// The account OAuth approves: the configured one, else the first.
     func oauthAccount(preferred: String?) -> SandboxAccount? { preferred.flatMap { accounts[$0] } ?? firstAccount }
 
-    func setIceBreakers(_ json: String?, account igID: String) { iceBreakers[igID] = json }
-    func iceBreakersJSON(_ igID: String) -> String? { iceBreakers[igID] }
+    func setIceBreakers(_ profile: IceBreakersProfile?, account igID: String) { iceBreakers[igID] = profile }
+    func iceBreakers(_ igID: String) -> IceBreakersProfile? { iceBreakers[igID] }
 
-    func subscribe(_ fields: [String], account igID: String) { subscriptions[igID] = fields }
-    func subscribedFields(_ igID: String) -> [String] { subscriptions[igID] ?? [] }
+    /// Records the account's webhook subscription (what `POST /{ig_id}/subscribed_apps` set); none for an empty list.
+    func subscribe(_ fields: [String], account igID: String) { subscriptions[igID] = fields.isEmpty ? nil : fields }
+    /// The fields the account is subscribed to; nil when it is not subscribed.
+    func subscribedFields(_ igID: String) -> [String]? { subscriptions[igID] }
 
     func recordGroq(_ body: String) { groqRequests.append(body) }
     func addGroqFaults(_ list: [GroqFault]) { groqFaults.append(contentsOf: list) }

@@ -12,6 +12,20 @@ import Testing
 /// A business owner's whole path over the real binaries: sign up, sign in, connect Instagram through the OAuth round
 /// trip (the sandbox plays Instagram), write a rule, and a customer's DM is answered by it.
 @Suite(.serialized) struct FullFlowTests {
+    /// `GET /{ig_id}/subscribed_apps` on the sandbox: the `subscribed_fields` of each app subscribed (none: `[]`).
+    static func subscribedFields(_ sandbox: String, _ igID: String, token: String) async throws -> [[String]] {
+        struct Subscriptions: Decodable {
+            struct App: Decodable { let subscribed_fields: [String] }
+            let data: [App]
+        }
+        var request = HTTPClientRequest(url: "\(sandbox)/v25.0/\(igID)/subscribed_apps")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        let body = try await response.body.collect(upTo: 1 << 16)
+        #expect(response.status == .ok)
+        return try JSONDecoder().decode(Subscriptions.self, from: Data(String(buffer: body).utf8)).data.map(\.subscribed_fields)
+    }
+
     @Test func signUpConnectWriteARuleAndGetADMAnswered() async throws {
         try await TestDatabase.withMigrated { database, client in
             let url = database.url + (database.url.contains("?") ? "&" : "?") + "search_path=\(database.schema)"
@@ -20,7 +34,7 @@ import Testing
             let (auth, ingest, dispatch, sandbox, analytics) = (ports[0], ports[1], ports[2], ports[3], ports[4])
             let base = "http://127.0.0.1:\(auth)"
             let sandboxURL = "http://127.0.0.1:\(sandbox)"
-            let (_, keyRing) = TokenVault.testing()
+            let (vault, keyRing) = TokenVault.testing()
             let common = [
                 "DATABASE_URL": url, "HOST": "127.0.0.1", "META_APP_ID": "e2e-app", "META_APP_SECRET": "e2e-secret", "META_VERIFY_TOKEN": "vt",
                 "TOKEN_ENCRYPTION_KEYS": keyRing, "PASSWORD_PEPPER": "e2e-pepper", "BCRYPT_COST": "10", "PUBLIC_URL": base, "COOKIE_SECURE": "false",
@@ -71,8 +85,16 @@ import Testing
                 let (_, _, me) = try await call(.GET, "/api/auth/me")
                 #expect(me.contains(#""instagram_user_id":"\#(shop)""#) && me.contains(#""username":"shop""#))
                 #expect(!me.contains("IGAA"))
-                // The account is subscribed to the messaging webhooks.
-                #expect(try await RealBinariesTests.get("\(sandboxURL)/simulate/conversations/\(shop)").0 == .ok)
+                // The connect subscribed this account to the messaging webhooks: read the record back from the sandbox's
+                // Graph API with the account's own token (as stored, sealed, by auth).
+                var sealed: (UUID, ByteBuffer)?
+                for try await row in try await client.query("SELECT account_id, token_sealed FROM instagram_connections WHERE ig_user_id = \(shop)")
+                    .decode((UUID, ByteBuffer).self)
+                { sealed = row }
+                let (accountID, sealedToken) = try #require(sealed)
+                let token = try vault.open(
+                    Array(buffer: sealedToken), for: TokenOwner(accountID: accountID.uuidString.lowercased(), instagramUserID: shop))
+                #expect(try await Self.subscribedFields(sandboxURL, shop, token: token.value) == [["messages", "messaging_postbacks"]])
 
                 #expect(try await call(.POST, "/api/rules", #"{"keywords":["opening hours"],"reply":"We open at nine."}"#).0 == .created)
                 _ = try await ReplyLoopTests.post("\(sandboxURL)/simulate/dm", #"{"ig_id":"\#(shop)","from":"first-customer","text":"What are your opening hours?"}"#)
@@ -90,6 +112,8 @@ import Testing
                 var connections = -1
                 for try await n in try await client.query("SELECT count(*) FROM instagram_connections").decode(Int.self) { connections = n }
                 #expect(connections == 0)
+                // And the disconnect unsubscribed it.
+                #expect(try await Self.subscribedFields(sandboxURL, shop, token: token.value) == [])
             } catch {
                 try? await http.shutdown()
                 for process in processes { _ = try? await RealBinariesTests.stop(process) }

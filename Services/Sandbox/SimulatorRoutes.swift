@@ -1,0 +1,86 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The customer simulator (`/simulate/...`): a customer writes or taps an Ice Breaker, and the signed webhook Instagram
+/// would send goes to ingest; plus what a test reads back (the conversation, the Ice Breakers set).
+struct SimulatorRoutes: Sendable {
+    let state: SandboxState
+    let webhooks: WebhookSender
+
+    /// `POST /simulate/dm`. With `is_echo`, a person answering from the Instagram app (an echo not sent by Flowtalk).
+    struct DirectMessage: Decodable {
+        let ig_id: String
+        let from: String
+        let text: String
+        let timestamp_ms: Int64?
+        let mid: String?
+        let is_echo: Bool?
+    }
+
+    /// `POST /simulate/postback`: a tap on an Ice Breaker.
+    struct Postback: Decodable {
+        let ig_id: String
+        let from: String
+        let title: String
+        let payload: String
+    }
+
+    /// The simulator's answer, `{"mid","ingest_status"}` in that order: ReplyLoopTests reads the mid by position.
+    struct Delivered: Encodable {
+        let mid: String
+        let ingest_status: Int
+    }
+
+    struct Conversation: Encodable { let messages: [SandboxMessage] }
+
+    /// `{}` when no Ice Breakers are set.
+    struct NoProfile: Encodable {}
+
+    func add(to router: Router<SandboxRequestContext>) {
+        router.post("/simulate/dm") { request, context -> Response in
+            try await simulate(try await request.decode(as: DirectMessage.self, context: context))
+        }
+        router.post("/simulate/postback") { request, context -> Response in
+            try await simulate(try await request.decode(as: Postback.self, context: context))
+        }
+        router.get("/simulate/conversations/:igid") { _, context -> Response in
+            let igID = try context.parameters.require("igid")
+            return try SandboxJSON.response(Conversation(messages: await state.messages(igID)))
+        }
+        router.get("/simulate/ice-breakers/:igid") { _, context -> Response in
+            let igID = try context.parameters.require("igid")
+            guard let profile = await state.iceBreakers(igID) else { return try SandboxJSON.response(NoProfile()) }
+            return try SandboxJSON.response(profile)
+        }
+    }
+
+    func simulate(_ body: DirectMessage) async throws -> Response {
+        var mid = body.mid ?? ""
+        if mid.isEmpty { mid = await state.newMID() }
+        let timestamp = body.timestamp_ms ?? Int64(Date().timeIntervalSince1970 * 1000)
+        let isEcho = body.is_echo ?? false
+        let webhook = InstagramWebhook(
+            account: body.ig_id, sender: isEcho ? body.ig_id : body.from, recipient: isEcho ? body.from : body.ig_id, timestampMs: timestamp,
+            message: .init(mid: mid, text: body.text, is_echo: isEcho ? true : nil))
+        let message = SandboxMessage(direction: isEcho ? "out" : "in", customerID: body.from, text: body.text, mid: mid, atMs: timestamp)
+        return try await deliver(webhook, message, account: body.ig_id)
+    }
+
+    func simulate(_ body: Postback) async throws -> Response {
+        let mid = await state.newMID()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let webhook = InstagramWebhook(
+            account: body.ig_id, sender: body.from, recipient: body.ig_id, timestampMs: now, postback: .init(mid: mid, title: body.title, payload: body.payload))
+        return try await deliver(webhook, SandboxMessage(direction: "in", customerID: body.from, text: body.title, mid: mid, atMs: now), account: body.ig_id)
+    }
+
+    /// Records a simulated message, posts its signed webhook to ingest (through the sender's queue) and answers
+    /// `{"mid","ingest_status"}`.
+    private func deliver(_ webhook: InstagramWebhook, _ message: SandboxMessage, account igID: String) async throws -> Response {
+        await state.record(message, account: igID)
+        let status = try await webhooks.post(webhook)
+        return try SandboxJSON.response(Delivered(mid: message.mid, ingest_status: status), sorted: false)
+    }
+}
