@@ -112,7 +112,9 @@ let package = Package(
         ),
         .target(
             name: "FlowtalkTesting",
-            dependencies: ["FlowtalkCore", "FlowtalkStore", "FlowtalkDevSupport", postgres, logging],
+            dependencies: [
+                "FlowtalkCore", "FlowtalkStore", "FlowtalkDevSupport", postgres, logging, .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             path: "Tests/FlowtalkTesting",
             swiftSettings: swiftSettings
         ),

@@ -6,18 +6,17 @@ import NIOCore
 /// How the sandbox writes JSON: Codable bodies through a `JSONEncoder` with sorted keys (so answers are stable and
 /// tests can compare them) and unescaped slashes (as Meta and Groq write them).
 enum SandboxJSON {
-    /// `sorted: false` keeps the declaration order, for the one answer a caller reads by position (the simulator's).
-    static func encode(_ value: some Encodable, sorted: Bool = true) throws -> [UInt8] {
+    static func encode(_ value: some Encodable) throws -> [UInt8] {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = sorted ? [.sortedKeys, .withoutEscapingSlashes] : [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(value))
     }
 
     /// `value` as a JSON answer.
-    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], sorted: Bool = true) throws -> Response {
+    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
         var fields = headers
         fields[.contentType] = "application/json"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: try encode(value, sorted: sorted))))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: try encode(value))))
     }
 
     /// Decodes a request body the sandbox needs to look at without failing the route (`nil` when it does not fit).

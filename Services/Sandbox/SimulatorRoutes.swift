@@ -27,7 +27,7 @@ struct SimulatorRoutes: Sendable {
         let payload: String
     }
 
-    /// The simulator's answer, `{"mid","ingest_status"}` in that order: ReplyLoopTests reads the mid by position.
+    /// The simulator's answer: the message's id and what ingest answered.
     struct Delivered: Encodable {
         let mid: String
         let ingest_status: Int
@@ -81,6 +81,6 @@ struct SimulatorRoutes: Sendable {
     private func deliver(_ webhook: InstagramWebhook, _ message: SandboxMessage, account igID: String) async throws -> Response {
         await state.record(message, account: igID)
         let status = try await webhooks.post(webhook)
-        return try SandboxJSON.response(Delivered(mid: message.mid, ingest_status: status), sorted: false)
+        return try SandboxJSON.response(Delivered(mid: message.mid, ingest_status: status))
     }
 }

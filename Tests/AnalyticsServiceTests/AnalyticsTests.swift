@@ -64,7 +64,7 @@ func withAnalytics(
         var configuration = AnalyticsConfiguration(common: CommonConfiguration(database: database.configuration, port: 0), publicURL: "http://dash.example:8081")
         configuration.retentionInterval = .seconds(3600)
         try await buildApplication(configuration: configuration, logger: .quiet("analytics")).test(.router) { http in
-            for _ in 0..<1200 where try await http.execute(uri: "/readyz", method: .get).status != .ok { try await Task.sleep(for: .milliseconds(25)) }
+            try await waitUntilReady(http)
             try await body(http, shops)
         }
     }

@@ -58,7 +58,7 @@ func withAuth(
         var configuration = AuthConfiguration(common: CommonConfiguration(database: database.configuration, port: 0), cookieSecure: cookieSecure)
         configuration.dashboardDirectory = dashboardDirectory
         try await buildApplication(configuration: configuration, logger: logger).test(.router) { client in
-            for _ in 0..<1200 where try await client.execute(uri: "/readyz", method: .get).status != .ok { try await Task.sleep(for: .milliseconds(25)) }
+            try await waitUntilReady(client)
             try await body(client, database)
         }
     }

@@ -183,7 +183,7 @@ struct RuleBody: Decodable {
             try await first.test(.router) { one in
                 try await second.test(.router) { two in
                     for client in [one, two] {
-                        for _ in 0..<1200 where try await client.execute(uri: "/readyz", method: .get).status != .ok { try await Task.sleep(for: .milliseconds(25)) }
+                        try await waitUntilReady(client)
                     }
                     var statuses: [HTTPResponse.Status] = []
                     var retryAfter: String?

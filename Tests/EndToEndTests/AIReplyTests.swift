@@ -62,7 +62,7 @@ import Testing
             try await Self.settings(stack, Self.aiOn())
             let customer = "17841455500000042"
             _ = try await Loop.dm(stack, from: customer, "Do you deliver to Villeurbanne? Mail me at jane.doe@example.com or call +33 6 12 34 56 78, or ask @jane_shop")
-            try await Loop.eventually("AI reply sent") { try await Loop.replyStates(stack, customer: customer) == ["sent"] }
+            try await eventually("AI reply sent") { try await Loop.replyStates(stack, customer: customer) == ["sent"] }
             #expect(try await Loop.outgoing(stack, to: customer) == [Self.sandboxAnswer])
             #expect(try await Self.entries(stack, customer) == ["replied/ai/-"])
 
@@ -80,13 +80,13 @@ import Testing
 
             // Memory is off: a second message goes alone, without the first.
             _ = try await Loop.dm(stack, from: customer, "And on Sunday?")
-            try await Loop.eventually("second AI reply") { try await Loop.replyStates(stack, customer: customer) == ["sent", "sent"] }
+            try await eventually("second AI reply") { try await Loop.replyStates(stack, customer: customer) == ["sent", "sent"] }
             let second = try Self.messages(try await Self.groqRequests(stack)[1])
             #expect(second.map(\.role) == ["system", "user"] && second[1].content == "And on Sunday?")
 
             // A matching DM still gets the rule, not the AI.
             _ = try await Loop.dm(stack, from: "cust-rule", "how much is it?")
-            try await Loop.eventually("rule reply") { try await Loop.replyStates(stack, customer: "cust-rule") == ["sent"] }
+            try await eventually("rule reply") { try await Loop.replyStates(stack, customer: "cust-rule") == ["sent"] }
             #expect(try await Self.groqRequests(stack).count == 2)
 
             // Counts and metrics.
@@ -109,26 +109,26 @@ import Testing
             // The model says it cannot help: the business's fallback text goes out instead.
             try await Self.groqFault(stack, #"{"kind":"cannot_help"}"#)
             _ = try await Loop.dm(stack, from: "cust-a", "I want a refund for order 88812345")
-            try await Loop.eventually("fallback sent") { try await Loop.replyStates(stack, customer: "cust-a") == ["sent"] }
+            try await eventually("fallback sent") { try await Loop.replyStates(stack, customer: "cust-a") == ["sent"] }
             #expect(try await Loop.outgoing(stack, to: "cust-a") == [Self.fallback])
             #expect(try await Self.entries(stack, "cust-a") == ["replied/fallback/ai_cannot_help"])
 
             // Memory on: the next message carries the earlier turn (masked) and what the bot answered.
             _ = try await Loop.dm(stack, from: "cust-a", "Is the croissant vegan?")
-            try await Loop.eventually("AI answer with memory") { try await Loop.replyStates(stack, customer: "cust-a") == ["sent", "sent"] }
+            try await eventually("AI answer with memory") { try await Loop.replyStates(stack, customer: "cust-a") == ["sent", "sent"] }
             let remembered = try Self.messages(try await Self.groqRequests(stack)[1])
             #expect(remembered.map(\.role) == ["system", "user", "assistant", "user"])
             #expect(remembered[1].content == "I want a refund for order [phone]")
             #expect(remembered[2].content.contains("A person from our team"))
             // Another customer's conversation is not in it.
             _ = try await Loop.dm(stack, from: "cust-b", "Hello there")
-            try await Loop.eventually("cust-b answered") { try await Loop.replyStates(stack, customer: "cust-b") == ["sent"] }
+            try await eventually("cust-b answered") { try await Loop.replyStates(stack, customer: "cust-b") == ["sent"] }
             #expect(try Self.messages(try await Self.groqRequests(stack)[2]).map(\.role) == ["system", "user"])
 
             // A long answer is cut to two Instagram messages, each within the 1,000-byte limit, on sentence boundaries.
             try await Self.groqFault(stack, #"{"kind":"long"}"#)
             _ = try await Loop.dm(stack, from: "cust-long", "Tell me everything")
-            try await Loop.eventually("long answer sent") { try await Loop.replyStates(stack, customer: "cust-long") == ["sent"] }
+            try await eventually("long answer sent") { try await Loop.replyStates(stack, customer: "cust-long") == ["sent"] }
             let parts = try await Loop.outgoing(stack, to: "cust-long")
             #expect(parts.count == 2 && parts.allSatisfy { $0.utf8.count <= 1000 && $0.hasSuffix(".") })
             #expect(parts.first?.hasPrefix("Sentence 1 of a long sandbox answer.") == true)
@@ -139,12 +139,12 @@ import Testing
             try await Self.settings(stack, noFallback)
             try await Self.groqFault(stack, #"{"kind":"cannot_help"}"#)
             _ = try await Loop.dm(stack, from: "cust-c", "Can you fix my order?")
-            try await Loop.eventually("cust-c decided") { try await Loop.replyStates(stack, customer: "cust-c") == ["skipped"] }
+            try await eventually("cust-c decided") { try await Loop.replyStates(stack, customer: "cust-c") == ["skipped"] }
             #expect(try await Self.entries(stack, "cust-c") == ["skipped/ai/ai_cannot_help"])
             #expect(try await Loop.outgoing(stack, to: "cust-c").isEmpty)
             // Nothing went out, so no cooldown started: the customer's next question, which a rule answers, is answered.
             _ = try await Loop.dm(stack, from: "cust-c", "how much is it?")
-            try await Loop.eventually("cust-c's rule reply") { try await Loop.replyStates(stack, customer: "cust-c") == ["skipped", "sent"] }
+            try await eventually("cust-c's rule reply") { try await Loop.replyStates(stack, customer: "cust-c") == ["skipped", "sent"] }
             #expect(try await Loop.outgoing(stack, to: "cust-c") == ["Our prices start at 10 EUR."])
         }
     }
@@ -156,27 +156,27 @@ import Testing
             // Groq answers too late: the fallback goes out once, with the reason; no retry after a timeout.
             try await Self.groqFault(stack, #"{"kind":"slow","seconds":8}"#)
             _ = try await Loop.dm(stack, from: "cust-slow", "Do you have gluten-free bread?")
-            try await Loop.eventually("timeout decided") { try await Loop.replyStates(stack, customer: "cust-slow") == ["sent"] }
+            try await eventually("timeout decided") { try await Loop.replyStates(stack, customer: "cust-slow") == ["sent"] }
             #expect(try await Self.entries(stack, "cust-slow") == ["replied/fallback/ai_timeout"])
             #expect(try await Self.groqRequests(stack).count == 1)
 
             // A 429 storm: retried after retry-after, up to GROQ_MAX_ATTEMPTS, then the fallback with its reason.
             try await Self.groqFault(stack, #"{"kind":"rate_limit","count":3,"seconds":1}"#)
             _ = try await Loop.dm(stack, from: "cust-429", "Do you have rye bread?")
-            try await Loop.eventually("429 decided") { try await Loop.replyStates(stack, customer: "cust-429") == ["sent"] }
+            try await eventually("429 decided") { try await Loop.replyStates(stack, customer: "cust-429") == ["sent"] }
             #expect(try await Self.entries(stack, "cust-429") == ["replied/fallback/ai_rate_limited"])
             #expect(try await Self.groqRequests(stack).count == 1 + 3)
 
             // A short storm that ends within the attempts: the AI's answer goes out.
             try await Self.groqFault(stack, #"{"kind":"rate_limit","count":1,"seconds":1}"#)
             _ = try await Loop.dm(stack, from: "cust-recover", "Do you have spelt bread?")
-            try await Loop.eventually("recovered") { try await Loop.replyStates(stack, customer: "cust-recover") == ["sent"] }
+            try await eventually("recovered") { try await Loop.replyStates(stack, customer: "cust-recover") == ["sent"] }
             #expect(try await Loop.outgoing(stack, to: "cust-recover") == [Self.sandboxAnswer])
             #expect(try await Self.groqRequests(stack).count == 4 + 2)
 
             // Per conversation: two AI answers in 24 hours, then the bot leaves the conversation to a person.
             for text in ["first question", "second question", "third question"] { _ = try await Loop.dm(stack, from: "cust-chatty", text) }
-            try await Loop.eventually("chatty decided") { try await Self.entries(stack, "cust-chatty").count == 3 }
+            try await eventually("chatty decided") { try await Self.entries(stack, "cust-chatty").count == 3 }
             #expect(try await Self.entries(stack, "cust-chatty") == ["replied/ai/-", "replied/ai/-", "skipped/-/ai_conversation_limit"])
             #expect(try await Loop.outgoing(stack, to: "cust-chatty").count == 2)
             #expect(try await Self.groqRequests(stack).count == 6 + 2)
@@ -189,7 +189,7 @@ import Testing
                 "\(stack.sandbox)/sandbox/faults", #"{"ig_id":"\#(Loop.shop)","faults":[{"kind":"rate_limit","count":1}]}"#)
             #expect(faultStatus == .noContent)
             _ = try await Loop.dm(stack, from: "cust-budget", "Any croissants left?")
-            try await Loop.eventually("budget decided") { try await Loop.replyStates(stack, customer: "cust-budget") == ["sent"] }
+            try await eventually("budget decided") { try await Loop.replyStates(stack, customer: "cust-budget") == ["sent"] }
             #expect(try await Loop.outgoing(stack, to: "cust-budget") == [Self.fallback])
             #expect(try await Self.entries(stack, "cust-budget") == ["replied/fallback/ai_budget_exhausted"])
             #expect(try await Self.groqRequests(stack).count == 8)
@@ -210,7 +210,7 @@ import Testing
             try await Self.groqFault(stack, #"{"kind":"server_error","count":2}"#)
             for (index, customer) in ["cust-1", "cust-2", "cust-3"].enumerated() {
                 _ = try await Loop.dm(stack, from: customer, "question \(index)")
-                try await Loop.eventually("\(customer) decided") { try await Loop.replyStates(stack, customer: customer) == ["sent"] }
+                try await eventually("\(customer) decided") { try await Loop.replyStates(stack, customer: customer) == ["sent"] }
             }
             #expect(try await Self.entries(stack, "cust-1") == ["replied/fallback/ai_server_error"])
             #expect(try await Self.entries(stack, "cust-2") == ["replied/fallback/ai_server_error"])
@@ -226,7 +226,7 @@ import Testing
             off.aiEnabled = false
             try await Self.settings(stack, off)
             _ = try await Loop.dm(stack, from: "cust-off", "Do you deliver?")
-            try await Loop.eventually("decided") { try await Self.entries(stack, "cust-off").count == 1 }
+            try await eventually("decided") { try await Self.entries(stack, "cust-off").count == 1 }
             #expect(try await Self.entries(stack, "cust-off") == ["skipped/-/no_rule"])
             #expect(try await Self.groqRequests(stack).isEmpty)
         }
@@ -234,7 +234,7 @@ import Testing
         try await Loop.withStack(dispatchEnvironment: ["GROQ_BASE_URL": "{sandbox}/openai/v1"]) { stack, _ in
             try await Self.settings(stack, Self.aiOn())
             _ = try await Loop.dm(stack, from: "cust-nokey", "Do you deliver?")
-            try await Loop.eventually("decided") { try await Self.entries(stack, "cust-nokey").count == 1 }
+            try await eventually("decided") { try await Self.entries(stack, "cust-nokey").count == 1 }
             #expect(try await Self.entries(stack, "cust-nokey") == ["skipped/-/ai_not_configured"])
             #expect(try await Self.groqRequests(stack).isEmpty)
             #expect(try await Loop.outgoing(stack, to: "cust-nokey").isEmpty)

@@ -172,55 +172,44 @@ import Testing
     }
 
     static func waitReady(_ base: String) async throws {
-        for _ in 0..<600 {
-            if let (status, _) = try? await RealBinariesTests.get("\(base)/readyz"), status == .ok { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        Issue.record("\(base) never became ready")
-    }
-
-    static func eventually(_ what: String, attempts: Int = 800, _ condition: () async throws -> Bool) async throws {
-        for _ in 0..<attempts {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        Issue.record("timed out waiting for: \(what)")
+        try await FlowtalkTesting.eventually("\(base) to be ready", timeout: .seconds(30)) { try await RealBinariesTests.get("\(base)/readyz").0 == .ok }
     }
 
     @Test func aMatchingDMGetsExactlyOneReplyAndEverythingElseIsRecorded() async throws {
         try await Self.withStack { stack, _ in
             // A matching DM: one reply, sent through the sandbox's Graph API.
             let first = try await Self.dm(stack, from: "cust-1", "Hi! What's the PRICE of the blue one?")
-            try await Self.eventually("reply to cust-1") { try await Self.outgoing(stack, to: "cust-1").count == 1 }
+            try await eventually("reply to cust-1") { try await Self.outgoing(stack, to: "cust-1").count == 1 }
             #expect(try await Self.outgoing(stack, to: "cust-1") == ["Our prices start at 10 EUR."])
             // The sandbox records the message before it answers; dispatch marks the reply sent once the answer arrives.
-            try await Self.eventually("reply to cust-1 marked sent") { try await Self.replyStates(stack, customer: "cust-1") == ["sent"] }
+            try await eventually("reply to cust-1 marked sent") { try await Self.replyStates(stack, customer: "cust-1") == ["sent"] }
 
             // The same webhook again (Meta redelivers): nothing new.
-            let mid = try #require(first.split(separator: "\"").dropFirst(3).first.map(String.init))
+            struct Delivered: Decodable { let mid: String }
+            let mid = try JSONDecoder().decode(Delivered.self, from: Data(first.utf8)).mid
             _ = try await Self.dm(stack, from: "cust-1", "Hi! What's the PRICE of the blue one?", mid: mid)
 
             // A DM no rule answers: no reply, an activity entry with the reason.
             _ = try await Self.dm(stack, from: "cust-2", "Do you have it in green?")
-            try await Self.eventually("cust-2 recorded") { try await Self.activity(stack, customer: "cust-2").count == 1 }
+            try await eventually("cust-2 recorded") { try await Self.activity(stack, customer: "cust-2").count == 1 }
             #expect(try await Self.activity(stack, customer: "cust-2").map(\.1) == ["no_rule"])
 
             // A message older than 24 hours: skipped.
             _ = try await Self.dm(stack, from: "cust-3", "price?", timestampMs: Int64(Date().timeIntervalSince1970 * 1000) - 25 * 3600 * 1000)
-            try await Self.eventually("cust-3 recorded") { try await Self.activity(stack, customer: "cust-3").count == 1 }
+            try await eventually("cust-3 recorded") { try await Self.activity(stack, customer: "cust-3").count == 1 }
             #expect(try await Self.activity(stack, customer: "cust-3").map(\.1) == ["outside_window"])
 
             // A person answers from the Instagram app (an echo we did not send): the bot steps back.
             _ = try await Self.dm(stack, from: "cust-4", "I'll help you myself", echo: true)
-            try await Self.eventually("cust-4 paused") { try await Self.activity(stack, customer: "cust-4").count == 1 }
+            try await eventually("cust-4 paused") { try await Self.activity(stack, customer: "cust-4").count == 1 }
             _ = try await Self.dm(stack, from: "cust-4", "how much is it?")
-            try await Self.eventually("cust-4 second entry") { try await Self.activity(stack, customer: "cust-4").count == 2 }
+            try await eventually("cust-4 second entry") { try await Self.activity(stack, customer: "cust-4").count == 2 }
             #expect(try await Self.activity(stack, customer: "cust-4").map(\.1) == ["human_reply", "human_active"])
             #expect(try await Self.outgoing(stack, to: "cust-4").count == 1)  // only the person's own message
 
             // A message whose sender is the business itself is never answered.
             _ = try await Self.dm(stack, from: Self.shop, "price?")
-            try await Self.eventually("self message recorded") { try await Self.activity(stack, customer: Self.shop).count == 1 }
+            try await eventually("self message recorded") { try await Self.activity(stack, customer: Self.shop).count == 1 }
             #expect(try await Self.activity(stack, customer: Self.shop).map(\.1) == ["from_business"])
 
             // Our own echo came back through ingest and triggered nothing: cust-1 still has one reply, one activity entry.
@@ -251,32 +240,32 @@ import Testing
             // 500 then success: retried, one reply.
             try await fault(#"{"kind":"server_error"}"#)
             _ = try await Self.dm(stack, from: "c-500", "price please")
-            try await Self.eventually("c-500 answered after a retry") { try await Self.replyStates(stack, customer: "c-500") == ["sent"] }
+            try await eventually("c-500 answered after a retry") { try await Self.replyStates(stack, customer: "c-500") == ["sent"] }
             #expect(try await Self.outgoing(stack, to: "c-500").count == 1)
 
             // Rate limited, then success.
             try await fault(#"{"kind":"rate_limit"}"#)
             _ = try await Self.dm(stack, from: "c-429", "price please")
-            try await Self.eventually("c-429 answered after a retry") { try await Self.replyStates(stack, customer: "c-429") == ["sent"] }
+            try await eventually("c-429 answered after a retry") { try await Self.replyStates(stack, customer: "c-429") == ["sent"] }
             #expect(try await Self.outgoing(stack, to: "c-429").count == 1)
 
             // Outside the window per Instagram: final, not retried.
             try await fault(#"{"kind":"outside_window"}"#)
             _ = try await Self.dm(stack, from: "c-window", "price please")
-            try await Self.eventually("c-window failed") { try await Self.replyStates(stack, customer: "c-window") == ["failed"] }
+            try await eventually("c-window failed") { try await Self.replyStates(stack, customer: "c-window") == ["failed"] }
             #expect(try await Self.activity(stack, customer: "c-window").map(\.1) == ["outside_window"])
             #expect(try await Self.outgoing(stack, to: "c-window").isEmpty)
 
             // No answer in time (a slow Graph API): the outcome is unknown, and it is never sent again.
             try await fault(#"{"kind":"slow","seconds":5}"#)
             _ = try await Self.dm(stack, from: "c-slow", "price please")
-            try await Self.eventually("c-slow unknown") { try await Self.replyStates(stack, customer: "c-slow") == ["unknown"] }
+            try await eventually("c-slow unknown") { try await Self.replyStates(stack, customer: "c-slow") == ["unknown"] }
 
             // The answer is lost after Instagram delivered the message: unknown, and not sent again; then Instagram's echo
             // of that message proves it went out, so the reply is confirmed sent (not taken for a person answering).
             try await fault(#"{"kind":"drop"}"#)
             _ = try await Self.dm(stack, from: "c-drop", "price please")
-            try await Self.eventually("c-drop confirmed by its echo") {
+            try await eventually("c-drop confirmed by its echo") {
                 try await Self.activity(stack, customer: "c-drop").map(\.1) == ["no_answer", "confirmed_by_echo"]
             }
             #expect(try await Self.replyStates(stack, customer: "c-drop") == ["sent"])
@@ -285,17 +274,17 @@ import Testing
             #expect(try await Self.outgoing(stack, to: "c-drop").count == 1)
             // Not paused: the customer's next question is answered.
             _ = try await Self.dm(stack, from: "c-drop", "and how much is shipping?")
-            try await Self.eventually("c-drop answered again") { try await Self.replyStates(stack, customer: "c-drop") == ["sent", "sent"] }
+            try await eventually("c-drop answered again") { try await Self.replyStates(stack, customer: "c-drop") == ["sent", "sent"] }
 
             // An expired token: the connection needs reconnecting and nothing more is sent for it.
             try await fault(#"{"kind":"token_expired"}"#)
             _ = try await Self.dm(stack, from: "c-190", "price please")
-            try await Self.eventually("c-190 failed") { try await Self.replyStates(stack, customer: "c-190") == ["failed"] }
+            try await eventually("c-190 failed") { try await Self.replyStates(stack, customer: "c-190") == ["failed"] }
             var status = ""
             for try await value in try await stack.client.query("SELECT status FROM instagram_connections").decode(String.self) { status = value }
             #expect(status == "needs_reconnect")
             _ = try await Self.dm(stack, from: "c-after", "price please")
-            try await Self.eventually("c-after skipped") { try await Self.activity(stack, customer: "c-after").count == 1 }
+            try await eventually("c-after skipped") { try await Self.activity(stack, customer: "c-after").count == 1 }
             #expect(try await Self.activity(stack, customer: "c-after").map(\.1) == ["needs_reconnect"])
             #expect(try await Self.outgoing(stack, to: "c-after").isEmpty)
         }
@@ -309,7 +298,7 @@ import Testing
             #expect(status == .noContent)
             let customers = (0..<8).map { "crash-\($0)" }
             for customer in customers { _ = try await Self.dm(stack, from: customer, "price?") }
-            try await Self.eventually("sends in flight") {
+            try await eventually("sends in flight") {
                 var sending = 0
                 for try await n in try await stack.client.query("SELECT count(*) FROM replies WHERE state = 'sending'").decode(Int.self) { sending = n }
                 return sending > 0
@@ -317,7 +306,7 @@ import Testing
             try await dispatch.killHard()
             try await dispatch.launch()
 
-            try await Self.eventually("every message decided", attempts: 2400) {
+            try await eventually("every message decided", timeout: .seconds(120)) {
                 var open = 0
                 for try await n in try await stack.client.query(
                     "SELECT count(*) FROM replies WHERE state IN ('sending', 'retry')"
@@ -360,13 +349,13 @@ import Testing
                 "\(stack.sandbox)/sandbox/faults", #"{"ig_id":"\#(Self.shop)","faults":[{"kind":"server_error","count":4}]}"#)
             #expect(status == .noContent)
             _ = try await Self.dm(stack, from: "c-removed", "price please")
-            try await Self.eventually("c-removed parked for a retry") { try await Self.replyStates(stack, customer: "c-removed") == ["retry"] }
+            try await eventually("c-removed parked for a retry") { try await Self.replyStates(stack, customer: "c-removed") == ["retry"] }
             await dispatch.stop()
             #expect(try await Self.replyStates(stack, customer: "c-removed") == ["retry"])
             // The business deletes the rule before the retry runs: the old answer is not sent.
             try await stack.client.query("DELETE FROM reply_rules WHERE account_id = \(stack.accountID)")
             try await dispatch.launch()
-            try await Self.eventually("c-removed skipped") { try await Self.replyStates(stack, customer: "c-removed") == ["skipped"] }
+            try await eventually("c-removed skipped") { try await Self.replyStates(stack, customer: "c-removed") == ["skipped"] }
             #expect(try await Self.activity(stack, customer: "c-removed").map(\.1) == ["rule_removed"])
             #expect(try await Self.outgoing(stack, to: "c-removed").isEmpty)
         }
@@ -380,7 +369,7 @@ import Testing
                 "\(stack.sandbox)/sandbox/faults", #"{"ig_id":"\#(Self.shop)","faults":[{"kind":"slow","seconds":60}]}"#)
             #expect(status == .noContent)
             _ = try await Self.dm(stack, from: "c-moved", "price please")
-            try await Self.eventually("c-moved sending") { try await Self.replyStates(stack, customer: "c-moved") == ["sending"] }
+            try await eventually("c-moved sending") { try await Self.replyStates(stack, customer: "c-moved") == ["sending"] }
             try await dispatch.killHard()
             // The next run's write loses once, as when another run of the job (stopped past its lease) moves the reply
             // between this run's read and its write: PostgreSQL skips the row, so the conditional update changes nothing.
@@ -397,7 +386,7 @@ import Testing
             ] { try await stack.client.query(PostgresQuery(unsafeSQL: statement)) }
             try await dispatch.launch()
             // The job is not ended by the run that lost: it runs again and decides from the reply as it is then.
-            try await Self.eventually("c-moved decided", attempts: 1200) { try await Self.replyStates(stack, customer: "c-moved") == ["unknown"] }
+            try await eventually("c-moved decided", timeout: .seconds(60)) { try await Self.replyStates(stack, customer: "c-moved") == ["unknown"] }
             #expect(try await Self.activity(stack, customer: "c-moved").map(\.1) == ["interrupted_while_sending"])
             var writes: Int64 = 0
             for try await n in try await stack.client.query("SELECT last_value FROM lost_writes").decode(Int64.self) { writes = n }
@@ -419,14 +408,14 @@ import Testing
             try await queue.enqueue([
                 NewJob(kind: "instagram.ice_breakers_sync", payload: ByteBuffer(string: stack.accountID.uuidString), serializationKey: "account:sync")
             ])
-            try await Self.eventually("ice breakers pushed to Instagram") {
+            try await eventually("ice breakers pushed to Instagram") {
                 let (_, body) = try await RealBinariesTests.get("\(stack.sandbox)/simulate/ice-breakers/\(Self.shop)")
                 return body.contains("IB_HOURS") && body.contains("IB_WHERE") && body.contains(#""locale":"default""#)
             }
             let (status, body) = try await Self.post(
                 "\(stack.sandbox)/simulate/postback", #"{"ig_id":"\#(Self.shop)","from":"tapper","title":"Where are you?","payload":"IB_WHERE"}"#)
             #expect(status == .ok && body.contains(#""ingest_status":200"#))
-            try await Self.eventually("tap answered") { try await Self.replyStates(stack, customer: "tapper") == ["sent"] }
+            try await eventually("tap answered") { try await Self.replyStates(stack, customer: "tapper") == ["sent"] }
             #expect(try await Self.outgoing(stack, to: "tapper") == ["Rua Augusta 1, Lisbon."])
             var counts: [String: Int] = [:]
             for try await (metric, count) in try await stack.client.query("SELECT metric, sum(count)::int8 FROM hourly_counts GROUP BY metric")
@@ -447,7 +436,7 @@ import Testing
             try await queue.enqueue([
                 NewJob(kind: "instagram.token_refresh", payload: ByteBuffer(string: stack.accountID.uuidString), dedupeKey: "refresh-now")
             ])
-            try await Self.eventually("token refreshed") {
+            try await eventually("token refreshed") {
                 var recent = false
                 for try await fresh in try await stack.client.query(
                     "SELECT token_refreshed_at > now() - interval '1 minute' FROM instagram_connections"
@@ -474,7 +463,7 @@ import Testing
             #expect(scheduled == 1)
             // And replies go out with the new token.
             _ = try await Self.dm(stack, from: "after-refresh", "price?")
-            try await Self.eventually("reply with the new token") { try await Self.replyStates(stack, customer: "after-refresh") == ["sent"] }
+            try await eventually("reply with the new token") { try await Self.replyStates(stack, customer: "after-refresh") == ["sent"] }
             #expect(try await Self.outgoing(stack, to: "after-refresh").count == 1)
         }
     }

@@ -44,7 +44,7 @@ import Testing
                     }
                 }
                 // The commit is being held once the trigger sleeps.
-                try await eventuallyTrue {
+                try await eventually {
                     try await count(client, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") > 0
                 }
                 try cluster.crash()
@@ -52,7 +52,7 @@ import Testing
             }
             #expect(outcome.withLock { $0 } == "failed")
             try cluster.restart()
-            try await eventuallyTrue { try await count(client, "SELECT 1") == 1 }
+            try await eventually { try await count(client, "SELECT 1") == 1 }
             // What was reported as failed indeed did not commit, so Meta's redelivery will be taken.
             #expect(try await count(client, "SELECT count(*) FROM jobs") == 0)
             #expect(try await count(client, "SELECT count(*) FROM job_dedupe") == 0)
@@ -77,7 +77,7 @@ import Testing
                         outcome.withLock { $0 = isDatabaseUnavailable(error) ? "unavailable" : "other: \(type(of: error))" }
                     }
                 }
-                try await eventuallyTrue {
+                try await eventually {
                     try await count(client, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") > 0
                 }
                 try cluster.crash()
@@ -85,7 +85,7 @@ import Testing
             }
             #expect(outcome.withLock { $0 } == "unavailable")
             try cluster.restart()
-            try await eventuallyTrue { try await database.query("SELECT 1", logger: Self.logger).count == 1 }
+            try await eventually { try await database.query("SELECT 1", logger: Self.logger).count == 1 }
             #expect(try await count(client, "SELECT count(*) FROM job_dedupe WHERE key = 'in-flight'") == 0)
         }
     }
@@ -115,7 +115,7 @@ import Testing
             }
             // The server side ended too: the connection was closed and PostgreSQL noticed (client_connection_check_interval),
             // so no backend still runs the statement, holding whatever it held.
-            try await eventuallyTrue {
+            try await eventually {
                 try await count(client, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") == 0
             }
         }
@@ -149,14 +149,14 @@ import Testing
                     }
                 ) {
                     for _ in 0..<2 {
-                        try await eventuallyTrue {
+                        try await eventually {
                             try await count(client, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") > 0
                         }
                         try cluster.crash()
                         try await Task.sleep(for: .milliseconds(500))
                         try cluster.restart()
                     }
-                    try await eventuallyTrue(attempts: 1200) { try await count(client, "SELECT count(*) FROM jobs") == 0 }
+                    try await eventually(timeout: .seconds(60)) { try await count(client, "SELECT count(*) FROM jobs") == 0 }
                 }
                 #expect(done.withLock { $0.count } == 40)
                 #expect(try await count(client, "SELECT count(*) FROM jobs") == 0)
@@ -185,7 +185,7 @@ import Testing
                     $0.heartbeat = .milliseconds(200)
                 }
             ) {
-                try await eventuallyTrue(attempts: 1200) {
+                try await eventually(timeout: .seconds(60)) {
                     if try await count(client, "SELECT count(*) FROM jobs WHERE last_error = 'handler_timeout'") > 0 { sawTimeout.withLock { $0 = true } }
                     return try await count(client, "SELECT count(*) FROM jobs") == 0
                 }

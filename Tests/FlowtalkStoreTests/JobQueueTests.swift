@@ -39,16 +39,6 @@ final class Box<Value: Sendable>: Sendable {
     func withLock<T: Sendable>(_ body: (inout Value) -> T) -> T { state.withLock { body(&$0) } }
 }
 
-/// Polls `condition` until it holds or `limit` passes (a correctness wait, not a timing assertion).
-func eventually(_ limit: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
-}
-
 func job(_ kind: String = "test", _ text: String = "x", key: String? = nil, conversation: String? = nil, priority: Int16 = 0, runAt: Date? = nil, maxAttempts: Int32 = 8) -> NewJob {
     NewJob(kind: kind, payload: ByteBuffer(string: text), dedupeKey: key, serializationKey: conversation, priority: priority, runAt: runAt, maxAttempts: maxAttempts)
 }
@@ -138,8 +128,7 @@ func withWorkers<T: Sendable>(
                 #expect(try await queue.enqueue([job(key: "n1"), job(key: "n2")]) == 0)
                 // A marker, so we know every earlier notification has arrived.
                 try await client.query("SELECT pg_notify('\(unescaped: JobQueue.channelPrefix)' || current_schema(), 'marker')")
-                let done = try await eventually(.seconds(10)) { received.withLock { $0 } >= 3 }
-                #expect(done)
+                try await eventually(timeout: .seconds(10)) { received.withLock { $0 } >= 3 }
                 try await Task.sleep(for: .milliseconds(200))
                 #expect(received.withLock { $0 } == 3)
                 group.cancelAll()
@@ -163,8 +152,7 @@ func withWorkers<T: Sendable>(
                 ledger.ran(job.id)
             }
             try await withWorkers(database, count: 4, handlers: ["test": handler], configure: { $0.batchSize = 16; $0.loops = 2 }) {
-                let done = try await eventually { ledger.total >= total }
-                #expect(done)
+                try await eventually(timeout: .seconds(60)) { ledger.total >= total }
                 // Let any stray duplicate run show itself before counting.
                 try await Task.sleep(for: .milliseconds(300))
             }
@@ -184,8 +172,7 @@ func withWorkers<T: Sendable>(
             let attempts = Box<[Int32]>([])
             try await withWorkers(database, count: 1, handlers: ["test": { job, _ in attempts.withLock { $0.append(job.attempt) } }]) {
                 // Ran, and completed (deleted) by the new worker.
-                let done = try await eventually { try await count(client, "SELECT count(*) FROM jobs") == 0 }
-                #expect(done)
+                try await eventually(timeout: .seconds(60)) { try await count(client, "SELECT count(*) FROM jobs") == 0 }
             }
             #expect(attempts.withLock { $0 } == [2])
             // The stale worker wakes up: whatever it writes now changes nothing.
@@ -235,8 +222,7 @@ func withWorkers<T: Sendable>(
                 ledger.ran(job.id)
             }
             try await withWorkers(database, count: 3, handlers: ["test": handler], configure: { $0.batchSize = 8 }) {
-                let done = try await eventually { ledger.total >= 40 }
-                #expect(done)
+                try await eventually(timeout: .seconds(60)) { ledger.total >= 40 }
             }
             #expect(ledger.overlaps == 0)
             for key in ["a", "b", "c"] { #expect(ledger.order[key] == Array(0..<10)) }
@@ -362,8 +348,7 @@ func withWorkers<T: Sendable>(
                 try await Task.sleep(for: .seconds(1))
                 _ = try await queue.enqueue([job()])
                 // With a five-minute poll, only the notification can deliver it.
-                let done = try await eventually(.seconds(30)) { ledger.total == 1 }
-                #expect(done)
+                try await eventually(timeout: .seconds(30)) { ledger.total == 1 }
             }
         }
     }
@@ -412,8 +397,7 @@ func withWorkers<T: Sendable>(
             try await testGracefulShutdown { trigger in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await worker.run() }
-                    let began = try await eventually(.seconds(30)) { started.withLock { $0 } == 1 }
-                    #expect(began)
+                    try await eventually(timeout: .seconds(30)) { started.withLock { $0 } == 1 }
                     trigger.triggerGracefulShutdown()
                     try await group.waitForAll()
                 }

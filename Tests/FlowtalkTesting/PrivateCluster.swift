@@ -102,13 +102,3 @@ package enum PrivateClusterError: Error, CustomStringConvertible {
     }
 }
 
-/// Polls `condition` until it holds; throws when it still does not after `attempts` × `every` (a wait, not a timing check).
-package func eventuallyTrue(attempts: Int = 600, every: Duration = .milliseconds(50), _ condition: @Sendable () async throws -> Bool) async throws {
-    for _ in 0..<attempts {
-        if (try? await condition()) == true { return }
-        try await Task.sleep(for: every)
-    }
-    throw EventuallyError.timedOut
-}
-
-package enum EventuallyError: Error { case timedOut }

@@ -40,15 +40,6 @@ func deliver(_ client: some TestClientProtocol, _ body: String, secret: String =
     return try await client.execute(uri: "/webhooks/instagram", method: .post, headers: headers, body: ByteBuffer(string: body))
 }
 
-func waitUntilReady(_ client: some TestClientProtocol) async throws {
-    // Generous: under load (CI builds on two cores) migrations can take a while; this is a wait, not a timing check.
-    for _ in 0..<1200 {
-        if try await client.execute(uri: "/readyz", method: .get).status == .ok { return }
-        try await Task.sleep(for: .milliseconds(25))
-    }
-    Issue.record("service never became ready")
-}
-
 func jobs(_ database: TestDatabase) async throws -> [(kind: String, dedupeKey: String?, event: InboundEvent)] {
     try await database.withClient(logger: .quiet("q")) { client in
         var rows: [(String, String?, InboundEvent)] = []

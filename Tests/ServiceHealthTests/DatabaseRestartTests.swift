@@ -35,14 +35,14 @@ import Testing
     static func restart(
         _ cluster: PrivateCluster, _ client: some TestClientProtocol, whileDown: () async throws -> Void = {}
     ) async throws {
-        try await eventuallyTrue(attempts: 1200) { try await status(client) == .ok }
+        try await eventually(timeout: .seconds(60)) { try await status(client) == .ok }
         try cluster.crash()
-        try await eventuallyTrue { try await status(client) == .serviceUnavailable }
+        try await eventually { try await status(client) == .serviceUnavailable }
         let health = try await status(client, "/healthz")
         #expect(health == .ok)
         try await whileDown()
         try cluster.restart()
-        try await eventuallyTrue(attempts: 1200) { try await status(client) == .ok }
+        try await eventually(timeout: .seconds(60)) { try await status(client) == .ok }
     }
 
     @Test func authAndAnalyticsReportTheDatabaseAndRecover() async throws {
@@ -81,7 +81,7 @@ import Testing
                     let whileDown = try await Self.deliver(client, mid: "m-down")
                     #expect(whileDown == .serviceUnavailable)
                 }
-                try await eventuallyTrue { try await Self.deliver(client, mid: "m-down") == .ok }
+                try await eventually { try await Self.deliver(client, mid: "m-down") == .ok }
                 let afterwards = try await Self.deliver(client, mid: "m-up")
                 #expect(afterwards == .ok)
             }
@@ -110,7 +110,7 @@ import Testing
                     let queue = JobQueue(client: db, logger: .quiet("q"))
                     try await queue.enqueue([NewJob(kind: "probe", payload: ByteBuffer(string: "after-restarts"))])
                 }
-                try await eventuallyTrue(attempts: 1200) { ran.withLock { $0.contains("after-restarts") } }
+                try await eventually(timeout: .seconds(60)) { ran.withLock { $0.contains("after-restarts") } }
             }
         }
     }

@@ -15,20 +15,11 @@ import Testing
 @testable import AuthService
 @testable import DispatchService
 
-func waitUntilReady(_ client: some TestClientProtocol) async throws -> HTTPResponse.Status {
-    for _ in 0..<1200 {
-        let status = try await client.execute(uri: "/readyz", method: .get).status
-        if status == .ok { return status }
-        try await Task.sleep(for: .milliseconds(25))
-    }
-    return try await client.execute(uri: "/readyz", method: .get).status
-}
-
 /// Checks the three routes every service serves.
 func checkHealthRoutes(_ client: some TestClientProtocol) async throws {
     let health = try await client.execute(uri: "/healthz", method: .get)
     #expect(health.status == .ok)
-    #expect(try await waitUntilReady(client) == .ok)
+    try await waitUntilReady(client)
     let metrics = try await client.execute(uri: "/metrics", method: .get)
     #expect(metrics.status == .ok)
     #expect(metrics.headers[.contentType]?.hasPrefix("text/plain") == true)
