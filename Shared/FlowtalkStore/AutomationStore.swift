@@ -59,16 +59,9 @@ package struct SettingsChange: Sendable, Equatable, Decodable {
     package var ai_memory: Bool?
     package var ai_daily_budget: Int?
 
-    /// Every field set to `settings`.
-    package init(_ settings: AccountSettings) {
-        cooldown_seconds = settings.cooldownSeconds
-        human_pause_minutes = settings.humanPauseMinutes
-        ai_enabled = settings.aiEnabled
-        business_description = settings.businessDescription
-        ai_tone = settings.aiTone
-        fallback_text = settings.fallbackText
-        ai_memory = settings.aiMemory
-        ai_daily_budget = settings.aiDailyBudget
+    /// Every field set to `settings`: the editable fields, as the API would send them.
+    package init(_ settings: AccountSettings) throws {
+        self = try JSONDecoder().decode(SettingsChange.self, from: JSONEncoder().encode(EditableSettings(settings)))
     }
 }
 

@@ -49,7 +49,7 @@ package struct AccountSeeder: Sendable {
     }
 
     package func setSettings(accountID: UUID, _ settings: AccountSettings) async throws {
-        try await AutomationStore(client: client, logger: logger).updateSettings(SettingsChange(settings), accountID: accountID)
+        try await AutomationStore(client: client, logger: logger).updateSettings(try SettingsChange(settings), accountID: accountID)
     }
 
     /// Stores the Ice Breakers without queueing their sync to Instagram.

@@ -13,47 +13,21 @@ import Testing
 /// The webhooks the sandbox posts to ingest: the simulator's DMs and taps, and the echoes of sends, each signed with
 /// the app secret; and the sender's shutdown.
 struct SimulatorTests {
-    struct Webhook: Decodable {
-        struct Party: Decodable { let id: String }
-        struct Message: Decodable {
-            let mid: String
-            let text: String
-            let is_echo: Bool?
-        }
-        struct Postback: Decodable {
-            let mid: String
-            let title: String
-            let payload: String
-        }
-        struct Item: Decodable {
-            let sender: Party
-            let recipient: Party
-            let timestamp: Int64
-            let message: Message?
-            let postback: Postback?
-        }
-        struct Entry: Decodable {
-            let id: String
-            let time: Int64
-            let messaging: [Item]
-        }
-        let object: String
-        let entry: [Entry]
-    }
-
     struct Delivered: Decodable {
         let mid: String
         let ingest_status: Int
     }
 
-    /// The one messaging item of a delivery, after checking its signature as ingest does.
-    func verified(_ delivery: Inbox.Delivery) throws -> Webhook.Item {
+    /// The one event of a delivery, after checking its signature and parsing it as ingest does (FlowtalkCore's parser).
+    func verified(_ delivery: Inbox.Delivery) throws -> InboundEvent {
         let verifier = WebhookSignatureVerifier(primarySecret: Secret(Sandbox.secret))
         #expect(verifier.verify(headerValues: delivery.signature, body: delivery.body) == .primary)
         #expect(WebhookSignatureVerifier(primarySecret: Secret("another-secret")).verify(headerValues: delivery.signature, body: delivery.body) == nil)
-        let webhook = try JSONDecoder().decode(Webhook.self, from: Data(delivery.body))
-        #expect(webhook.object == "instagram" && webhook.entry.count == 1 && webhook.entry[0].id == Sandbox.shop)
-        return try #require(webhook.entry.first?.messaging.first)
+        let parsed = try FlowtalkCore.InstagramWebhook.parse(delivery.body, receivedAtMs: 0)
+        #expect(parsed.skipped.isEmpty && parsed.events.count == 1)
+        let event = try #require(parsed.events.first)
+        #expect(event.accountID == Sandbox.shop)
+        return event
     }
 
     @Test func aSimulatedDMIsPostedSignedAndAnsweredWithIngestsStatus() async throws {
@@ -72,8 +46,8 @@ struct SimulatorTests {
                 let deliveries = await inbox.deliveries
                 #expect(deliveries.count == 1)
                 let item = try verified(try #require(deliveries.first))
-                #expect(item.sender.id == "customer-7" && item.recipient.id == Sandbox.shop && item.timestamp == 1_767_225_600_000)
-                #expect(item.message?.mid == delivered.mid && item.message?.text == #"Do you ship to Porto? "Yes""# && item.message?.is_echo == nil)
+                #expect(item.kind == .message && item.customerID == "customer-7" && item.timestampMs == 1_767_225_600_000)
+                #expect(item.mid == delivered.mid && item.text == #"Do you ship to Porto? "Yes""#)
                 #expect(try await Sandbox.conversation(client).map(\.direction) == ["in"])
             }
         }
@@ -93,9 +67,9 @@ struct SimulatorTests {
                 #expect(try Sandbox.decode(Delivered.self, person.body).mid == "m-person-1")
                 let deliveries = try await inbox.waitFor(2)
                 let postback = try verified(deliveries[0])
-                #expect(postback.postback?.title == "Where are you?" && postback.postback?.payload == "IB_WHERE" && postback.message == nil)
+                #expect(postback.kind == .postback && postback.postbackTitle == "Where are you?" && postback.postbackPayload == "IB_WHERE")
                 let echo = try verified(deliveries[1])
-                #expect(echo.sender.id == Sandbox.shop && echo.recipient.id == "tapper" && echo.message?.is_echo == true)
+                #expect(echo.kind == .echo && echo.customerID == "tapper")
             }
         }
     }
@@ -110,8 +84,8 @@ struct SimulatorTests {
                 let deliveries = try await inbox.waitFor(1)
                 #expect(deliveries.count == 1)
                 let echo = try verified(try #require(deliveries.first))
-                #expect(echo.sender.id == Sandbox.shop && echo.recipient.id == "customer-9")
-                #expect(echo.message?.mid == mid && echo.message?.text == "We open at nine." && echo.message?.is_echo == true)
+                #expect(echo.kind == .echo && echo.customerID == "customer-9")
+                #expect(echo.mid == mid && echo.text == "We open at nine.")
             }
         }
     }
