@@ -4,16 +4,7 @@ import Hummingbird
 import Logging
 import Prometheus
 
-struct AnalyticsRequestContext: SessionRequestContext {
-    var coreContext: CoreRequestContextStorage
-    var session: SessionInfo?
-    let peerAddress: String?
-
-    init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        peerAddress = source.channel.peerIP
-    }
-}
+typealias AnalyticsRequestContext = SignedInRequestContext
 
 /// flowtalk-analytics: the statistics and activity APIs (read-only, for the dashboard, with auth's session cookie) and
 /// the 90-day retention purge of the activity log.

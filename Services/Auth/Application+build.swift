@@ -6,19 +6,7 @@ import InstagramGraph
 import Logging
 import Prometheus
 
-struct AuthRequestContext: SessionRequestContext {
-    var coreContext: CoreRequestContextStorage
-    var session: SessionInfo?
-    let peerAddress: String?
-
-    init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        peerAddress = source.channel.peerIP
-    }
-
-    /// Accounts send small JSON bodies.
-    var maxUploadSize: Int { 64 * 1024 }
-}
+typealias AuthRequestContext = SignedInRequestContext
 
 func buildApplication(
     configuration: AuthConfiguration, logger: Logger? = nil, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()

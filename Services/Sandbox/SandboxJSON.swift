@@ -36,8 +36,8 @@ struct GraphResult: Encodable {
 }
 
 /// Graph's error envelope: `{"error":{"message","type","code","error_subcode"?,"is_transient"?,"fbtrace_id"}}`.
-struct GraphErrorBody: Encodable {
-    struct Detail: Encodable {
+struct GraphErrorBody: Codable {
+    struct Detail: Codable {
         let message: String
         let type: String
         let code: Int

@@ -19,6 +19,18 @@ package protocol SessionRequestContext: RequestContext {
     var peerAddress: String? { get }
 }
 
+/// The request context of the services that serve signed-in pages (auth, analytics).
+package struct SignedInRequestContext: SessionRequestContext {
+    package var coreContext: CoreRequestContextStorage
+    package var session: SessionInfo?
+    package let peerAddress: String?
+
+    package init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        peerAddress = source.channel.peerIP
+    }
+}
+
 extension SessionRequestContext {
     /// The session, or 401.
     package func requireSession() throws -> SessionInfo {

@@ -42,7 +42,7 @@ struct GraphSendTests {
             ]
             for (response, code, subcode) in cases {
                 #expect(response.status == .badRequest)
-                let error = try Sandbox.decode(Sandbox.GraphError.self, response.body).error
+                let error = try Sandbox.decode(GraphErrorBody.self, response.body).error
                 #expect(error.code == code && error.error_subcode == subcode && error.type == "OAuthException" && error.fbtrace_id == "SandboxTrace")
             }
             #expect(try await Sandbox.conversation(client).isEmpty)
@@ -72,7 +72,7 @@ struct GraphSendTests {
             try await queue(client, #"{"kind":"\#(fault.kind)"}"#)
             let failed = try await Sandbox.send(client)
             #expect(failed.status == fault.status)
-            let error = try Sandbox.decode(Sandbox.GraphError.self, failed.body).error
+            let error = try Sandbox.decode(GraphErrorBody.self, failed.body).error
             #expect(error.code == fault.code && error.error_subcode == fault.subcode && error.is_transient == (fault.transient ? true : nil))
             #expect(try await Sandbox.send(client).status == .ok)
             // The other account's sends were never affected; the failed send was not recorded.

@@ -60,19 +60,6 @@ enum Sandbox {
         let text: String
         let mid: String
     }
-
-    /// Graph's error envelope, as GraphError.classify reads it.
-    struct GraphError: Decodable {
-        struct Detail: Decodable {
-            let message: String
-            let type: String
-            let code: Int
-            let error_subcode: Int?
-            let is_transient: Bool?
-            let fbtrace_id: String
-        }
-        let error: Detail
-    }
 }
 
 /// A stand-in for ingest: records each webhook it is posted, with its signature header, and answers 200.

@@ -64,7 +64,7 @@ struct SubscriptionTests {
             ]
             for (response, code, subcode) in refusals {
                 #expect(response.status == .badRequest)
-                let error = try Sandbox.decode(Sandbox.GraphError.self, response.body).error
+                let error = try Sandbox.decode(GraphErrorBody.self, response.body).error
                 #expect(error.code == code && error.error_subcode == subcode && error.type == "IGApiException")
             }
             #expect(try Sandbox.decode(Subscriptions.self, try await read(client, Sandbox.shop, token: Sandbox.shopToken).body).data.isEmpty)
