@@ -60,7 +60,8 @@ struct AccountController: Sendable {
         let hash = try await hashOffLoop(body.password)
         _ = try await accounts.create(email: email, passwordHash: hash)
         context.logger.info("Sign-up handled")
-        return json(#"{"status":"created","message":"If this address was not registered yet, the account is ready: sign in."}"#, status: .created)
+        struct Created: Encodable { let status = "created", message = "If this address was not registered yet, the account is ready: sign in." }
+        return try JSONResponse.make(Created(), status: .created)
     }
 
     func login(_ request: Request, context: AuthRequestContext) async throws -> Response {
@@ -126,11 +127,9 @@ struct AccountController: Sendable {
     private func accountResponse(_ accountID: UUID, status: HTTPResponse.Status) async throws -> Response {
         guard let account = try await accounts.summary(accountID: accountID) else { throw APIError.unauthorized("Please sign in.") }
         let instagram = account.instagram.map { AccountBody.Instagram(username: $0.username, instagram_user_id: $0.instagramUserID, status: $0.status) }
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        let data = try encoder.encode(
-            ["account": AccountBody(id: account.id.uuidString.lowercased(), email: account.email, created_at: account.createdAt, instagram: instagram)])
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return try JSONResponse.make(
+            ["account": AccountBody(id: account.id.uuidString.lowercased(), email: account.email, created_at: account.createdAt, instagram: instagram)],
+            status: status)
     }
 
     private func address(_ request: Request, _ context: AuthRequestContext) -> String {
@@ -147,10 +146,6 @@ struct AccountController: Sendable {
 
     private func verifyOffLoop(_ password: String, _ stored: String) async throws -> Bool {
         try await NIOThreadPool.singleton.runIfActive { [hasher] in hasher.verify(password, against: stored) }
-    }
-
-    private func json(_ body: String, status: HTTPResponse.Status) -> Response {
-        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
     /// A fixed hash to verify against when the email is unknown (made once per cost).

@@ -153,7 +153,7 @@ struct AutomationController: Sendable {
 
     func getIceBreakers(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let account = try context.requireSession().accountID
-        let items = try await DispatchStore(client: store.client, logger: store.logger).iceBreakers(accountID: account)
+        let items = try await store.iceBreakers(accountID: account)
         return try encode(["items": items.map { IceBreakerItem(question: $0.question, answer: $0.answer) }])
     }
 
@@ -183,10 +183,6 @@ struct AutomationController: Sendable {
     }
 
     private func encode(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        encoder.dateEncodingStrategy = .iso8601
-        return Response(
-            status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        try JSONResponse.make(value, status: status)
     }
 }

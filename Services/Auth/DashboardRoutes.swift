@@ -42,11 +42,9 @@ struct DashboardRoutes: Sendable {
         contentSecurityPolicy =
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' \(origin); "
             + "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let body = Config(analytics_url: analyticsURL, password_min_length: AccountController.minimumPasswordCharacters)
         // Two plain values: encoding cannot fail.
-        config = ByteBuffer(bytes: (try? encoder.encode(body)) ?? Data("{}".utf8))
+        config = ByteBuffer(bytes: (try? JSONResponse.encode(body)) ?? Data("{}".utf8))
         files = Self.locate(directory).map { Self.load(root: $0, logger: logger) } ?? [:]
         if files["/index.html"] == nil { logger.warning("Dashboard files not found: set DASHBOARD_DIR to Services/Dashboard") }
     }

@@ -76,7 +76,7 @@ struct DataRightsController: Sendable {
         let connections = ConnectionStore(client: client, logger: logger)
         for account in try await connections.accounts(instagramUserID: userID) { try await connections.disconnect(accountID: account) }
         context.logger.info("Deauthorization handled")
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"success":true}"#)))
+        return try JSONResponse.make(["success": true])
     }
 
     /// Meta: the person asks for their data to be deleted. Everything derived from that Instagram account is erased
@@ -85,8 +85,7 @@ struct DataRightsController: Sendable {
         let userID = try await signedUserID(request, context)
         let code = Hex.encode((0..<12).map { _ in UInt8.random(in: 0...255) })
         try await AccountStore(client: client, logger: logger).eraseInstagramData(instagramUserID: userID, confirmationCode: code)
-        let body = #"{"url":"\#(publicURL)/meta/data-deletion/\#(code)","confirmation_code":"\#(code)"}"#
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        return try JSONResponse.make(["url": "\(publicURL)/meta/data-deletion/\(code)", "confirmation_code": code])
     }
 
     /// The status page Meta links the person to.

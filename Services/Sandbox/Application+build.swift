@@ -25,8 +25,8 @@ func buildApplication(configuration: SandboxConfiguration, logger: Logger? = nil
 func buildRouter(configuration: SandboxConfiguration, state: SandboxState, webhooks: WebhookSender) -> Router<SandboxRequestContext> {
     let router = Router(context: SandboxRequestContext.self)
     router.addMiddleware { ErrorMiddleware() }
-    router.get("/healthz") { _, _ in HealthRoutes<SandboxRequestContext>.json(.ok, #"{"status":"ok"}"#) }
-    router.get("/readyz") { _, _ in HealthRoutes<SandboxRequestContext>.json(.ok, #"{"status":"ready"}"#) }
+    router.get("/healthz") { _, _ in HealthRoutes<SandboxRequestContext>.status(.ok, "ok") }
+    router.get("/readyz") { _, _ in HealthRoutes<SandboxRequestContext>.status(.ok, "ready") }
     GraphSendRoutes(state: state, webhooks: webhooks, echoes: configuration.echoes).add(to: router)
     GraphAccountRoutes(state: state).add(to: router)
     InstagramOAuthRoutes(state: state, oauthAccount: configuration.oauthAccount).add(to: router)

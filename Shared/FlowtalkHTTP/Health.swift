@@ -20,15 +20,15 @@ package struct HealthRoutes<Context: RequestContext>: Sendable {
     }
 
     package func add(to router: Router<Context>) {
-        router.get("/healthz") { _, _ in Self.json(.ok, #"{"status":"ok"}"#) }
+        router.get("/healthz") { _, _ in Self.status(.ok, "ok") }
         router.get("/readyz") { _, context in
-            guard gate.isOpen else { return Self.json(.serviceUnavailable, #"{"status":"migrating"}"#) }
+            guard gate.isOpen else { return Self.status(.serviceUnavailable, "migrating") }
             do {
                 // Bounded: a hung database must not hang the probe.
                 try await client.query("SELECT 1", logger: context.logger, timeout: .seconds(2))
-                return Self.json(.ok, #"{"status":"ready"}"#)
+                return Self.status(.ok, "ready")
             } catch {
-                return Self.json(.serviceUnavailable, #"{"status":"database_unreachable"}"#)
+                return Self.status(.serviceUnavailable, "database_unreachable")
             }
         }
         router.get("/metrics") { _, _ in
@@ -38,7 +38,9 @@ package struct HealthRoutes<Context: RequestContext>: Sendable {
         }
     }
 
-    package static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
-        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    /// `{"status": word}` with the HTTP status.
+    package static func status(_ status: HTTPResponse.Status, _ word: String) -> Response {
+        // One string: encoding cannot fail.
+        (try? JSONResponse.make(["status": word], status: status)) ?? Response(status: status)
     }
 }

@@ -102,6 +102,44 @@ package struct AutomationStore: Sendable {
         try await rules("SELECT \(unescaped: Self.ruleColumns) FROM reply_rules WHERE account_id = \(accountID) ORDER BY priority DESC, created_at, id")
     }
 
+    /// The account's rules as the matcher takes them.
+    package func replyRules(accountID: UUID) async throws -> [ReplyRule] { try await rules(accountID: accountID).map(\.rule) }
+
+    /// A fingerprint of an account's rules that changes whenever any rule does (to know when to rebuild a matcher).
+    package func rulesVersion(accountID: UUID) async throws -> String {
+        let rows = try await client.query(
+            "SELECT count(*)::text || ':' || COALESCE(max(updated_at)::text, '') FROM reply_rules WHERE account_id = \(accountID)", logger: logger)
+        for try await version in rows.decode(String.self) { return version }
+        return ""
+    }
+
+    /// The account's settings as dispatch applies them.
+    package func accountSettings(accountID: UUID) async throws -> AccountSettings {
+        let rows = try await client.query(
+            """
+            SELECT cooldown_seconds, human_pause_minutes, ai_enabled, business_description, ai_tone, fallback_text, ai_memory, ai_daily_budget
+            FROM account_settings WHERE account_id = \(accountID)
+            """, logger: logger)
+        for try await (cooldown, pause, ai, description, tone, fallback, memory, budget) in rows.decode(
+            (Int, Int, Bool, String, String, String, Bool, Int).self)
+        {
+            return AccountSettings(
+                cooldownSeconds: cooldown, humanPauseMinutes: pause, aiEnabled: ai, businessDescription: description, aiTone: tone,
+                fallbackText: fallback, aiMemory: memory, aiDailyBudget: budget)
+        }
+        return AccountSettings()
+    }
+
+    package func iceBreakers(accountID: UUID) async throws -> [IceBreaker] {
+        var list: [IceBreaker] = []
+        let rows = try await client.query(
+            "SELECT position, question, answer, payload FROM ice_breakers WHERE account_id = \(accountID) ORDER BY position", logger: logger)
+        for try await (position, question, answer, payload) in rows.decode((Int16, String, String, String).self) {
+            list.append(IceBreaker(position: Int(position), question: question, answer: answer, payload: payload))
+        }
+        return list
+    }
+
     package func rule(_ id: UUID, accountID: UUID) async throws -> StoredRule? {
         try await rules("SELECT \(unescaped: Self.ruleColumns) FROM reply_rules WHERE id = \(id) AND account_id = \(accountID)").first
     }
@@ -138,7 +176,7 @@ package struct AutomationStore: Sendable {
     }
 
     package func settings(accountID: UUID) async throws -> EditableSettings {
-        EditableSettings(try await DispatchStore(client: client, logger: logger).settings(accountID: accountID))
+        EditableSettings(try await accountSettings(accountID: accountID))
     }
 
     /// Changes the named settings only, in one statement: two saves of different fields at once both take effect.

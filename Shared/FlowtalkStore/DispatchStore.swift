@@ -99,6 +99,8 @@ package struct DispatchStore: Sendable {
 
     /// The Instagram connections (owned by ConnectionStore).
     package var connections: ConnectionStore { ConnectionStore(client: client, logger: logger) }
+    /// Rules, settings and Ice Breakers (owned by AutomationStore; dispatch only reads them).
+    package var automation: AutomationStore { AutomationStore(client: client, logger: logger) }
 
     /// Forgets handled-event markers older than `days`, in batches; returns how many.
     package func purgeHandledEvents(olderThanDays days: Int) async throws -> Int {
@@ -109,48 +111,6 @@ package struct DispatchStore: Sendable {
                 RETURNING 1)
             SELECT count(*) FROM gone
             """, batch: 5000, logger: logger)
-    }
-
-    package func rules(accountID: UUID) async throws -> [ReplyRule] {
-        let rows = try await client.query(
-            """
-            SELECT id, keywords, match_type, negative_keywords, priority, enabled, reply, created_at
-            FROM reply_rules WHERE account_id = \(accountID)
-            """, logger: logger)
-        var rules: [ReplyRule] = []
-        for try await (id, keywords, type, negatives, priority, enabled, reply, created) in rows.decode(
-            (UUID, [String], String, [String], Int, Bool, String, Date).self)
-        {
-            rules.append(
-                ReplyRule(
-                    id: id.uuidString.lowercased(), keywords: keywords, matchType: MatchType(rawValue: type) ?? .contains, negativeKeywords: negatives,
-                    priority: priority, enabled: enabled, reply: reply, createdAt: created))
-        }
-        return rules
-    }
-
-    /// A fingerprint of an account's rules that changes whenever any rule does (to know when to rebuild a matcher).
-    package func rulesVersion(accountID: UUID) async throws -> String {
-        let rows = try await client.query(
-            "SELECT count(*)::text || ':' || COALESCE(max(updated_at)::text, '') FROM reply_rules WHERE account_id = \(accountID)", logger: logger)
-        for try await version in rows.decode(String.self) { return version }
-        return ""
-    }
-
-    package func settings(accountID: UUID) async throws -> AccountSettings {
-        let rows = try await client.query(
-            """
-            SELECT cooldown_seconds, human_pause_minutes, ai_enabled, business_description, ai_tone, fallback_text, ai_memory, ai_daily_budget
-            FROM account_settings WHERE account_id = \(accountID)
-            """, logger: logger)
-        for try await (cooldown, pause, ai, description, tone, fallback, memory, budget) in rows.decode(
-            (Int, Int, Bool, String, String, String, Bool, Int).self)
-        {
-            return AccountSettings(
-                cooldownSeconds: cooldown, humanPauseMinutes: pause, aiEnabled: ai, businessDescription: description, aiTone: tone,
-                fallbackText: fallback, aiMemory: memory, aiDailyBudget: budget)
-        }
-        return AccountSettings()
     }
 
     /// Claims the handling of an event: true the first time, false when a run before this one already decided it.
@@ -270,19 +230,6 @@ package struct IceBreaker: Sendable, Equatable, Codable {
         self.answer = answer
         self.payload = payload
     }
-}
-
-extension DispatchStore {
-    package func iceBreakers(accountID: UUID) async throws -> [IceBreaker] {
-        var list: [IceBreaker] = []
-        let rows = try await client.query(
-            "SELECT position, question, answer, payload FROM ice_breakers WHERE account_id = \(accountID) ORDER BY position", logger: logger)
-        for try await (position, question, answer, payload) in rows.decode((Int16, String, String, String).self) {
-            list.append(IceBreaker(position: Int(position), question: question, answer: answer, payload: payload))
-        }
-        return list
-    }
-
 }
 
 extension IceBreaker {

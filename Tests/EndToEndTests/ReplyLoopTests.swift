@@ -172,7 +172,7 @@ import Testing
     }
 
     static func waitReady(_ base: String) async throws {
-        try await FlowtalkTesting.eventually("\(base) to be ready", timeout: .seconds(30)) { try await RealBinariesTests.get("\(base)/readyz").0 == .ok }
+        try await FlowtalkTesting.eventually("\(base) to be ready", timeout: .seconds(120)) { try await RealBinariesTests.get("\(base)/readyz").0 == .ok }
     }
 
     @Test func aMatchingDMGetsExactlyOneReplyAndEverythingElseIsRecorded() async throws {

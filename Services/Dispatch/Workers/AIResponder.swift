@@ -37,7 +37,7 @@ struct AIResponder: Sendable {
         guard let client else { return .declined("ai_not_configured") }
         // Turned off since this message was taken for the AI (a resumed reply): no call.
         guard settings.aiEnabled else { return .declined("ai_disabled") }
-        let facts = try await store.rules(accountID: accountID).filter(\.enabled).sorted { $0.priority > $1.priority }.map {
+        let facts = try await store.automation.replyRules(accountID: accountID).filter(\.enabled).sorted { $0.priority > $1.priority }.map {
             AIPrompt.Fact(topic: $0.keywords, answer: ReplyTemplate.render($0.reply, username: nil))
         }
         var memory: [AIPrompt.Turn] = []

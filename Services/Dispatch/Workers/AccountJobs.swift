@@ -31,7 +31,7 @@ struct AccountJobs: Sendable {
             return
         }
         let token = try openToken(state.connection)
-        let list = try await store.iceBreakers(accountID: accountID)
+        let list = try await store.automation.iceBreakers(accountID: accountID)
         do {
             try await graph.setIceBreakers(
                 instagramUserID: state.connection.instagramUserID, questions: list.map { ($0.question, $0.payload) }, token: token)

@@ -14,7 +14,7 @@ extension InboundHandler {
             return
         }
         let candidate = try await candidate(for: event, accountID: connection.accountID)
-        let settings = try await store.settings(accountID: connection.accountID)
+        let settings = try await store.automation.accountSettings(accountID: connection.accountID)
         let eventTime = Date(timeIntervalSince1970: Double(event.timestampMs) / 1000)
         let decided = try await ledger.decide(mid: mid, subject, eventTime: eventTime) { [self] conversation, db in
             let facts = ReplyFacts(
@@ -38,7 +38,7 @@ extension InboundHandler {
 
     /// The Ice Breaker tapped or the rule that matches, if any.
     func candidate(for event: InboundEvent, accountID: UUID) async throws -> ReplyPlan? {
-        let iceBreakers = event.kind == .postback ? try await store.iceBreakers(accountID: accountID) : []
+        let iceBreakers = event.kind == .postback ? try await store.automation.iceBreakers(accountID: accountID) : []
         return ReplyPolicy.candidate(
             kind: event.kind, postbackPayload: event.postbackPayload, text: Self.text(of: event), iceBreakers: iceBreakers,
             matcher: try await matchers.matcher(for: accountID))
@@ -64,7 +64,7 @@ extension InboundHandler {
         case (.retry?, "fallback"):
             // The fallback text Instagram refused for now: the same text again, without asking the AI (the budget or the
             // breaker may be why it was chosen).
-            let fallback = try await store.settings(accountID: connection.accountID).fallbackText
+            let fallback = try await store.automation.accountSettings(accountID: connection.accountID).fallbackText
             guard !fallback.isEmpty else {
                 try await ledger.skip(existing.id, from: .retry, reason: ActivityReason.fallbackRemoved.rawValue, source: "fallback", subject)
                 return

@@ -38,7 +38,7 @@ extension InboundHandler {
         job: ClaimedJob, logger: Logger
     ) async throws {
         // A fresh decision passes the settings it just read; a resumed reply reads them again (they may have changed).
-        let settings = if let known { known } else { try await store.settings(accountID: connection.accountID) }
+        let settings = if let known { known } else { try await store.automation.accountSettings(accountID: connection.accountID) }
         let result = try await ai.answer(
             text: subject.summary ?? "", accountID: connection.accountID, customerID: subject.customerID, settings: settings, logger: logger)
         let plan: ReplyPlan

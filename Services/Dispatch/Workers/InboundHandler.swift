@@ -77,7 +77,7 @@ struct InboundHandler: Sendable {
         // already recorded its message id by now.
         if try await store.isOwnMessage(mid: mid) { return }
         if try await confirmInterruptedReply(event, mid: mid, customer: subject.customerID, connection, logger: logger) { return }
-        let settings = try await store.settings(accountID: connection.accountID)
+        let settings = try await store.automation.accountSettings(accountID: connection.accountID)
         try await ledger.pauseForHumanReply(mid: mid, subject, minutes: settings.humanPauseMinutes)
         logger.info("Conversation paused after a human reply")
     }
@@ -91,9 +91,9 @@ actor MatcherCache {
     init(store: DispatchStore) { self.store = store }
 
     func matcher(for accountID: UUID) async throws -> RuleMatcher {
-        let version = try await store.rulesVersion(accountID: accountID)
+        let version = try await store.automation.rulesVersion(accountID: accountID)
         if let cached = cache[accountID], cached.version == version { return cached.matcher }
-        let matcher = RuleMatcher(rules: try await store.rules(accountID: accountID))
+        let matcher = RuleMatcher(rules: try await store.automation.replyRules(accountID: accountID))
         cache[accountID] = (version, matcher)
         return matcher
     }
