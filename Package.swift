@@ -113,7 +113,8 @@ let package = Package(
         .target(
             name: "FlowtalkTesting",
             dependencies: [
-                "FlowtalkCore", "FlowtalkStore", "FlowtalkDevSupport", postgres, logging, .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "FlowtalkCore", "FlowtalkStore", "FlowtalkDevSupport", "InstagramGraph", postgres, logging,
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/FlowtalkTesting",
             swiftSettings: swiftSettings

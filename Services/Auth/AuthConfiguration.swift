@@ -27,19 +27,18 @@ struct AuthConfiguration: Sendable {
     /// and from the executable's.
     var dashboardDirectory: String? = nil
 
+    /// Every secret is given: there are no defaults to fall back on (tests pass FlowtalkTesting's TestSecrets).
     init(common: CommonConfiguration, publicURL: String = "http://127.0.0.1:8081", cookieSecure: Bool = true,
-         passwordPepper: Secret<String> = Secret("test-pepper"), bcryptCost: Int = 4, trustedProxies: Set<String> = [],
-         instagram: InstagramOAuth.Configuration? = nil, vault: TokenVault? = nil) {
+         passwordPepper: Secret<String>, bcryptCost: Int, trustedProxies: Set<String> = [],
+         instagram: InstagramOAuth.Configuration, vault: TokenVault) {
         self.common = common
         self.publicURL = publicURL
         self.cookieSecure = cookieSecure
         self.passwordPepper = passwordPepper
         self.bcryptCost = bcryptCost
         self.trustedProxies = trustedProxies
-        self.instagram = instagram ?? InstagramOAuth.Configuration(
-            appID: "test-app", appSecret: Secret("test-app-secret"), oauthURL: "http://127.0.0.1:9", apiURL: "http://127.0.0.1:9",
-            graph: GraphConfiguration(baseURL: "http://127.0.0.1:9"))
-        self.vault = vault ?? (try! TokenVault(keys: [(id: "test", key: .init(size: .bits256))]))
+        self.instagram = instagram
+        self.vault = vault
     }
 
     init(environment: ConfigEnvironment) throws {

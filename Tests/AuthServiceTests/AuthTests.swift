@@ -55,7 +55,8 @@ func withAuth(
     _ body: @Sendable @escaping (any TestClientProtocol, TestDatabase) async throws -> Void
 ) async throws {
     try await TestDatabase.withFresh { database in
-        var configuration = AuthConfiguration(common: CommonConfiguration(database: database.configuration, port: 0), cookieSecure: cookieSecure)
+        var configuration = AuthConfiguration(
+            common: CommonConfiguration(database: database.configuration, port: 0), cookieSecure: cookieSecure, passwordPepper: TestSecrets.passwordPepper, bcryptCost: TestSecrets.bcryptCost, instagram: TestSecrets.instagram(), vault: TokenVault.testing().vault)
         configuration.dashboardDirectory = dashboardDirectory
         try await buildApplication(configuration: configuration, logger: logger).test(.router) { client in
             try await waitUntilReady(client)

@@ -177,7 +177,8 @@ struct RuleBody: Decodable {
     /// X-Forwarded-For the client invents.
     @Test func theLimitHoldsAcrossTwoReplicas() async throws {
         try await TestDatabase.withFresh { database in
-            let configuration = AuthConfiguration(common: CommonConfiguration(database: database.configuration, port: 0))
+            let configuration = AuthConfiguration(
+                common: CommonConfiguration(database: database.configuration, port: 0), passwordPepper: TestSecrets.passwordPepper, bcryptCost: TestSecrets.bcryptCost, instagram: TestSecrets.instagram(), vault: TokenVault.testing().vault)
             let first = try await buildApplication(configuration: configuration, logger: .quiet("a1"))
             let second = try await buildApplication(configuration: configuration, logger: .quiet("a2"))
             try await first.test(.router) { one in

@@ -15,7 +15,7 @@ import Testing
 @testable import AuthService
 
 /// `signed_request` as Meta builds it.
-func signedRequest(_ payload: String, secret: String = "test-app-secret") -> String {
+func signedRequest(_ payload: String, secret: String = TestSecrets.metaAppSecret) -> String {
     func base64URL(_ bytes: some Sequence<UInt8>) -> String {
         Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }

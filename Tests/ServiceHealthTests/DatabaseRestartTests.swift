@@ -47,7 +47,8 @@ import Testing
 
     @Test func authAndAnalyticsReportTheDatabaseAndRecover() async throws {
         try await PrivateCluster.with { cluster in
-            let auth = AuthConfiguration(common: try Self.common(cluster))
+            let auth = AuthConfiguration(
+                common: try Self.common(cluster), passwordPepper: TestSecrets.passwordPepper, bcryptCost: TestSecrets.bcryptCost, instagram: TestSecrets.instagram(), vault: TokenVault.testing().vault)
             try await AuthService.buildApplication(configuration: auth, logger: .quiet("auth")).test(.router) { client in
                 try await Self.restart(cluster, client)
                 try await Self.restart(cluster, client)

@@ -31,7 +31,8 @@ func checkHealthRoutes(_ client: some TestClientProtocol) async throws {
 @Suite struct ServiceHealthTests {
     @Test func authServesHealthReadinessAndMetrics() async throws {
         try await TestDatabase.withFresh { database in
-            let configuration = AuthConfiguration(common: CommonConfiguration(database: database.configuration, port: 0))
+            let configuration = AuthConfiguration(
+                common: CommonConfiguration(database: database.configuration, port: 0), passwordPepper: TestSecrets.passwordPepper, bcryptCost: TestSecrets.bcryptCost, instagram: TestSecrets.instagram(), vault: TokenVault.testing().vault)
             try await AuthService.buildApplication(configuration: configuration, logger: .quiet("auth")).test(.router) { try await checkHealthRoutes($0) }
         }
     }
