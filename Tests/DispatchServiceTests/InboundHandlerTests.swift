@@ -160,6 +160,21 @@ actor FakeSender: ReplySender {
         }
     }
 
+    @Test func anEventWithoutASenderIsLoggedOnceWithoutACustomer() async throws {
+        try await Self.withHarness { (h: Harness) async throws in
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let event = InboundEvent(kind: .message, accountID: Self.shop, customerID: nil, mid: "m-nobody", timestampMs: now, receivedAtMs: now)
+            #expect(try await h.run(event) == nil)
+            var rows: [String?] = []
+            for try await (customer, reason) in try await h.client.query("SELECT customer_id, reason FROM activity").decode((String?, String?).self) {
+                #expect(reason == "incomplete_event")
+                rows.append(customer)
+            }
+            #expect(rows == [nil])
+            #expect(await h.sender.sent.isEmpty)
+        }
+    }
+
     @Test func noRuleAndNoAIIsRecordedAsNoRule() async throws {
         try await Self.withHarness { (h: Harness) async throws in
             #expect(try await h.run(Self.message("hello there", from: "c-5")) == nil)

@@ -1,8 +1,10 @@
 @testable import DispatchService
+import AIReplies
 import FlowtalkContracts
 import FlowtalkCore
 import FlowtalkStore
 import Foundation
+import InstagramGraph
 import ReplyRules
 import Testing
 
@@ -64,5 +66,22 @@ import Testing
         // A message that happens to carry an Ice Breaker's text is matched by the rules, not taken for a tap.
         let typed = ReplyPolicy.candidate(kind: .message, postbackPayload: nil, text: "Opening hours?", iceBreakers: iceBreakers, matcher: matcher)
         #expect(typed == nil)
+    }
+}
+
+/// Instagram's and the AI's failure reasons reach the activity log as they are: each is one of the contract's reasons,
+/// so the dashboard's words (checked against that list) cover them too.
+@Suite struct ReasonContractTests {
+    @Test func everyGraphAndAIReasonIsAContractReason() {
+        let graph: [GraphError] = [
+            .tokenInvalid(subcode: nil), .outsideWindow, .recipientUnavailable, .rateLimited(retryAfterSeconds: nil), .transient("HTTP 500"),
+            .ambiguous("timeout"), .malformedResponse,
+        ]
+        let ai: [AIError] = [.timeout, .rateLimited, .serverError(status: 500), .unreachable, .unauthorized, .rejected(status: 400), .malformedAnswer]
+        for reason in graph.map(\.reason) + ai.map(\.reason) {
+            #expect(ActivityReason(rawValue: reason) != nil, "\(reason) is not an ActivityReason")
+        }
+        // The one family with a variable part.
+        #expect(ActivityReason.patternPrefixes.contains { GraphError.permanent(code: 100, subcode: nil).reason.hasPrefix($0) })
     }
 }

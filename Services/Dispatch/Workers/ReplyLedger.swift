@@ -13,6 +13,7 @@ struct ReplyLedger: Sendable {
     /// Who and what the entries are about.
     struct Subject: Sendable {
         let accountID: UUID
+        /// Empty only for an incomplete event (no sender), which is logged without a customer.
         let customerID: String
         let eventKind: String
         /// The customer's text (the log keeps 80 characters).
@@ -129,7 +130,9 @@ struct ReplyLedger: Sendable {
         try await store.client.withTransaction(logger: store.logger) { [store] db in
             guard try await store.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return }
             try await store.addActivity(
-                ActivityEntry(customerID: subject.customerID, eventKind: subject.eventKind, summary: nil, outcome: outcome.rawValue, reason: reason.rawValue),
+                ActivityEntry(
+                    customerID: subject.customerID.isEmpty ? nil : subject.customerID, eventKind: subject.eventKind, summary: nil, outcome: outcome.rawValue,
+                    reason: reason.rawValue),
                 accountID: subject.accountID, on: db)
             try await store.count(["\(outcome.rawValue):\(reason.rawValue)"], accountID: subject.accountID, on: db)
         }
@@ -141,7 +144,7 @@ struct ReplyLedger: Sendable {
             guard try await store.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return }
             try await store.pause(accountID: subject.accountID, customerID: subject.customerID, minutes: minutes, on: db)
             try await store.addActivity(
-                ActivityEntry(customerID: subject.customerID, eventKind: "echo", summary: nil, outcome: ActivityOutcome.paused.rawValue,
+                ActivityEntry(customerID: subject.customerID, eventKind: subject.eventKind, summary: nil, outcome: ActivityOutcome.paused.rawValue,
                               reason: ActivityReason.humanReply.rawValue),
                 accountID: subject.accountID, on: db)
             try await store.count([CountMetric.humanReplies], accountID: subject.accountID, on: db)
