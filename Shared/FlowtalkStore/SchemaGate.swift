@@ -66,10 +66,6 @@ package struct MigrationService: Service {
             do {
                 // Cancellable: while PostgreSQL is unreachable a lease can wait long, and shutdown must not.
                 try await cancelWhenGracefulShutdown { [client, migrations, logger] in
-                    // First a short call: a migration attempt may run for half an hour, but waiting that long for a
-                    // connection (PostgreSQL still starting, a pool that has not recovered from a failed connect) is a
-                    // stall, not a migration. Past the ordinary deadline the attempt is retried.
-                    try await client.query("SELECT 1", logger: logger)
                     _ = try await Migrator.apply(migrations, database: client, logger: logger)
                 }
                 gate.open()
