@@ -146,6 +146,13 @@ class Proc:
                                           stdin=subprocess.DEVNULL, start_new_session=True, cwd="/")
         self.starts += 1
 
+    def last_line(self):
+        try:
+            lines = [line for line in self.logpath.read_text(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            return ""
+        return lines[-1] if lines else ""
+
     def alive(self):
         return self.popen is not None and self.popen.poll() is None
 
@@ -696,9 +703,12 @@ def table(run, check, ready, drained_in, sandbox_applied):
 
 # ---------------------------------------------------------------------------------------------------------------- main
 
-async def wait_ready(port, seconds):
+async def wait_ready(port, seconds, proc=None):
+    """Whether /readyz answers 200 within `seconds`; False at once when `proc` has exited."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if proc is not None and proc.popen is not None and proc.popen.poll() is not None and not proc.stopped:
+            return False
         try:
             status, _ = await http(port, "GET", "/readyz", timeout=2)
             if status == 200:
@@ -772,9 +782,12 @@ async def main(state):
         proc.start()
     named_ports = [("sandbox", sandbox_port)] + [(p.name, port) for p, port in zip(ingest, ingest_ports)] + \
                   [(p.name, port) for p, port in zip(dispatch, dispatch_ports)]
+    by_name = {proc.name: proc for proc in procs}
     for name, port in named_ports:
-        if not await wait_ready(port, 90):
-            raise RuntimeError(f"{name} did not become ready within 90 s; see {logdir / (name + '.log')}")
+        if not await wait_ready(port, 90, by_name[name]):
+            proc = by_name[name]
+            why = f"exited with status {proc.popen.returncode}" if not proc.alive() else "did not become ready within 90 s"
+            raise RuntimeError(f"{name} {why}: {proc.last_line()!r}; see {proc.logpath}")
     log("all replicas ready; load and faults start")
 
     chaos = Chaos(run, pg, proxy, dispatch, ingest, sandbox_port, SECONDS)

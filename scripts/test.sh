@@ -15,7 +15,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
     echo "test database: throwaway cluster on port $port"
 fi
 
-swift build --build-tests "$@"
+swift build --build-tests
 # The dashboard in headless Chromium (needs chromium, chromium-driver, python3-selenium: .ci/run installs them).
 # A filtered run (arguments given) leaves it out; BROWSER_TEST=1 forces it, BROWSER_TEST=0 leaves it out.
 if [ "${BROWSER_TEST:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then

@@ -5,7 +5,7 @@ import Hummingbird
     static func main() async {
         await ServiceMain.run("flowtalk-sandbox") { environment in
             let configuration = try SandboxConfiguration(environment: environment)
-            try await buildApplication(configuration: configuration).runService()
+            try await buildApplication(configuration: configuration).runService(listeningOn: configuration.host, port: configuration.port)
         }
     }
 }

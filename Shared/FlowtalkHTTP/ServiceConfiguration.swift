@@ -35,7 +35,8 @@ package struct CommonConfiguration: Sendable {
     }
 }
 
-/// Runs a service's entry point: a configuration error prints one line naming the variable and exits with status 1.
+/// Runs a service's entry point: a configuration error prints one line naming the variable, an address it cannot
+/// listen on one line naming the address, and it exits with status 1.
 package enum ServiceMain {
     package static func run(_ name: String, _ body: @Sendable (ConfigEnvironment) async throws -> Void) async {
         LoggingSystem.bootstrap { label in
@@ -47,6 +48,9 @@ package enum ServiceMain {
             try await body(ConfigEnvironment.load())
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("\(name): configuration error: \(error)\n".utf8))
+            exit(1)
+        } catch let error as ListenFailure {
+            FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
             exit(1)
         } catch {
             FileHandle.standardError.write(Data("\(name): stopped: \(type(of: error))\n".utf8))

@@ -56,20 +56,31 @@ package final class BatchingEnqueuer: Service, Sendable {
         }
     }
 
+    /// Flushes until graceful shutdown or cancellation (a sibling service that fails cancels the group: the process must
+    /// then exit, not wait here for a shutdown that never comes). What was submitted before either is still written.
     package func run() async throws {
         state.withLock { $0.running = true }
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<flushers { group.addTask { await self.flushLoop() } }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withTaskGroup(of: Void.self) { group in
+                    for _ in 0..<flushers { group.addTask { await self.flushLoop() } }
+                }
+            } onGracefulShutdown: {
+                self.stop()
             }
-        } onGracefulShutdown: {
-            let idle = self.state.withLock { state in
-                state.running = false
-                defer { state.idle = [] }
-                return state.idle
-            }
-            for waiter in idle { waiter.resume(returning: false) }
+        } onCancel: {
+            self.stop()
         }
+    }
+
+    /// No new submissions; idle flushers end once the pending ones are written.
+    private func stop() {
+        let idle = state.withLock { state in
+            state.running = false
+            defer { state.idle = [] }
+            return state.idle
+        }
+        for waiter in idle { waiter.resume(returning: false) }
     }
 
     private func flushLoop() async {

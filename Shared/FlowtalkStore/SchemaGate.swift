@@ -71,6 +71,8 @@ package struct MigrationService: Service {
                 gate.open()
                 break
             } catch {
+                // A start that is being abandoned (a sibling failed, or shutdown) is no migration failure.
+                if Task.isCancelled || Task.isShuttingDownGracefully { break }
                 logger.warning("Migrations not applied yet; retrying", metadata: ["error.type": "\(type(of: error))"])
                 let wait = delay
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }

@@ -128,6 +128,29 @@ import Testing
         #expect(output == "flowtalk-ingest: configuration error: missing required environment variable META_APP_SECRET\n")
     }
 
+    /// A port another process listens on (CI once picked a port an outgoing connection took a moment later): every
+    /// service exits with status 1 and one line naming the address, instead of living on and never becoming ready
+    /// (ingest used to: its enqueuer waited for a graceful shutdown that a failed start never sends).
+    @Test(arguments: ["flowtalk-auth", "flowtalk-ingest", "flowtalk-dispatch", "flowtalk-analytics", "flowtalk-sandbox"])
+    func aServiceWhosePortIsTakenExitsNamingTheAddress(_ name: String) async throws {
+        let holder = try PortHolder()
+        defer { holder.close() }
+        let process = try Self.start(name, environment: [
+            "DATABASE_URL": "postgres://u@127.0.0.1:1/db", "HOST": "127.0.0.1", "PORT": "\(holder.port)", "META_APP_SECRET": "s",
+            "META_VERIFY_TOKEN": "vt", "TOKEN_ENCRYPTION_KEYS": TokenVault.testing().keyRing, "PASSWORD_PEPPER": "p", "META_APP_ID": "a",
+            "LOG_LEVEL": "error",
+        ])
+        // A liveness bound, not a timing goal: a process still running after a minute has hung.
+        for _ in 0..<1_200 where process.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        let exited = !process.process.isRunning
+        if !exited { kill(process.process.processIdentifier, SIGKILL) }
+        process.process.waitUntilExit()
+        let output = String(decoding: process.stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(exited, "\(name) still running a minute after it could not listen")
+        #expect(process.process.terminationStatus == 1)
+        #expect(output.hasSuffix("\(name): cannot listen on 127.0.0.1:\(holder.port): Address already in use (errno 98); set HOST or PORT, or stop what uses it\n"), "\(output)")
+    }
+
     @Test func aMalformedDatabaseURLIsNamedWithoutItsPassword() async throws {
         let process = try Self.start("flowtalk-dispatch", environment: ["DATABASE_URL": "mysql://root:hunter2@db/x"])
         process.process.waitUntilExit()
@@ -137,4 +160,25 @@ import Testing
         #expect(!output.contains("hunter2"))
         #expect(output.split(separator: "\n").count == 1)
     }
+}
+
+/// A socket listening on a free loopback port, as another program would.
+final class PortHolder: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        port = try PrivateCluster.freePort()
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 1) == 0 else { Foundation.close(fd); throw CocoaError(.fileWriteUnknown) }
+    }
+
+    func close() { Foundation.close(fd) }
 }
