@@ -113,8 +113,9 @@ let package = Package(
         .target(
             name: "FlowtalkTesting",
             dependencies: [
-                "FlowtalkCore", "FlowtalkStore", "FlowtalkDevSupport", "InstagramGraph", postgres, logging,
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "FlowtalkCore", "FlowtalkStore", "FlowtalkDevSupport", "InstagramGraph", postgres, logging, .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Tests/FlowtalkTesting",
             swiftSettings: swiftSettings
@@ -143,7 +144,7 @@ let package = Package(
         tests("IngestServiceTests", ["IngestService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", postgres, logging,
                                      .product(name: "HummingbirdTesting", package: "hummingbird"),
                                      .product(name: "InMemoryLogging", package: "swift-log")]),
-        tests("EndToEndTests", ["FlowtalkCore", "FlowtalkStore", "FlowtalkDevSupport", postgres, logging,
+        tests("EndToEndTests", ["FlowtalkCore", "FlowtalkContracts", "FlowtalkStore", "FlowtalkDevSupport", postgres, logging,
                                 .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         tests("AuthServiceTests", ["AuthService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", "InstagramGraph", postgres, logging, crypto,
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),

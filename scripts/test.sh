@@ -21,7 +21,19 @@ swift build --build-tests
 if [ "${BROWSER_TEST:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
     scripts/browser-test.sh
 fi
-swift test --skip-build "$@"
+# A watchdog: a hung test would otherwise hold CI until its own limit, saying nothing. Past TEST_TIMEOUT_SECONDS
+# (default 1800) the run is stopped and the tests that started and never ended are named.
+log=$(mktemp /tmp/flowtalk-swift-test.XXXXXX)
+set +e
+timeout --kill-after=10 "${TEST_TIMEOUT_SECONDS:-1800}" swift test --skip-build "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+    echo "swift test did not finish within ${TEST_TIMEOUT_SECONDS:-1800} s; tests that started and never ended:" >&2
+    python3 scripts/unfinished-tests.py "$log" >&2
+fi
+rm -f "$log"
+[ "$status" = 0 ] || exit "$status"
 # The short fault-injection run (README "Fault injection") over the binaries just built, with its own PostgreSQL (fsync
 # on): fails on any lost or duplicated DM. A filtered run leaves it out; CHAOS=1 forces it, CHAOS=0 leaves it out.
 if [ "${CHAOS:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then

@@ -16,10 +16,12 @@ func buildApplication(
     // The dashboard is served by auth, on another origin: only it may read these answers, with its cookie.
     router.add(middleware: DashboardCORSMiddleware(origin: configuration.dashboardOrigin))
     let api = router.group("api").add(middleware: SessionMiddleware(sessions: SessionStore(client: runtime.database, logger: runtime.logger)))
-    StatsController(store: AnalyticsStore(client: runtime.database, logger: runtime.logger)).add(to: api)
+    StatsController(
+        store: ActivityStore(client: runtime.database, logger: runtime.logger), automation: AutomationStore(client: runtime.database, logger: runtime.logger)
+    ).add(to: api)
 
     let queue = JobQueue(client: runtime.database, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
-    let retention = Retention(store: AnalyticsStore(client: runtime.database, logger: runtime.logger), queue: queue, logger: runtime.logger)
+    let retention = Retention(store: ActivityStore(client: runtime.database, logger: runtime.logger), queue: queue, logger: runtime.logger)
     var workerConfiguration = JobWorkerConfiguration()
     workerConfiguration.loops = 1
     workerConfiguration.batchSize = 1

@@ -7,7 +7,7 @@ import ServiceLifecycle
 /// The 90-day retention of the activity log: a queue job (`analytics.retention_purge`), scheduled once per UTC hour
 /// with a dedupe key, so however many analytics replicas run, one of them purges at a time.
 struct Retention: Sendable {
-    let store: AnalyticsStore
+    let store: ActivityStore
     let queue: JobQueue
     let logger: Logger
 

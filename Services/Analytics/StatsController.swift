@@ -1,3 +1,4 @@
+import FlowtalkContracts
 import FlowtalkHTTP
 import FlowtalkStore
 import Foundation
@@ -7,10 +8,12 @@ import NIOCore
 
 /// `GET /api/stats` and `GET /api/activity` for the signed-in account (docs/api.md).
 struct StatsController: Sendable {
-    let store: AnalyticsStore
+    let store: ActivityStore
+    /// Names the rules and Ice Breakers in the statistics.
+    let automation: AutomationStore
     /// The longest range one request may ask for, in days.
     static let maximumDays = 366
-    static let outcomes: Set<String> = ["replied", "skipped", "failed", "unknown", "paused", "ignored"]
+    static let outcomes = Set(ActivityOutcome.allCases.map(\.rawValue))
 
     func add(to api: RouterGroup<AnalyticsRequestContext>) {
         api.get("stats", use: stats)
@@ -25,15 +28,15 @@ struct StatsController: Sendable {
         var reply_rate: Double? = nil
 
         mutating func add(_ metrics: [String: Int]) {
-            received += metrics["received"] ?? 0
-            replied_rule += metrics["replied_rule"] ?? 0
-            replied_ai += metrics["replied_ai"] ?? 0
-            replied_ice_breaker += metrics["replied_ice_breaker"] ?? 0
-            replied_fallback += metrics["replied_fallback"] ?? 0
+            received += metrics[CountMetric.received] ?? 0
+            replied_rule += metrics[CountMetric.replied(source: "rule")] ?? 0
+            replied_ai += metrics[CountMetric.replied(source: "ai")] ?? 0
+            replied_ice_breaker += metrics[CountMetric.replied(source: "ice_breaker")] ?? 0
+            replied_fallback += metrics[CountMetric.replied(source: "fallback")] ?? 0
             replied = replied_rule + replied_ai + replied_ice_breaker + replied_fallback
             skipped += metrics.filter { $0.key.hasPrefix(CountMetric.skippedPrefix) }.values.reduce(0, +)
-            failed += metrics["failed"] ?? 0
-            unknown += metrics["unknown"] ?? 0
+            failed += metrics[CountMetric.failed] ?? 0
+            unknown += metrics[CountMetric.unknown] ?? 0
         }
     }
 
@@ -113,13 +116,13 @@ struct StatsController: Sendable {
         var skipped: [String: Int] = [:]
         for (metric, count) in all where metric.hasPrefix(CountMetric.skippedPrefix) { skipped[String(metric.dropFirst(CountMetric.skippedPrefix.count))] = count }
 
-        let keywords = try await store.ruleKeywords(accountID: account)
+        let keywords = try await automation.ruleKeywords(accountID: account)
         let rules = all.compactMap { metric, count -> RuleHits? in
             guard metric.hasPrefix(CountMetric.rulePrefix) else { return nil }
             let id = String(metric.dropFirst(CountMetric.rulePrefix.count))
             return RuleHits(rule_id: id, keywords: keywords[id], hits: count)
         }.sorted { ($0.hits, $1.rule_id) > ($1.hits, $0.rule_id) }
-        let questions = try await store.iceBreakerQuestions(accountID: account)
+        let questions = try await automation.iceBreakerQuestions(accountID: account)
         let taps = all.compactMap { metric, count -> IceBreakerTaps? in
             guard metric.hasPrefix(CountMetric.iceBreakerPrefix), let position = Int(metric.dropFirst(CountMetric.iceBreakerPrefix.count)) else { return nil }
             return IceBreakerTaps(position: position, question: questions[position], taps: count)
@@ -135,8 +138,37 @@ struct StatsController: Sendable {
 
     // MARK: Activity
 
+    /// One activity-log entry as the dashboard shows it.
+    struct Item: Encodable, Equatable {
+        var id: String
+        var occurred_at: Date
+        var customer_id: String?
+        var event_kind: String
+        var summary: String?
+        var reply_summary: String?
+        var outcome: String
+        var source: String?
+        var rule_id: String?
+        var reason: String?
+        var latency_ms: Int?
+
+        init(_ record: ActivityRecord) {
+            id = String(record.id)
+            occurred_at = record.occurredAt
+            customer_id = record.customerID
+            event_kind = record.eventKind
+            summary = record.summary
+            reply_summary = record.replySummary
+            outcome = record.outcome
+            source = record.source
+            rule_id = record.ruleID?.uuidString.lowercased()
+            reason = record.reason
+            latency_ms = record.latencyMs
+        }
+    }
+
     struct Page: Encodable {
-        let items: [ActivityItem]
+        let items: [Item]
         let next_before: String?
     }
 
@@ -164,7 +196,7 @@ struct StatsController: Sendable {
             }
             outcome = String(text)
         }
-        var items = try await store.activity(accountID: account, limit: limit, before: before, outcome: outcome)
+        var items = try await store.activity(accountID: account, limit: limit, before: before, outcome: outcome).map(Item.init)
         var next: String?
         if items.count > limit {
             items.removeLast()

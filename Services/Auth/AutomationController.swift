@@ -57,14 +57,39 @@ struct AutomationController: Sendable {
         }
     }
 
+    /// A rule as the API shows it.
+    struct RuleOutput: Encodable {
+        let id: String
+        let keywords: [String]
+        let match_type: String
+        let negative_keywords: [String]
+        let priority: Int
+        let enabled: Bool
+        let reply: String
+        let created_at: Date
+        let updated_at: Date
+
+        init(_ stored: StoredRule) {
+            id = stored.id.uuidString.lowercased()
+            keywords = stored.keywords
+            match_type = stored.matchType.rawValue
+            negative_keywords = stored.negativeKeywords
+            priority = stored.priority
+            enabled = stored.enabled
+            reply = stored.reply
+            created_at = stored.createdAt
+            updated_at = stored.updatedAt
+        }
+    }
+
     func listRules(_ request: Request, context: AuthRequestContext) async throws -> Response {
-        try encode(["rules": try await store.rules(accountID: try context.requireSession().accountID)])
+        try encode(["rules": try await store.rules(accountID: try context.requireSession().accountID).map(RuleOutput.init)])
     }
 
     func getRule(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let account = try context.requireSession().accountID
         guard let rule = try await store.rule(try ruleID(context), accountID: account) else { throw APIError.notFound }
-        return try encode(["rule": rule])
+        return try encode(["rule": RuleOutput(rule)])
     }
 
     func createRule(_ request: Request, context: AuthRequestContext) async throws -> Response {
@@ -73,7 +98,7 @@ struct AutomationController: Sendable {
         guard let created = try await store.createRule(input, accountID: account) else {
             throw APIError.conflict("An account can have at most \(AutomationStore.maximumRules) rules.")
         }
-        return try encode(["rule": created], status: .created)
+        return try encode(["rule": RuleOutput(created)], status: .created)
     }
 
     func updateRule(_ request: Request, context: AuthRequestContext) async throws -> Response {
@@ -81,7 +106,7 @@ struct AutomationController: Sendable {
         let id = try ruleID(context)
         let input = try await request.decode(as: RuleInput.self, context: context).rule()
         guard let updated = try await store.updateRule(id, input, accountID: account) else { throw APIError.notFound }
-        return try encode(["rule": updated])
+        return try encode(["rule": RuleOutput(updated)])
     }
 
     func deleteRule(_ request: Request, context: AuthRequestContext) async throws -> Response {
@@ -119,12 +144,47 @@ struct AutomationController: Sendable {
         return try encode(Output(match: match))
     }
 
+    /// The settings as the API shows them, and the body of PUT /api/settings: a field left out stays as it is.
+    struct SettingsFields: Codable {
+        var cooldown_seconds: Int?
+        var human_pause_minutes: Int?
+        var ai_enabled: Bool?
+        var business_description: String?
+        var ai_tone: String?
+        var fallback_text: String?
+        var ai_memory: Bool?
+        var ai_daily_budget: Int?
+
+        init(_ settings: AccountSettings) {
+            cooldown_seconds = settings.cooldownSeconds
+            human_pause_minutes = settings.humanPauseMinutes
+            ai_enabled = settings.aiEnabled
+            business_description = settings.businessDescription
+            ai_tone = settings.aiTone
+            fallback_text = settings.fallbackText
+            ai_memory = settings.aiMemory
+            ai_daily_budget = settings.aiDailyBudget
+        }
+
+        /// Applies the fields that are set.
+        func apply(to settings: inout AccountSettings) {
+            if let cooldown_seconds { settings.cooldownSeconds = cooldown_seconds }
+            if let human_pause_minutes { settings.humanPauseMinutes = human_pause_minutes }
+            if let ai_enabled { settings.aiEnabled = ai_enabled }
+            if let business_description { settings.businessDescription = business_description }
+            if let ai_tone { settings.aiTone = ai_tone }
+            if let fallback_text { settings.fallbackText = fallback_text }
+            if let ai_memory { settings.aiMemory = ai_memory }
+            if let ai_daily_budget { settings.aiDailyBudget = ai_daily_budget }
+        }
+    }
+
     func getSettings(_ request: Request, context: AuthRequestContext) async throws -> Response {
-        try encode(["settings": try await store.settings(accountID: try context.requireSession().accountID)])
+        try encode(["settings": SettingsFields(try await store.accountSettings(accountID: try context.requireSession().accountID))])
     }
 
     /// Checks the fields a PUT /api/settings names (text trimmed); the others are left as they are.
-    static func validated(_ input: SettingsChange) throws -> SettingsChange {
+    static func validated(_ input: SettingsFields) throws -> SettingsFields {
         var change = input
         change.business_description = input.business_description?.trimmingCharacters(in: .whitespacesAndNewlines)
         change.ai_tone = input.ai_tone?.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -141,9 +201,9 @@ struct AutomationController: Sendable {
 
     func putSettings(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let account = try context.requireSession().accountID
-        let change = try Self.validated(try await request.decode(as: SettingsChange.self, context: context))
-        try await store.updateSettings(change, accountID: account)
-        return try encode(["settings": try await store.settings(accountID: account)])
+        let change = try Self.validated(try await request.decode(as: SettingsFields.self, context: context))
+        let saved = try await store.updateSettings(accountID: account) { change.apply(to: &$0) }
+        return try encode(["settings": SettingsFields(saved)])
     }
 
     struct IceBreakerItem: Codable {

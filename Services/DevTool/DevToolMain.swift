@@ -128,7 +128,7 @@ import PostgresNIO
             try await group.waitForAll()
         }
         try await withMigratedClient(environment) { client in
-            let analytics = AnalyticsStore(client: client, logger: logger)
+            let analytics = ActivityStore(client: client, logger: logger)
             let prefix = "bench-\(run)-"
             var replied = 0
             let deadline = clock.now + .seconds(120)

@@ -19,7 +19,7 @@ func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let runtime = ServiceRuntime(label: "flowtalk-dispatch", common: configuration.common, logger: logger, registry: registry)
     let queue = JobQueue(client: runtime.database, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
-    let store = DispatchStore(client: runtime.database, logger: runtime.logger)
+    let store = DispatchStores(client: runtime.database, logger: runtime.logger)
     let graph = GraphClient(configuration: configuration.graph)
     let ai = AIResponder(
         client: configuration.groq.map { GroqClient(configuration: $0) }, store: store,

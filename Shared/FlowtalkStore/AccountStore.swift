@@ -108,10 +108,12 @@ package struct AccountStore: Sendable {
     package func eraseInstagramData(instagramUserID: String, confirmationCode code: String) async throws {
         let queue = JobQueue(client: client, logger: logger)
         let connections = ConnectionStore(client: client, logger: logger)
-        let conversations = DispatchStore(client: client, logger: logger)
+        let conversations = ConversationStore(client: client, logger: logger)
+        let activity = ActivityStore(client: client, logger: logger)
         try await client.withTransaction(logger: logger) { db in
             for account in try await connections.remove(instagramUserID: instagramUserID, on: db) {
                 try await conversations.eraseConversations(accountID: account, on: db)
+                try await activity.erase(accountID: account, on: db)
             }
             try await queue.cancel(conversationsOf: instagramUserID, on: db)
             try await db.query("INSERT INTO deletion_requests (confirmation_code, status) VALUES (\(code), 'completed')", logger: logger)

@@ -4,67 +4,6 @@ import NIOCore
 import PostgresNIO
 import ReplyRules
 
-/// A keyword rule as stored, with its timestamps.
-package struct StoredRule: Sendable, Equatable, Codable {
-    /// Lower-case, as everywhere in the API.
-    package var id: String
-    package var keywords: [String]
-    package var match_type: String
-    package var negative_keywords: [String]
-    package var priority: Int
-    package var enabled: Bool
-    package var reply: String
-    package var created_at: Date
-    package var updated_at: Date
-
-    /// The matcher's view of it.
-    package var rule: ReplyRule {
-        ReplyRule(
-            id: id, keywords: keywords, matchType: MatchType(rawValue: match_type) ?? .contains,
-            negativeKeywords: negative_keywords, priority: priority, enabled: enabled, reply: reply, createdAt: created_at)
-    }
-}
-
-/// The settings a business edits (the API's field names).
-package struct EditableSettings: Sendable, Equatable, Codable {
-    package var cooldown_seconds: Int
-    package var human_pause_minutes: Int
-    package var ai_enabled: Bool
-    package var business_description: String
-    package var ai_tone: String
-    package var fallback_text: String
-    package var ai_memory: Bool
-    package var ai_daily_budget: Int
-
-    package init(_ settings: AccountSettings) {
-        cooldown_seconds = settings.cooldownSeconds
-        human_pause_minutes = settings.humanPauseMinutes
-        ai_enabled = settings.aiEnabled
-        business_description = settings.businessDescription
-        ai_tone = settings.aiTone
-        fallback_text = settings.fallbackText
-        ai_memory = settings.aiMemory
-        ai_daily_budget = settings.aiDailyBudget
-    }
-}
-
-/// A change to some settings: nil leaves a field as it is.
-package struct SettingsChange: Sendable, Equatable, Decodable {
-    package var cooldown_seconds: Int?
-    package var human_pause_minutes: Int?
-    package var ai_enabled: Bool?
-    package var business_description: String?
-    package var ai_tone: String?
-    package var fallback_text: String?
-    package var ai_memory: Bool?
-    package var ai_daily_budget: Int?
-
-    /// Every field set to `settings`: the editable fields, as the API would send them.
-    package init(_ settings: AccountSettings) throws {
-        self = try JSONDecoder().decode(SettingsChange.self, from: JSONEncoder().encode(EditableSettings(settings)))
-    }
-}
-
 /// Rules, settings and Ice Breakers of one account. Every statement is scoped by the account id.
 package struct AutomationStore: Sendable {
     package let client: Database
@@ -92,8 +31,8 @@ package struct AutomationStore: Sendable {
         {
             list.append(
                 StoredRule(
-                    id: id.uuidString.lowercased(), keywords: keywords, match_type: type, negative_keywords: negatives, priority: priority, enabled: enabled, reply: reply,
-                    created_at: created, updated_at: updated))
+                    id: id, keywords: keywords, matchType: MatchType(rawValue: type) ?? .contains, negativeKeywords: negatives, priority: priority,
+                    enabled: enabled, reply: reply, createdAt: created, updatedAt: updated))
         }
         return list
     }
@@ -113,13 +52,17 @@ package struct AutomationStore: Sendable {
         return ""
     }
 
-    /// The account's settings as dispatch applies them.
+    /// The account's settings (the defaults when it never saved any).
     package func accountSettings(accountID: UUID) async throws -> AccountSettings {
-        let rows = try await client.query(
-            """
-            SELECT cooldown_seconds, human_pause_minutes, ai_enabled, business_description, ai_tone, fallback_text, ai_memory, ai_daily_budget
-            FROM account_settings WHERE account_id = \(accountID)
-            """, logger: logger)
+        try await Self.settings(
+            try await client.query("SELECT \(unescaped: Self.settingsColumns) FROM account_settings WHERE account_id = \(accountID)", logger: logger)
+        ) ?? AccountSettings()
+    }
+
+    private static let settingsColumns =
+        "cooldown_seconds, human_pause_minutes, ai_enabled, business_description, ai_tone, fallback_text, ai_memory, ai_daily_budget"
+
+    private static func settings(_ rows: Rows) async throws -> AccountSettings? {
         for try await (cooldown, pause, ai, description, tone, fallback, memory, budget) in rows.decode(
             (Int, Int, Bool, String, String, String, Bool, Int).self)
         {
@@ -127,7 +70,7 @@ package struct AutomationStore: Sendable {
                 cooldownSeconds: cooldown, humanPauseMinutes: pause, aiEnabled: ai, businessDescription: description, aiTone: tone,
                 fallbackText: fallback, aiMemory: memory, aiDailyBudget: budget)
         }
-        return AccountSettings()
+        return nil
     }
 
     package func iceBreakers(accountID: UUID) async throws -> [IceBreaker] {
@@ -175,28 +118,28 @@ package struct AutomationStore: Sendable {
         return false
     }
 
-    package func settings(accountID: UUID) async throws -> EditableSettings {
-        EditableSettings(try await accountSettings(accountID: accountID))
-    }
-
-    /// Changes the named settings only, in one statement: two saves of different fields at once both take effect.
-    package func updateSettings(_ change: SettingsChange, accountID: UUID) async throws {
+    /// Changes an account's settings with `change` and returns them, in one transaction that holds the settings row: two
+    /// saves of different fields at once both take effect.
+    @discardableResult
+    package func updateSettings(accountID: UUID, _ change: @escaping @Sendable (inout AccountSettings) -> Void) async throws -> AccountSettings {
         try await client.withTransaction(logger: logger) { db in
             try await db.query("INSERT INTO account_settings (account_id) VALUES (\(accountID)) ON CONFLICT DO NOTHING", logger: logger)
+            var settings = try await Self.settings(
+                try await db.collect(
+                    """
+                    SELECT \(unescaped: Self.settingsColumns) FROM account_settings WHERE account_id = \(accountID) FOR UPDATE
+                    """, logger: logger)) ?? AccountSettings()
+            change(&settings)
             try await db.query(
                 """
                 UPDATE account_settings SET
-                    cooldown_seconds = COALESCE(\(change.cooldown_seconds), cooldown_seconds),
-                    human_pause_minutes = COALESCE(\(change.human_pause_minutes), human_pause_minutes),
-                    ai_enabled = COALESCE(\(change.ai_enabled), ai_enabled),
-                    business_description = COALESCE(\(change.business_description), business_description),
-                    ai_tone = COALESCE(\(change.ai_tone), ai_tone),
-                    fallback_text = COALESCE(\(change.fallback_text), fallback_text),
-                    ai_memory = COALESCE(\(change.ai_memory), ai_memory),
-                    ai_daily_budget = COALESCE(\(change.ai_daily_budget), ai_daily_budget),
+                    cooldown_seconds = \(settings.cooldownSeconds), human_pause_minutes = \(settings.humanPauseMinutes),
+                    ai_enabled = \(settings.aiEnabled), business_description = \(settings.businessDescription), ai_tone = \(settings.aiTone),
+                    fallback_text = \(settings.fallbackText), ai_memory = \(settings.aiMemory), ai_daily_budget = \(settings.aiDailyBudget),
                     updated_at = now()
                 WHERE account_id = \(accountID)
                 """, logger: logger)
+            return settings
         }
     }
 
@@ -217,5 +160,23 @@ package struct AutomationStore: Sendable {
     /// Replaces the account's Ice Breakers without queueing their sync (seeding: the sandbox is told separately).
     package func storeIceBreakers(_ list: [IceBreaker], accountID: UUID) async throws {
         try await client.withTransaction(logger: logger) { db in try await IceBreaker.replaceAll(list, accountID: accountID, on: db, logger: logger) }
+    }
+
+    /// The account's rules' keywords by id (lower-case), to name the rules in the statistics.
+    package func ruleKeywords(accountID: UUID) async throws -> [String: [String]] {
+        var result: [String: [String]] = [:]
+        for try await (id, keywords) in try await client.query(
+            "SELECT id, keywords FROM reply_rules WHERE account_id = \(accountID)", logger: logger
+        ).decode((UUID, [String]).self) { result[id.uuidString.lowercased()] = keywords }
+        return result
+    }
+
+    /// The account's Ice Breaker questions by position, to name them in the statistics.
+    package func iceBreakerQuestions(accountID: UUID) async throws -> [Int: String] {
+        var result: [Int: String] = [:]
+        for try await (position, question) in try await client.query(
+            "SELECT position, question FROM ice_breakers WHERE account_id = \(accountID)", logger: logger
+        ).decode((Int16, String).self) { result[Int(position)] = question }
+        return result
     }
 }

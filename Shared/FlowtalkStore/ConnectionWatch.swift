@@ -26,13 +26,20 @@ final class ConnectionWatch: Sendable {
         if connection.isClosed { throw DatabaseConnectionLost() }
         let outcome = OneShot<T>()
         let token = watch(connection, onClose: { outcome.resume(.failure(DatabaseConnectionLost())) })
-        Task {
+        let work = Task {
             let result: Result<T, any Error>
             do { result = .success(try await operation()) } catch { result = .failure(error) }
             self.unwatch(connection, token)
             outcome.resume(result)
         }
-        return try await outcome.value()
+        // The call runs in a task of its own, which the caller's cancellation would not reach: pass it on, so that what
+        // honours cancellation (a LISTEN session's wait for notifications) ends with its caller. Before, a worker
+        // cancelled outside a graceful shutdown kept its LISTEN session until the session's 5-minute deadline.
+        return try await withTaskCancellationHandler {
+            try await outcome.value()
+        } onCancel: {
+            work.cancel()
+        }
     }
 
     /// Registers `onClose`, called once when the connection closes (at once when it already has).

@@ -69,15 +69,18 @@ package struct Database: Sendable {
     }
 
     @discardableResult
-    /// Leases a connection for `body`. Past the deadline the connection is closed and the call throws `DatabaseTimeout`.
+    /// Leases a connection for `body`. Past the deadline the connection is closed and the call throws `DatabaseTimeout`
+    /// at once: the caller never waits for a body that is still stuck (its task ends by itself when the close reaches it).
     package func withConnection<Result: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable (DatabaseConnection) async throws -> Result
     ) async throws -> Result {
         let limit = timeout ?? self.timeout
         let leased = LeaseState()
-        return try await withThrowingTaskGroup(of: Result?.self) { group in
-            group.addTask {
-                try await client.withConnection { raw in
+        let outcome = OneShot<Result>()
+        let client = self.client
+        let work = Task {
+            do {
+                let result = try await client.withConnection { raw in
                     let expired = leased.state.withLock { state -> Bool in
                         state.connection = raw
                         return state.expired
@@ -86,28 +89,29 @@ package struct Database: Sendable {
                         raw.discard()
                         throw DatabaseTimeout(limit: limit)
                     }
+                    defer { leased.state.withLock { $0.connection = nil } }
                     return try await body(DatabaseConnection(raw: raw))
                 }
+                outcome.resume(.success(result))
+            } catch {
+                outcome.resume(.failure(error))
             }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return nil
+        }
+        let timer = Task {
+            try await Task.sleep(for: limit)
+            // The deadline: close the connection so its queries fail now (a waiting lease is cancelled instead).
+            let raw = leased.state.withLock { state -> PostgresConnection? in
+                state.expired = true
+                return state.connection
             }
-            defer { group.cancelAll() }
-            do {
-                guard let first = try await group.next(), let result = first else {
-                    // The deadline: close the connection so its queries fail now (a waiting lease is cancelled instead).
-                    let raw = leased.state.withLock { state -> PostgresConnection? in
-                        state.expired = true
-                        return state.connection
-                    }
-                    raw?.discard()
-                    throw DatabaseTimeout(limit: limit)
-                }
-                return result
-            } catch is CancellationError where !Task.isCancelled {
-                throw DatabaseTimeout(limit: limit)
-            }
+            outcome.resume(.failure(DatabaseTimeout(limit: limit)))
+            if let raw { raw.discard() } else { work.cancel() }
+        }
+        defer { timer.cancel() }
+        return try await withTaskCancellationHandler {
+            try await outcome.value()
+        } onCancel: {
+            work.cancel()
         }
     }
 

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 
-extension DispatchStore {
+extension ConversationStore {
     /// How long after a reply was begun an echo may still be its message: the AI answer and two Graph sends fit in it.
     package static let echoWindowSeconds = 120
 

@@ -42,14 +42,14 @@ package struct AccountSeeder: Sendable {
     package func addRule(accountID: UUID, keywords: [String], matchType: MatchType = .contains, negativeKeywords: [String] = [], priority: Int = 0,
                          reply: String) async throws -> UUID {
         let rule = ReplyRule(id: "", keywords: keywords, matchType: matchType, negativeKeywords: negativeKeywords, priority: priority, reply: reply)
-        guard let stored = try await AutomationStore(client: client, logger: logger).createRule(rule, accountID: accountID),
-            let id = UUID(uuidString: stored.id)
-        else { throw AutomationStore.TooManyRules() }
-        return id
+        guard let stored = try await AutomationStore(client: client, logger: logger).createRule(rule, accountID: accountID) else {
+            throw AutomationStore.TooManyRules()
+        }
+        return stored.id
     }
 
     package func setSettings(accountID: UUID, _ settings: AccountSettings) async throws {
-        try await AutomationStore(client: client, logger: logger).updateSettings(try SettingsChange(settings), accountID: accountID)
+        try await AutomationStore(client: client, logger: logger).updateSettings(accountID: accountID) { $0 = settings }
     }
 
     /// Stores the Ice Breakers without queueing their sync to Instagram.

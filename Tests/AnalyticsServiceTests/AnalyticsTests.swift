@@ -32,7 +32,7 @@ struct Shops: Sendable {
             bobCookie: "ft_session=" + (try await sessions.create(accountID: bob)))
     }
 
-    /// Adds to an hourly counter at an exact UTC hour, as `DispatchStore.count` does for the current hour.
+    /// Adds to an hourly counter at an exact UTC hour, as `ActivityStore.count` does for the current hour.
     func count(_ account: UUID, _ hour: String, _ metric: String, _ count: Int) async throws {
         try await client.query(
             """
@@ -191,7 +191,7 @@ extension TestClientProtocol {
         try await withAnalytics { http, shops in
             let response = try await http.get("/api/stats?\(query)", cookie: shops.anaCookie)
             #expect(response.status == .badRequest)
-            #expect(String(buffer: response.body).contains(#""code":"\#(code)""#), "\(query): \(String(buffer: response.body))")
+            #expect(try decodeJSON(ErrorBody.self, from: response.body).error.code == code, "\(query): \(String(buffer: response.body))")
         }
     }
 
@@ -277,7 +277,7 @@ extension TestClientProtocol {
             let (old, recent, today) = (ids.old, ids.recent, ids.today)
             // The analytics service schedules the purge at start; wait until its job has run (not just been queued).
             let queue = JobQueue(client: shops.client, logger: .quiet("q"))
-            let retention = Retention(store: AnalyticsStore(client: shops.client, logger: .quiet("r")), queue: queue, logger: .quiet("r"))
+            let retention = Retention(store: ActivityStore(client: shops.client, logger: .quiet("r")), queue: queue, logger: .quiet("r"))
             try await retention.schedule()  // the same hour's key: deduplicated with the one already queued
             var remaining: [Int64] = []
             for _ in 0..<400 {
@@ -314,7 +314,7 @@ extension TestClientProtocol {
                 SELECT \(shops.ana), now() - interval '100 days', 'message', 'replied' FROM generate_series(1, 2500)
                 """, logger: .quiet("q"))
             try await shops.activity(shops.ana, at: Date().formatted(.iso8601), outcome: "replied")
-            let deleted = try await AnalyticsStore(client: client, logger: .quiet("a")).purgeActivity(batch: 1000, pause: .zero)
+            let deleted = try await ActivityStore(client: client, logger: .quiet("a")).purgeActivity(batch: 1000, pause: .zero)
             #expect(deleted == 2500)
             for try await n in try await client.query("SELECT count(*)::int8 FROM activity").decode(Int64.self) { #expect(n == 1) }
         }

@@ -36,7 +36,11 @@ struct RuleBody: Decodable {
             #expect(rule.match_type == "contains" && rule.keywords == ["price", "how much"])
 
             let tested = try await ana.send(.post, "/api/rules/test", #"{"text":"How much is the blue one?"}"#)
-            #expect(String(buffer: tested.body).contains(#""rule_id":"\#(rule.id.uuidString.lowercased())""#))
+            struct Tested: Decodable {
+                struct Match: Decodable { let rule_id: String }
+                let match: Match?
+            }
+            #expect(try decodeJSON(Tested.self, from: tested.body).match?.rule_id == rule.id.uuidString.lowercased())
             #expect(String(buffer: tested.body).contains("the message contains “how much”"))
             #expect(String(buffer: try await ana.send(.post, "/api/rules/test", #"{"text":"hello"}"#).body) == #"{"match":null}"#)
 
@@ -86,7 +90,7 @@ struct RuleBody: Decodable {
             #expect(try JSONSerialization.jsonObject(with: Data(tested.body.readableBytesView)) as? [String: NSNull] == ["match": NSNull()])
             // Ana's data is unchanged.
             #expect(String(buffer: try await ana.send(.get, "/api/rules/\(id)").body).contains("Ana's answer"))
-            #expect(String(buffer: try await ana.send(.get, "/api/settings").body).contains(#""cooldown_seconds":42"#))
+            #expect(try decodeJSON(SettingsBody.self, from: try await ana.send(.get, "/api/settings").body).settings.cooldown_seconds == 42)
             #expect(String(buffer: try await ana.send(.get, "/api/ice-breakers").body).contains("Ana's question?"))
             // Signed out, every account route is 401.
             let stranger = Browser(client)
@@ -103,8 +107,8 @@ struct RuleBody: Decodable {
         try await withAuth { client, _ in
             let ana = Browser(client)
             try await ana.signUpAndIn("s@example.com")
-            let defaults = String(buffer: try await ana.send(.get, "/api/settings").body)
-            #expect(defaults.contains(#""cooldown_seconds":10"#) && defaults.contains(#""ai_enabled":false"#))
+            let defaults = try decodeJSON(SettingsBody.self, from: try await ana.send(.get, "/api/settings").body).settings
+            #expect(defaults.cooldown_seconds == 10 && defaults.ai_enabled == false)
             for body in [
                 #"{"cooldown_seconds":-1,"human_pause_minutes":5,"ai_enabled":false,"business_description":"","fallback_text":""}"#,
                 #"{"cooldown_seconds":5,"human_pause_minutes":99999,"ai_enabled":false,"business_description":"","fallback_text":""}"#,
@@ -116,8 +120,8 @@ struct RuleBody: Decodable {
                 #expect(try await ana.send(.put, "/api/settings", body).status == .badRequest, "\(body)")
             }
             // Nothing above changed anything.
-            let after = String(buffer: try await ana.send(.get, "/api/settings").body)
-            #expect(after == defaults, "\(after) != \(defaults)")
+            let after = try decodeJSON(SettingsBody.self, from: try await ana.send(.get, "/api/settings").body).settings
+            #expect(after == defaults)
         }
     }
 
@@ -125,21 +129,21 @@ struct RuleBody: Decodable {
         try await withAuth { client, _ in
             let ana = Browser(client)
             try await ana.signUpAndIn("ai@example.com")
-            let defaults = String(buffer: try await ana.send(.get, "/api/settings").body)
-            #expect(defaults.contains(#""ai_daily_budget":200"#) && defaults.contains(#""ai_memory":false"#) && defaults.contains(#""ai_tone":"""#))
+            let defaults = try decodeJSON(SettingsBody.self, from: try await ana.send(.get, "/api/settings").body).settings
+            #expect(defaults.ai_daily_budget == 200 && defaults.ai_memory == false && defaults.ai_tone == "")
             let saved = try await ana.send(
                 .put, "/api/settings",
                 #"{"ai_enabled":true,"business_description":" Vegan bakery in Lyon ","ai_tone":"warm","ai_memory":true,"ai_daily_budget":50,"fallback_text":"We will answer soon."}"#)
             #expect(saved.status == .ok)
-            let body = String(buffer: try await ana.send(.get, "/api/settings").body)
-            for field in [#""ai_enabled":true"#, #""business_description":"Vegan bakery in Lyon""#, #""ai_tone":"warm""#, #""ai_memory":true"#,
-                          #""ai_daily_budget":50"#, #""fallback_text":"We will answer soon.""#, #""cooldown_seconds":10"#] {
-                #expect(body.contains(field), "\(field) in \(body)")
-            }
+            let read = try decodeJSON(SettingsBody.self, from: try await ana.send(.get, "/api/settings").body).settings
+            #expect(read == SettingsBody.Settings(
+                cooldown_seconds: 10, human_pause_minutes: 60, ai_enabled: true, business_description: "Vegan bakery in Lyon", ai_tone: "warm",
+                fallback_text: "We will answer soon.", ai_memory: true, ai_daily_budget: 50))
+            #expect(try decodeJSON(SettingsBody.self, from: saved.body).settings == read, "the PUT answers what was saved")
             // A later partial update keeps what it does not name.
             _ = try await ana.send(.put, "/api/settings", #"{"ai_enabled":false}"#)
-            let after = String(buffer: try await ana.send(.get, "/api/settings").body)
-            #expect(after.contains(#""ai_enabled":false"#) && after.contains(#""ai_daily_budget":50"#) && after.contains(#""ai_tone":"warm""#))
+            let after = try decodeJSON(SettingsBody.self, from: try await ana.send(.get, "/api/settings").body).settings
+            #expect(after.ai_enabled == false && after.ai_daily_budget == 50 && after.ai_tone == "warm")
         }
     }
 

@@ -92,7 +92,7 @@ actor FakeSender: ReplySender {
             let accountID = try await seeder.createAccount(email: "shop@example.com", instagramUserID: shop, username: "shop", token: Secret("IGAA-test"))
             try await seeder.setSettings(accountID: accountID, AccountSettings(cooldownSeconds: 0, humanPauseMinutes: 60))
             try await seeder.addRule(accountID: accountID, keywords: ["price"], reply: "Our prices start at 10 EUR.")
-            let store = DispatchStore(client: client, logger: .quiet("store"))
+            let store = DispatchStores(client: Database(client), logger: .quiet("store"))
             let ai = AIResponder(client: nil, store: store, breaker: CircuitBreaker(), metrics: AIMetrics(), conversationLimit: 10)
             let sender = FakeSender()
             let handler = InboundHandler(store: store, sender: sender, vault: vault, ai: ai)

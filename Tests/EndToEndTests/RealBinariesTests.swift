@@ -11,39 +11,7 @@ import Testing
 
 /// Drives the built executables (`swift build` puts them in `.build/debug`), as an operator would.
 @Suite(.serialized) struct RealBinariesTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let binaries = root.appendingPathComponent(".build/debug")
-
     static func freePort() throws -> Int { try PrivateCluster.freePort() }
-
-    final class Running: @unchecked Sendable {
-        let process: Process
-        let stderr: Pipe
-        init(process: Process, stderr: Pipe) {
-            self.process = process
-            self.stderr = stderr
-        }
-    }
-
-    static func start(_ name: String, environment: [String: String]) throws -> Running {
-        let process = Process()
-        process.executableURL = binaries.appendingPathComponent(name)
-        // A clean environment: only what the test sets, so nothing from the developer's shell or a .env leaks in.
-        process.environment = environment.merging(["FLOWTALK_ENV_FILE": "/nonexistent", "PATH": "/usr/bin:/bin"]) { a, _ in a }
-        let stderr = Pipe()
-        process.standardError = stderr
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        return Running(process: process, stderr: stderr)
-    }
-
-    static func stop(_ running: Running) async throws -> Int32 {
-        running.process.terminate()  // SIGTERM
-        for _ in 0..<200 where running.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-        if running.process.isRunning { kill(running.process.processIdentifier, SIGKILL) }
-        running.process.waitUntilExit()
-        return running.process.terminationStatus
-    }
 
     static func get(_ url: String) async throws -> (HTTPResponseStatus, String) {
         let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(5))
@@ -55,11 +23,11 @@ import Testing
             let url = database.url + (database.url.contains("?") ? "&" : "?") + "search_path=\(database.schema)"
             let secret = "e2e-secret"
             var ports: [String: Int] = [:]
-            var running: [String: Running] = [:]
+            var running: [String: ServiceProcess] = [:]
             for name in ["flowtalk-auth", "flowtalk-ingest", "flowtalk-dispatch", "flowtalk-analytics"] {
                 let port = try Self.freePort()
                 ports[name] = port
-                running[name] = try Self.start(
+                running[name] = try ServiceProcess(
                     name,
                     environment: [
                         "DATABASE_URL": url, "HOST": "127.0.0.1", "PORT": "\(port)", "META_APP_SECRET": secret, "META_VERIFY_TOKEN": "vt",
@@ -68,16 +36,10 @@ import Testing
                     ])
             }
             var stopped = false
-            defer { if !stopped { for process in running.values { process.process.terminate() } } }
+            defer { if !stopped { for process in running.values { kill(process.pid, SIGTERM) } } }
 
             for (name, port) in ports {
-                var status = HTTPResponseStatus.serviceUnavailable
-                for _ in 0..<600 {
-                    status = (try? await Self.get("http://127.0.0.1:\(port)/readyz").0) ?? .serviceUnavailable
-                    if status == .ok { break }
-                    try await Task.sleep(for: .milliseconds(50))
-                }
-                #expect(status == .ok, "\(name) /readyz")
+                try await waitUntilReady("http://127.0.0.1:\(port)")
                 let (metricsStatus, _) = try await Self.get("http://127.0.0.1:\(port)/metrics")
                 #expect(metricsStatus == .ok, "\(name) /metrics")
             }
@@ -110,9 +72,9 @@ import Testing
             #expect(handled == 1)
 
             for (name, process) in running {
-                let status = try await Self.stop(process)
+                let status = try await process.stop()
                 #expect(status == 0, "\(name) exit status after SIGTERM")
-                let log = String(decoding: process.stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                let log = process.output
                 #expect(!log.contains(secret), "\(name) logged the secret")
                 #expect(!log.contains("\"OI\""), "\(name) logged message text")
             }
@@ -121,10 +83,10 @@ import Testing
     }
 
     @Test func aMissingSecretStopsTheServiceWithOneClearLine() async throws {
-        let process = try Self.start("flowtalk-ingest", environment: ["DATABASE_URL": "postgres://u@127.0.0.1:1/db", "META_VERIFY_TOKEN": "x"])
-        process.process.waitUntilExit()
-        let output = String(decoding: process.stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.process.terminationStatus == 1)
+        let process = try ServiceProcess("flowtalk-ingest", environment: ["DATABASE_URL": "postgres://u@127.0.0.1:1/db", "META_VERIFY_TOKEN": "x"])
+        let status = try await process.exitStatus()
+        let output = process.output
+        #expect(status == 1)
         #expect(output == "flowtalk-ingest: configuration error: missing required environment variable META_APP_SECRET\n")
     }
 
@@ -135,27 +97,25 @@ import Testing
     func aServiceWhosePortIsTakenExitsNamingTheAddress(_ name: String) async throws {
         let holder = try PortHolder()
         defer { holder.close() }
-        let process = try Self.start(name, environment: [
+        let process = try ServiceProcess(name, environment: [
             "DATABASE_URL": "postgres://u@127.0.0.1:1/db", "HOST": "127.0.0.1", "PORT": "\(holder.port)", "META_APP_SECRET": "s",
             "META_VERIFY_TOKEN": "vt", "TOKEN_ENCRYPTION_KEYS": TokenVault.testing().keyRing, "PASSWORD_PEPPER": "p", "META_APP_ID": "a",
             "LOG_LEVEL": "error",
         ])
         // A liveness bound, not a timing goal: a process still running after a minute has hung.
-        for _ in 0..<1_200 where process.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-        let exited = !process.process.isRunning
-        if !exited { kill(process.process.processIdentifier, SIGKILL) }
-        process.process.waitUntilExit()
-        let output = String(decoding: process.stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let exited = try await process.waitForExit(timeout: .seconds(60))
+        if !exited { try await process.killHard() }
+        let output = process.output
         #expect(exited, "\(name) still running a minute after it could not listen")
-        #expect(process.process.terminationStatus == 1)
+        #expect(try await process.exitStatus() == 1)
         #expect(output.hasSuffix("\(name): cannot listen on 127.0.0.1:\(holder.port): Address already in use (errno 98); set HOST or PORT, or stop what uses it\n"), "\(output)")
     }
 
     @Test func aMalformedDatabaseURLIsNamedWithoutItsPassword() async throws {
-        let process = try Self.start("flowtalk-dispatch", environment: ["DATABASE_URL": "mysql://root:hunter2@db/x"])
-        process.process.waitUntilExit()
-        let output = String(decoding: process.stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.process.terminationStatus == 1)
+        let process = try ServiceProcess("flowtalk-dispatch", environment: ["DATABASE_URL": "mysql://root:hunter2@db/x"])
+        let status = try await process.exitStatus()
+        let output = process.output
+        #expect(status == 1)
         #expect(output.hasPrefix("flowtalk-dispatch: configuration error: environment variable DATABASE_URL is malformed"))
         #expect(!output.contains("hunter2"))
         #expect(output.split(separator: "\n").count == 1)

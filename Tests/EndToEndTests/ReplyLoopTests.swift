@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import FlowtalkContracts
 import FlowtalkCore
 import FlowtalkDevSupport
 import FlowtalkStore
@@ -62,7 +63,7 @@ import Testing
         if echo { fields.append(#""is_echo":true"#) }
         let (status, body) = try await post("\(stack.sandbox)/simulate/dm", "{\(fields.joined(separator: ","))}")
         #expect(status == .ok)
-        #expect(body.contains(#""ingest_status":200"#))
+        #expect(try decodeJSON(SimulatedDelivery.self, from: body).ingest_status == 200)
         return body
     }
 
@@ -86,10 +87,10 @@ import Testing
     /// The running flowtalk-dispatch, which a test may kill and start again.
     final class Dispatch: @unchecked Sendable {
         private let lock = NSLock()
-        private var current: RealBinariesTests.Running?
-        let start: @Sendable () async throws -> RealBinariesTests.Running
+        private var current: ServiceProcess?
+        let start: @Sendable () async throws -> ServiceProcess
 
-        init(start: @escaping @Sendable () async throws -> RealBinariesTests.Running) { self.start = start }
+        init(start: @escaping @Sendable () async throws -> ServiceProcess) { self.start = start }
 
         func launch() async throws {
             let running = try await start()
@@ -99,20 +100,19 @@ import Testing
         /// SIGKILL: no graceful shutdown, leases and "sending" rows are left as they are.
         func killHard() async throws {
             guard let running = lock.withLock({ current }) else { return }
-            kill(running.process.processIdentifier, SIGKILL)
-            for _ in 0..<200 where running.process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+            try await running.killHard()
             lock.withLock { current = nil }
         }
 
         func stop() async {
             guard let running = lock.withLock({ current }) else { return }
-            _ = try? await RealBinariesTests.stop(running)
+            _ = try? await running.stop()
         }
 
         /// What the running dispatch wrote to stderr so far. Blocks while it has written nothing new: read it once.
         var log: String {
             guard let running = lock.withLock({ current }) else { return "" }
-            return String(decoding: running.stderr.fileHandleForReading.availableData, as: UTF8.self)
+            return running.outputSoFar
         }
     }
 
@@ -133,28 +133,28 @@ import Testing
             let sandbox = "http://127.0.0.1:\(sandboxPort)"
             let ingest = "http://127.0.0.1:\(ingestPort)"
             let common = ["DATABASE_URL": url, "HOST": "127.0.0.1", "META_APP_SECRET": secret, "META_VERIFY_TOKEN": "vt", "LOG_LEVEL": "info"]
-            var processes: [RealBinariesTests.Running] = []
+            var processes: [ServiceProcess] = []
             processes.append(
-                try RealBinariesTests.start(
+                try ServiceProcess(
                     "flowtalk-sandbox",
                     environment: common.merging(["PORT": "\(sandboxPort)", "INGEST_URL": ingest, "SANDBOX_ACCOUNTS": "\(shop):shop:\(token)"]) { $1 }))
-            processes.append(try RealBinariesTests.start("flowtalk-ingest", environment: common.merging(["PORT": "\(ingestPort)"]) { $1 }))
+            processes.append(try ServiceProcess("flowtalk-ingest", environment: common.merging(["PORT": "\(ingestPort)"]) { $1 }))
             let dispatchEnvironment = common.merging(
                 ["PORT": "\(dispatchPort)", "TOKEN_ENCRYPTION_KEYS": keyRing, "INSTAGRAM_GRAPH_URL": sandbox, "GRAPH_TIMEOUT_SECONDS": "3"]
             ) { $1 }.merging(dispatchEnvironment.mapValues { $0.replacingOccurrences(of: "{sandbox}", with: sandbox) }) { $1 }
             let dispatch = Dispatch {
-                let running = try RealBinariesTests.start("flowtalk-dispatch", environment: dispatchEnvironment)
-                try await waitReady("http://127.0.0.1:\(dispatchPort)")
+                let running = try ServiceProcess("flowtalk-dispatch", environment: dispatchEnvironment)
+                try await waitUntilReady("http://127.0.0.1:\(dispatchPort)")
                 return running
             }
             try await dispatch.launch()
             let stack = Stack(database: database, client: client, sandbox: sandbox, ingest: ingest, accountID: accountID, environment: dispatchEnvironment, vault: vault)
             do {
-                try await waitReady(sandbox)
-                try await waitReady(ingest)
+                try await waitUntilReady(sandbox)
+                try await waitUntilReady(ingest)
                 try await body(stack, dispatch)
             } catch {
-                for process in processes { _ = try? await RealBinariesTests.stop(process) }
+                for process in processes { _ = try? await process.stop() }
                 await dispatch.stop()
                 throw error
             }
@@ -164,15 +164,11 @@ import Testing
             if let key = dispatchEnvironment["GROQ_API_KEY"] { #expect(!dispatchLog.contains(key), "dispatch logged the Groq key") }
             await dispatch.stop()
             for process in processes {
-                let log = String(decoding: process.stderr.fileHandleForReading.availableData, as: UTF8.self)
+                let log = process.outputSoFar
                 #expect(!log.contains(token), "a log contains the access token")
-                _ = try? await RealBinariesTests.stop(process)
+                _ = try? await process.stop()
             }
         }
-    }
-
-    static func waitReady(_ base: String) async throws {
-        try await FlowtalkTesting.eventually("\(base) to be ready", timeout: .seconds(120)) { try await RealBinariesTests.get("\(base)/readyz").0 == .ok }
     }
 
     @Test func aMatchingDMGetsExactlyOneReplyAndEverythingElseIsRecorded() async throws {
@@ -185,8 +181,7 @@ import Testing
             try await eventually("reply to cust-1 marked sent") { try await Self.replyStates(stack, customer: "cust-1") == ["sent"] }
 
             // The same webhook again (Meta redelivers): nothing new.
-            struct Delivered: Decodable { let mid: String }
-            let mid = try JSONDecoder().decode(Delivered.self, from: Data(first.utf8)).mid
+            let mid = try decodeJSON(SimulatedDelivery.self, from: first).mid
             _ = try await Self.dm(stack, from: "cust-1", "Hi! What's the PRICE of the blue one?", mid: mid)
 
             // A DM no rule answers: no reply, an activity entry with the reason.
@@ -405,16 +400,24 @@ import Testing
                     IceBreaker(position: 2, question: "Where are you?", answer: "Rua Augusta 1, Lisbon.", payload: "IB_WHERE"),
                 ])
             let queue = JobQueue(client: stack.client, logger: .quiet("q"))
-            try await queue.enqueue([
-                NewJob(kind: "instagram.ice_breakers_sync", payload: ByteBuffer(string: stack.accountID.uuidString), serializationKey: "account:sync")
-            ])
+            try await queue.enqueue([IceBreakersSyncJob.make(accountID: stack.accountID)])
             try await eventually("ice breakers pushed to Instagram") {
                 let (_, body) = try await RealBinariesTests.get("\(stack.sandbox)/simulate/ice-breakers/\(Self.shop)")
-                return body.contains("IB_HOURS") && body.contains("IB_WHERE") && body.contains(#""locale":"default""#)
+                struct Profile: Decodable {
+                    struct Locale: Decodable {
+                        struct Action: Decodable { let payload: String }
+                        let locale: String
+                        let call_to_actions: [Action]
+                    }
+                    let ice_breakers: [Locale]
+                }
+                let blocks = (try? decodeJSON(Profile.self, from: body))?.ice_breakers ?? []
+                return blocks.contains { $0.locale == "default" && Set($0.call_to_actions.map(\.payload)) == ["IB_HOURS", "IB_WHERE"] }
             }
             let (status, body) = try await Self.post(
                 "\(stack.sandbox)/simulate/postback", #"{"ig_id":"\#(Self.shop)","from":"tapper","title":"Where are you?","payload":"IB_WHERE"}"#)
-            #expect(status == .ok && body.contains(#""ingest_status":200"#))
+            #expect(status == .ok)
+            #expect(try decodeJSON(SimulatedDelivery.self, from: body).ingest_status == 200)
             try await eventually("tap answered") { try await Self.replyStates(stack, customer: "tapper") == ["sent"] }
             #expect(try await Self.outgoing(stack, to: "tapper") == ["Rua Augusta 1, Lisbon."])
             var counts: [String: Int] = [:]
@@ -467,4 +470,10 @@ import Testing
             #expect(try await Self.outgoing(stack, to: "after-refresh").count == 1)
         }
     }
+}
+
+/// What the sandbox's `/simulate/dm` and `/simulate/postback` answer: the message's id and ingest's status.
+struct SimulatedDelivery: Decodable {
+    let mid: String
+    let ingest_status: Int
 }

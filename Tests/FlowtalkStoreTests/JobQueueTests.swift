@@ -353,6 +353,35 @@ func withWorkers<T: Sendable>(
         }
     }
 
+    /// A worker cancelled outside a graceful shutdown (as a test or a failed start stops it) ends with its LISTEN session.
+    /// The session used to run in a task the cancellation did not reach, so the worker lived on until the session's
+    /// deadline (5 minutes): CI's `make test` stalled on such a worker. A liveness bound, not a timing goal.
+    @Test func aCancelledWorkerStopsWithItsListeningSession() async throws {
+        try await TestDatabase.withMigrated { database, client in
+            let listening = { () async throws -> Int in
+                var n = 0
+                for try await count in try await client.query(
+                    "SELECT count(*)::int FROM pg_stat_activity WHERE query LIKE 'LISTEN %' || current_schema() || '%' AND state = 'idle'"
+                ).decode(Int.self) { n = count }
+                return n
+            }
+            let stopped = Box(false)
+            let worker = Task {
+                try? await database.withClient { workerClient in
+                    let queue = JobQueue(client: workerClient, logger: Self.logger)
+                    var configuration = JobWorkerConfiguration()
+                    configuration.pollInterval = .seconds(300)
+                    try await JobWorker(queue: queue, handlers: ["test": { _, _ in }], configuration: configuration, logger: Self.logger).run()
+                }
+                stopped.withLock { $0 = true }
+            }
+            try await eventually("the worker listening") { try await listening() == 1 }
+            worker.cancel()
+            try await eventually("the cancelled worker stopped", timeout: .seconds(60)) { stopped.withLock { $0 } }
+            try await eventually("its LISTEN session closed") { try await listening() == 0 }
+        }
+    }
+
     @Test func metricsCountEnqueuesOutcomesLatencyAndDepth() async throws {
         try await TestDatabase.withMigrated { _, client in
             let metrics = TestMetrics()

@@ -3,6 +3,7 @@ import FlowtalkStore
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// A throwaway schema in the test database (`make test` starts PostgreSQL and sets `DATABASE_URL`).
 /// Each test gets its own schema, so workers in one test never see another test's jobs.
@@ -51,18 +52,34 @@ package struct TestDatabase: Sendable {
         try await Self.withClient(configuration, logger: logger, body)
     }
 
-    /// Runs `body` with a running client for `configuration`, then stops the client.
+    /// Runs `body` with a running client for `configuration`, then stops the client. The stop is waited for 10 s at
+    /// most: a CI run once hung for good in a test's teardown with no connection left, waiting for `run()` to return
+    /// after its cancellation; a client that does not stop in time is left to finish on its own, and said so.
     package static func withClient<T: Sendable>(
         _ configuration: PostgresClient.Configuration, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T
     ) async throws -> T {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                await client.run()
-                return nil
-            }
-            defer { group.cancelAll() }
-            return try await body(client)
+        let stopped = Atomic<Bool>(false)
+        let runner = Task {
+            await client.run()
+            stopped.store(true, ordering: .relaxed)
+        }
+        defer { runner.cancel() }
+        do {
+            let result = try await body(client)
+            await stop(runner, stopped)
+            return result
+        } catch {
+            await stop(runner, stopped)
+            throw error
+        }
+    }
+
+    private static func stop(_ runner: Task<Void, Never>, _ stopped: borrowing Atomic<Bool>) async {
+        runner.cancel()
+        for _ in 0..<200 where !stopped.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(50)) }
+        if !stopped.load(ordering: .relaxed) {
+            FileHandle.standardError.write(Data("test-db: a PostgresClient did not stop within 10 s of its cancellation; left to finish on its own\n".utf8))
         }
     }
 

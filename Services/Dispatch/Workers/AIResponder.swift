@@ -12,7 +12,7 @@ import ReplyRules
 struct AIResponder: Sendable {
     /// Nil when `GROQ_API_KEY` is unset: AI replies are off whatever the settings say.
     let client: GroqClient?
-    let store: DispatchStore
+    let store: DispatchStores
     let breaker: CircuitBreaker
     let metrics: AIMetrics
     /// AI answers per conversation within 24 hours.
@@ -42,7 +42,7 @@ struct AIResponder: Sendable {
         }
         var memory: [AIPrompt.Turn] = []
         if settings.aiMemory {
-            memory = try await store.recentTurns(accountID: accountID, customerID: customerID, minutes: Self.memoryMinutes, limit: Self.memoryTurns)
+            memory = try await store.activity.recentTurns(accountID: accountID, customerID: customerID, minutes: Self.memoryMinutes, limit: Self.memoryTurns)
                 .map { AIPrompt.Turn(customer: Self.wholeWords($0.customer), business: $0.business.map(Self.wholeWords)) }
         }
         // Asked only now, right before the call: a trial taken in half-open state is always followed by its outcome.

@@ -7,7 +7,7 @@ import NIOCore
 
 /// Jobs about an account rather than a message: pushing its Ice Breakers to Instagram and keeping its token alive.
 struct AccountJobs: Sendable {
-    let store: DispatchStore
+    let store: DispatchStores
     let graph: GraphClient
     let vault: TokenVault
     let queue: JobQueue

@@ -16,10 +16,10 @@ struct DispatchMaintenance: Service {
         guard gate.isOpen else { return }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                let store = DispatchStore(client: client, logger: logger)
-                let deleted = try await store.purgeHandledEvents(olderThanDays: retentionDays)
+                let store = DispatchStores(client: client, logger: logger)
+                let deleted = try await store.conversations.purgeHandledEvents(olderThanDays: retentionDays)
                 if deleted > 0 { logger.info("Handled-event markers purged", metadata: ["dispatch.purged": "\(deleted)"]) }
-                try await store.purgeAIUsage()
+                try await store.conversations.purgeAIUsage()
             } catch {
                 logger.warning("Handled-event purge failed", metadata: ["error.type": "\(type(of: error))"])
             }

@@ -1,3 +1,4 @@
+import FlowtalkContracts
 import FlowtalkCore
 import FlowtalkStore
 import Foundation
@@ -11,20 +12,22 @@ extension InboundHandler {
     {
         let accountID = connection.accountID
         let confirmed = try await store.client.withTransaction(logger: store.logger) { [store] db -> Bool in
-            guard let (reply, was, decidedAt) = try await store.confirmBySentEcho(
+            guard let (reply, was, decidedAt) = try await store.conversations.confirmBySentEcho(
                 mid: mid, accountID: accountID, customerID: customer, echoAtMs: event.timestampMs, on: db)
             else { return false }
-            guard try await store.markHandled(mid: mid, kind: event.kind.rawValue, accountID: accountID, on: db), was == "unknown" else { return true }
-            try await store.addActivity(
+            guard try await store.conversations.markHandled(mid: mid, kind: event.kind.rawValue, accountID: accountID, on: db),
+                was == ReplyState.unknown.rawValue
+            else { return true }
+            try await store.activity.add(
                 ActivityEntry(
-                    customerID: customer, eventKind: "echo", summary: nil, outcome: "replied", source: reply.source, ruleID: reply.ruleID,
-                    reason: "confirmed_by_echo", replySummary: event.text),
+                    customerID: customer, eventKind: event.kind.rawValue, summary: nil, outcome: ActivityOutcome.replied.rawValue, source: reply.source,
+                    ruleID: reply.ruleID, reason: ActivityReason.confirmedByEcho.rawValue, replySummary: event.text),
                 accountID: accountID, on: db)
-            var deltas = ["unknown": -1, "replied_\(reply.source)": 1]
-            if let rule = reply.ruleID { deltas["rule:\(rule.uuidString.lowercased())"] = 1 }
-            if reply.source == "fallback", let note = reply.note { deltas["fallback:\(note)"] = 1 }
+            var deltas = [CountMetric.unknown: -1, CountMetric.replied(source: reply.source): 1]
+            if let rule = reply.ruleID { deltas[CountMetric.rule(rule.uuidString.lowercased())] = 1 }
+            if reply.source == "fallback", let note = reply.note { deltas[CountMetric.fallback(note)] = 1 }
             // In the hour the reply was counted unknown, so no hour is left with a negative count.
-            try await store.adjust(deltas, accountID: accountID, at: decidedAt, on: db)
+            try await store.activity.adjust(deltas, accountID: accountID, at: decidedAt, on: db)
             return true
         }
         if confirmed { logger.info("Interrupted reply confirmed by its echo") }

@@ -9,7 +9,7 @@ extension InboundHandler {
     func handleMessage(
         _ event: InboundEvent, mid: String, _ subject: ReplyLedger.Subject, _ connection: ConnectionRecord, job: ClaimedJob, logger: Logger
     ) async throws {
-        if let existing = try await store.reply(inboundMID: mid) {
+        if let existing = try await store.conversations.reply(inboundMID: mid) {
             try await resume(existing, event, subject, connection, job: job, logger: logger)
             return
         }

@@ -20,7 +20,7 @@ extension InboundHandler {
         }
         guard ai.available else { return .skip(.aiNotConfigured) }
         if ai.breaker.isOpen() { return fallbackOrSkip(.aiCircuitOpen) }
-        switch try await store.reserveAICall(
+        switch try await store.conversations.reserveAICall(
             accountID: accountID, customerID: customer, dailyBudget: settings.aiDailyBudget, conversationLimit: ai.conversationLimit, on: db)
         {
         case .granted: return .ai

@@ -10,14 +10,14 @@ import ReplyRules
 /// Handles inbound Instagram events: decides whether and what to answer (ReplyPolicy), answers through a ReplySender,
 /// and records what happened (ReplyLedger) — never twice for one message (DESIGN §5).
 struct InboundHandler: Sendable {
-    let store: DispatchStore
+    let store: DispatchStores
     let ledger: ReplyLedger
     let sender: any ReplySender
     let vault: TokenVault
     let matchers: MatcherCache
     let ai: AIResponder
 
-    init(store: DispatchStore, sender: any ReplySender, vault: TokenVault, ai: AIResponder) {
+    init(store: DispatchStores, sender: any ReplySender, vault: TokenVault, ai: AIResponder) {
         self.store = store
         self.ledger = ReplyLedger(store: store)
         self.sender = sender
@@ -75,7 +75,7 @@ struct InboundHandler: Sendable {
     {
         // Our own reply coming back: nothing to do. The conversation's jobs run in order, so the reply that sent it has
         // already recorded its message id by now.
-        if try await store.isOwnMessage(mid: mid) { return }
+        if try await store.conversations.isOwnMessage(mid: mid) { return }
         if try await confirmInterruptedReply(event, mid: mid, customer: subject.customerID, connection, logger: logger) { return }
         let settings = try await store.automation.accountSettings(accountID: connection.accountID)
         try await ledger.pauseForHumanReply(mid: mid, subject, minutes: settings.humanPauseMinutes)
@@ -85,10 +85,10 @@ struct InboundHandler: Sendable {
 
 /// One compiled matcher per account, rebuilt only when the account's rules change.
 actor MatcherCache {
-    private let store: DispatchStore
+    private let store: DispatchStores
     private var cache: [UUID: (version: String, matcher: RuleMatcher)] = [:]
 
-    init(store: DispatchStore) { self.store = store }
+    init(store: DispatchStores) { self.store = store }
 
     func matcher(for accountID: UUID) async throws -> RuleMatcher {
         let version = try await store.automation.rulesVersion(accountID: accountID)

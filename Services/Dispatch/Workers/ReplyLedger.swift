@@ -8,7 +8,7 @@ import InstagramGraph
 /// (when there is one), writes the activity entry and adds the hourly counts together, so the dashboard's log and
 /// figures never disagree with the replies.
 struct ReplyLedger: Sendable {
-    let store: DispatchStore
+    let store: DispatchStores
 
     /// Who and what the entries are about.
     struct Subject: Sendable {
@@ -41,26 +41,26 @@ struct ReplyLedger: Sendable {
         _ decide: @escaping @Sendable (ConversationState, DatabaseConnection) async throws -> Decision
     ) async throws -> (Decision, Int64)? {
         try await store.client.withTransaction(logger: store.logger) { [store] db in
-            guard try await store.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return nil }
-            let conversation = try await store.touchConversation(
+            guard try await store.conversations.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return nil }
+            let conversation = try await store.conversations.touchConversation(
                 accountID: subject.accountID, customerID: subject.customerID, customerMessageAt: eventTime, on: db)
             let decision = try await decide(conversation, db)
             switch decision {
             case .skip(let reason):
                 try await add(subject, outcome: .skipped, reason: reason.rawValue, on: db)
-                try await store.count([CountMetric.received, CountMetric.skipped(reason.rawValue)], accountID: subject.accountID, on: db)
+                try await store.activity.count([CountMetric.received, CountMetric.skipped(reason.rawValue)], accountID: subject.accountID, on: db)
                 return (decision, 0)
             case .reply(let plan):
-                let id = try await store.beginReply(
+                let id = try await store.conversations.beginReply(
                     accountID: subject.accountID, inboundMID: mid, customerID: subject.customerID, source: plan.source, ruleID: plan.ruleID,
                     note: plan.note, on: db)
-                try await store.count([CountMetric.received], accountID: subject.accountID, on: db)
+                try await store.activity.count([CountMetric.received], accountID: subject.accountID, on: db)
                 return (decision, id)
             case .ai:
-                let id = try await store.beginReply(
+                let id = try await store.conversations.beginReply(
                     accountID: subject.accountID, inboundMID: mid, customerID: subject.customerID, source: "ai", ruleID: nil,
                     state: ReplyState.pending.rawValue, on: db)
-                try await store.count([CountMetric.received], accountID: subject.accountID, on: db)
+                try await store.activity.count([CountMetric.received], accountID: subject.accountID, on: db)
                 return (decision, id)
             }
         }
@@ -72,7 +72,7 @@ struct ReplyLedger: Sendable {
         try await store.client.withTransaction(logger: store.logger) { [store] db in
             try await move(reply.id, from: .sending, to: .unknown, error: "interrupted", on: db)
             try await add(subject, outcome: .unknown, source: reply.source, ruleID: reply.ruleID, reason: ActivityReason.interruptedWhileSending.rawValue, on: db)
-            try await store.count([CountMetric.unknown], accountID: subject.accountID, on: db)
+            try await store.activity.count([CountMetric.unknown], accountID: subject.accountID, on: db)
         }
     }
 
@@ -86,13 +86,13 @@ struct ReplyLedger: Sendable {
         try await store.client.withTransaction(logger: store.logger) { [store] db in
             try await move(replyID, from: from, to: .skipped, error: reason, on: db)
             try await add(subject, outcome: .skipped, source: source, reason: reason, on: db)
-            try await store.count([CountMetric.skipped(reason)], accountID: subject.accountID, on: db)
+            try await store.activity.count([CountMetric.skipped(reason)], accountID: subject.accountID, on: db)
         }
     }
 
     /// Starts the send of a `pending` AI reply with what it will send (only one run gets from pending to sending).
     func startSending(_ replyID: Int64, plan: ReplyPlan) async throws {
-        guard try await store.startSending(replyID: replyID, from: ReplyState.pending.rawValue, source: plan.source, note: plan.note) else {
+        guard try await store.conversations.startSending(replyID: replyID, from: ReplyState.pending.rawValue, source: plan.source, note: plan.note) else {
             throw Self.changedUnderUs
         }
     }
@@ -100,7 +100,7 @@ struct ReplyLedger: Sendable {
     /// Nothing was delivered and Instagram asked to wait: the next run of the job may send it again.
     func park(_ replyID: Int64, reason: String) async throws {
         _ = try await store.client.withTransaction(logger: store.logger) { [store] db in
-            try await store.transition(replyID: replyID, from: ReplyState.sending.rawValue, to: ReplyState.retry.rawValue, error: reason, on: db)
+            try await store.conversations.transition(replyID: replyID, from: ReplyState.sending.rawValue, to: ReplyState.retry.rawValue, error: reason, on: db)
         }
     }
 
@@ -112,55 +112,55 @@ struct ReplyLedger: Sendable {
         counts: [String], latencyMs: Int, _ subject: Subject
     ) async throws {
         try await store.client.withTransaction(logger: store.logger) { [store] db in
-            guard try await store.transition(replyID: replyID, from: ReplyState.sending.rawValue, to: state.rawValue, error: reason, on: db) else { return }
-            try await store.recordSent(messageIDs: messageIDs, accountID: subject.accountID, replyID: replyID, on: db)
+            guard try await store.conversations.transition(replyID: replyID, from: ReplyState.sending.rawValue, to: state.rawValue, error: reason, on: db) else { return }
+            try await store.conversations.recordSent(messageIDs: messageIDs, accountID: subject.accountID, replyID: replyID, on: db)
             if reason == ActivityReason.tokenInvalid.rawValue { try await store.connections.markNeedsReconnect(accountID: subject.accountID, on: db) }
-            try await store.addActivity(
+            try await store.activity.add(
                 ActivityEntry(
                     customerID: subject.customerID, eventKind: subject.eventKind, summary: subject.summary, outcome: outcome.rawValue, source: plan.source,
                     ruleID: plan.ruleID, reason: reason ?? plan.note, latencyMs: outcome == .replied ? latencyMs : nil,
                     replySummary: messageIDs.isEmpty ? nil : sentText),
                 accountID: subject.accountID, on: db)
-            try await store.count(counts, accountID: subject.accountID, on: db)
+            try await store.activity.count(counts, accountID: subject.accountID, on: db)
         }
     }
 
     /// Records an event that needs no reply, once.
     func recordOnce(mid: String, _ subject: Subject, outcome: ActivityOutcome, reason: ActivityReason) async throws {
         try await store.client.withTransaction(logger: store.logger) { [store] db in
-            guard try await store.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return }
-            try await store.addActivity(
+            guard try await store.conversations.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return }
+            try await store.activity.add(
                 ActivityEntry(
                     customerID: subject.customerID.isEmpty ? nil : subject.customerID, eventKind: subject.eventKind, summary: nil, outcome: outcome.rawValue,
                     reason: reason.rawValue),
                 accountID: subject.accountID, on: db)
-            try await store.count(["\(outcome.rawValue):\(reason.rawValue)"], accountID: subject.accountID, on: db)
+            try await store.activity.count(["\(outcome.rawValue):\(reason.rawValue)"], accountID: subject.accountID, on: db)
         }
     }
 
     /// A person answered from the Instagram app: the bot steps back from this conversation for `minutes`, once per echo.
     func pauseForHumanReply(mid: String, _ subject: Subject, minutes: Int) async throws {
         try await store.client.withTransaction(logger: store.logger) { [store] db in
-            guard try await store.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return }
-            try await store.pause(accountID: subject.accountID, customerID: subject.customerID, minutes: minutes, on: db)
-            try await store.addActivity(
+            guard try await store.conversations.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return }
+            try await store.conversations.pause(accountID: subject.accountID, customerID: subject.customerID, minutes: minutes, on: db)
+            try await store.activity.add(
                 ActivityEntry(customerID: subject.customerID, eventKind: subject.eventKind, summary: nil, outcome: ActivityOutcome.paused.rawValue,
                               reason: ActivityReason.humanReply.rawValue),
                 accountID: subject.accountID, on: db)
-            try await store.count([CountMetric.humanReplies], accountID: subject.accountID, on: db)
+            try await store.activity.count([CountMetric.humanReplies], accountID: subject.accountID, on: db)
         }
     }
 
     // MARK: Within a transaction
 
     private func move(_ replyID: Int64, from: ReplyState, to: ReplyState, error: String? = nil, on db: DatabaseConnection) async throws {
-        guard try await store.transition(replyID: replyID, from: from.rawValue, to: to.rawValue, error: error, on: db) else { throw Self.changedUnderUs }
+        guard try await store.conversations.transition(replyID: replyID, from: from.rawValue, to: to.rawValue, error: error, on: db) else { throw Self.changedUnderUs }
     }
 
     private func add(
         _ subject: Subject, outcome: ActivityOutcome, source: String? = nil, ruleID: UUID? = nil, reason: String?, on db: DatabaseConnection
     ) async throws {
-        try await store.addActivity(
+        try await store.activity.add(
             ActivityEntry(customerID: subject.customerID, eventKind: subject.eventKind, summary: subject.summary, outcome: outcome.rawValue, source: source,
                           ruleID: ruleID, reason: reason),
             accountID: subject.accountID, on: db)

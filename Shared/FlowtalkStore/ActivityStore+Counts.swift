@@ -3,7 +3,7 @@ import Logging
 import PostgresNIO
 
 /// The hourly counters statistics are read from (`hourly_counts`).
-extension DispatchStore {
+extension ActivityStore {
     /// Counter rows per account, hour and metric that writes spread over (readers sum them; migration 10).
     static let countShards = 16
 
@@ -33,5 +33,22 @@ extension DispatchStore {
             FROM unnest(\(metrics)::text[], \(metrics.map { Int64(deltas[$0]!) })::int8[]) AS d(metric, delta)
             ON CONFLICT (account_id, hour, metric, shard) DO UPDATE SET count = hourly_counts.count + EXCLUDED.count
             """, logger: logger)
+    }
+
+    /// Sums of the hourly counters per local day of `timeZone`, for `from`…`to` (inclusive, `YYYY-MM-DD`).
+    /// Counters are per UTC hour: in a zone whose offset is not a whole hour, an hour is counted on the day it starts.
+    package func dailyCounts(accountID: UUID, from: String, to: String, timeZone: String) async throws -> [String: [String: Int]] {
+        let rows = try await client.query(
+            """
+            SELECT to_char((hour AT TIME ZONE \(timeZone))::date, 'YYYY-MM-DD'), metric, sum(count)::int8
+            FROM hourly_counts
+            WHERE account_id = \(accountID)
+              AND hour >= (\(from)::date::timestamp AT TIME ZONE \(timeZone))
+              AND hour < ((\(to)::date + 1)::timestamp AT TIME ZONE \(timeZone))
+            GROUP BY 1, 2
+            """, logger: logger)
+        var days: [String: [String: Int]] = [:]
+        for try await (day, metric, count) in rows.decode((String, String, Int64).self) { days[day, default: [:]][metric] = Int(count) }
+        return days
     }
 }

@@ -2,23 +2,53 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// One activity-log entry as the dashboard shows it.
-package struct ActivityItem: Sendable, Codable, Equatable {
-    package var id: String
-    package var occurred_at: Date
-    package var customer_id: String?
-    package var event_kind: String
+/// One activity-log entry. `summary` is at most 80 characters of the customer's text.
+package struct ActivityEntry: Sendable {
+    package var customerID: String?
+    package var eventKind: String
     package var summary: String?
-    package var reply_summary: String?
     package var outcome: String
     package var source: String?
-    package var rule_id: String?
+    package var ruleID: UUID?
     package var reason: String?
-    package var latency_ms: Int?
+    package var latencyMs: Int?
+    /// The start of what was sent (80 characters).
+    package var replySummary: String?
+    /// How much of a text the log keeps.
+    package static let summaryLength = 80
+
+    package init(customerID: String?, eventKind: String, summary: String?, outcome: String, source: String? = nil, ruleID: UUID? = nil,
+                 reason: String? = nil, latencyMs: Int? = nil, replySummary: String? = nil) {
+        self.customerID = customerID
+        self.eventKind = eventKind
+        self.summary = summary.map { String($0.prefix(Self.summaryLength)) }
+        self.outcome = outcome
+        self.source = source
+        self.ruleID = ruleID
+        self.reason = reason
+        self.latencyMs = latencyMs
+        self.replySummary = replySummary.map { String($0.prefix(Self.summaryLength)) }
+    }
 }
 
-/// Statistics and the activity log of one account. Every statement is scoped by the account id.
-package struct AnalyticsStore: Sendable {
+/// An activity-log entry as stored, with its id and time.
+package struct ActivityRecord: Sendable, Equatable {
+    package var id: Int64
+    package var occurredAt: Date
+    package var customerID: String?
+    package var eventKind: String
+    package var summary: String?
+    package var replySummary: String?
+    package var outcome: String
+    package var source: String?
+    package var ruleID: UUID?
+    package var reason: String?
+    package var latencyMs: Int?
+}
+
+/// The activity log and the hourly counters (`activity`, `hourly_counts`, in ActivityStore+Counts): dispatch writes them
+/// as it decides; analytics reads and purges them. Every statement about an account is scoped by its id.
+package struct ActivityStore: Sendable {
     package let client: Database
     package let logger: Logger
     /// Activity entries are kept this long (the privacy policy's 90 days).
@@ -31,6 +61,37 @@ package struct AnalyticsStore: Sendable {
     package init(client: Database, logger: Logger) {
         self.client = client
         self.logger = logger
+    }
+
+    /// Writes one entry, in the caller's transaction (with the decision it records).
+    package func add(_ entry: ActivityEntry, accountID: UUID, on connection: DatabaseConnection) async throws {
+        try await connection.query(
+            """
+            INSERT INTO activity (account_id, customer_id, event_kind, summary, outcome, source, rule_id, reason, latency_ms, reply_summary)
+            VALUES (\(accountID), \(entry.customerID), \(entry.eventKind), \(entry.summary), \(entry.outcome), \(entry.source), \(entry.ruleID),
+                    \(entry.reason), \(entry.latencyMs), \(entry.replySummary))
+            """, logger: logger)
+    }
+
+    /// The last exchanges with a customer within `minutes`, oldest first, as the activity log keeps them (the customer's
+    /// text and the start of the answer, 80 characters each). Used only when the business turned memory on.
+    package func recentTurns(accountID: UUID, customerID: String, minutes: Int, limit: Int) async throws -> [(customer: String, business: String?)] {
+        let rows = try await client.query(
+            """
+            SELECT summary, reply_summary FROM activity
+            WHERE account_id = \(accountID) AND customer_id = \(customerID) AND summary IS NOT NULL AND event_kind IN ('message', 'postback')
+              AND occurred_at > now() - \(minutes) * interval '1 minute'
+            ORDER BY occurred_at DESC, id DESC LIMIT \(limit)
+            """, logger: logger)
+        var turns: [(customer: String, business: String?)] = []
+        for try await (customer, business) in rows.decode((String, String?).self) { turns.append((customer, business)) }
+        return turns.reversed()
+    }
+
+    /// Erases an account's activity entries (Meta's data-deletion callback), in the caller's transaction. The hourly
+    /// counts hold no personal data and stay.
+    package func erase(accountID: UUID, on db: DatabaseConnection) async throws {
+        try await db.query("DELETE FROM activity WHERE account_id = \(accountID)", logger: logger)
     }
 
     /// Whether PostgreSQL knows the time zone (IANA names such as `Europe/Paris`, and `UTC`).
@@ -55,23 +116,6 @@ package struct AnalyticsStore: Sendable {
         return ""
     }
 
-    /// Sums of the hourly counters per local day of `timeZone`, for `from`…`to` (inclusive, `YYYY-MM-DD`).
-    /// Counters are per UTC hour: in a zone whose offset is not a whole hour, an hour is counted on the day it starts.
-    package func dailyCounts(accountID: UUID, from: String, to: String, timeZone: String) async throws -> [String: [String: Int]] {
-        let rows = try await client.query(
-            """
-            SELECT to_char((hour AT TIME ZONE \(timeZone))::date, 'YYYY-MM-DD'), metric, sum(count)::int8
-            FROM hourly_counts
-            WHERE account_id = \(accountID)
-              AND hour >= (\(from)::date::timestamp AT TIME ZONE \(timeZone))
-              AND hour < ((\(to)::date + 1)::timestamp AT TIME ZONE \(timeZone))
-            GROUP BY 1, 2
-            """, logger: logger)
-        var days: [String: [String: Int]] = [:]
-        for try await (day, metric, count) in rows.decode((String, String, Int64).self) { days[day, default: [:]][metric] = Int(count) }
-        return days
-    }
-
     /// Webhook→reply latency percentiles of replies sent in the range (from the activity log, so at most 90 days back).
     package func latency(accountID: UUID, from: String, to: String, timeZone: String) async throws -> (p50: Double?, p95: Double?, samples: Int) {
         let rows = try await client.query(
@@ -87,26 +131,9 @@ package struct AnalyticsStore: Sendable {
         return (nil, nil, 0)
     }
 
-    /// The account's rules' keywords by id (lower-case), to name the rules in the statistics.
-    package func ruleKeywords(accountID: UUID) async throws -> [String: [String]] {
-        var result: [String: [String]] = [:]
-        for try await (id, keywords) in try await client.query(
-            "SELECT id, keywords FROM reply_rules WHERE account_id = \(accountID)", logger: logger
-        ).decode((UUID, [String]).self) { result[id.uuidString.lowercased()] = keywords }
-        return result
-    }
-
-    package func iceBreakerQuestions(accountID: UUID) async throws -> [Int: String] {
-        var result: [Int: String] = [:]
-        for try await (position, question) in try await client.query(
-            "SELECT position, question FROM ice_breakers WHERE account_id = \(accountID)", logger: logger
-        ).decode((Int16, String).self) { result[Int(position)] = question }
-        return result
-    }
-
     /// A page of the activity log, newest first: entries older than `before` (an entry id), of one outcome if given.
     /// Returns one more than `limit` when there is a next page.
-    package func activity(accountID: UUID, limit: Int, before: Int64?, outcome: String?) async throws -> [ActivityItem] {
+    package func activity(accountID: UUID, limit: Int, before: Int64?, outcome: String?) async throws -> [ActivityRecord] {
         let rows = try await client.query(
             """
             SELECT id, occurred_at, customer_id, event_kind, summary, reply_summary, outcome, source, rule_id, reason, latency_ms
@@ -114,14 +141,14 @@ package struct AnalyticsStore: Sendable {
             WHERE account_id = \(accountID) AND (\(before)::int8 IS NULL OR id < \(before)) AND (\(outcome)::text IS NULL OR outcome = \(outcome))
             ORDER BY id DESC LIMIT \(limit + 1)
             """, logger: logger)
-        var items: [ActivityItem] = []
+        var items: [ActivityRecord] = []
         for try await (id, at, customer, kind, summary, reply, outcome, source, rule, reason, latency) in rows.decode(
             (Int64, Date, String?, String, String?, String?, String, String?, UUID?, String?, Int?).self)
         {
             items.append(
-                ActivityItem(
-                    id: String(id), occurred_at: at, customer_id: customer, event_kind: kind, summary: summary, reply_summary: reply, outcome: outcome,
-                    source: source, rule_id: rule?.uuidString.lowercased(), reason: reason, latency_ms: latency))
+                ActivityRecord(
+                    id: id, occurredAt: at, customerID: customer, eventKind: kind, summary: summary, replySummary: reply, outcome: outcome,
+                    source: source, ruleID: rule, reason: reason, latencyMs: latency))
         }
         return items
     }
@@ -162,5 +189,4 @@ package struct AnalyticsStore: Sendable {
         ).decode((Int, Double?, Double?, Int?).self) { return row }
         return (0, nil, nil, nil)
     }
-
 }

@@ -1,0 +1,150 @@
+import FlowtalkCore
+import Foundation
+import Logging
+import PostgresNIO
+import ReplyRules
+
+/// Whether an AI call may be made for a message.
+package enum AIReservation: Sendable, Equatable {
+    case granted
+    /// The account used its daily budget of calls.
+    case budgetExhausted
+    /// This conversation had its share of AI answers for the last 24 hours.
+    case conversationLimit
+}
+
+/// The state of one conversation when an event is handled.
+package struct ConversationState: Sendable {
+    package let lastReplyAt: Date?
+    package let pausedUntil: Date?
+}
+
+/// A reply row.
+package struct ReplyRecord: Sendable, Equatable {
+    package let id: Int64
+    package let state: String
+    package let source: String
+    package let ruleID: UUID?
+    /// Why the fallback text was chosen (`ai_budget_exhausted`, …).
+    package var note: String? = nil
+}
+
+/// Conversations and what was answered in them: `conversations`, `replies`, `sent_messages`, `handled_events` and the
+/// AI usage ledger (`ai_usage`, in ConversationStore+AI). Dispatch writes them; auth erases them with an account.
+package struct ConversationStore: Sendable {
+    package let client: Database
+    package let logger: Logger
+
+    package init(client: PostgresClient, logger: Logger) {
+        self.init(client: Database(client), logger: logger)
+    }
+
+    package init(client database: Database, logger: Logger) {
+        self.client = database
+        self.logger = logger
+    }
+
+    /// Forgets handled-event markers older than `days`, in batches; returns how many.
+    package func purgeHandledEvents(olderThanDays days: Int) async throws -> Int {
+        try await client.deleteInBatches(
+            """
+            WITH gone AS (DELETE FROM handled_events WHERE ctid IN (
+                SELECT ctid FROM handled_events WHERE handled_at < now() - \(days) * interval '1 day' LIMIT 5000)
+                RETURNING 1)
+            SELECT count(*) FROM gone
+            """, batch: 5000, logger: logger)
+    }
+
+    /// Claims the handling of an event: true the first time, false when a run before this one already decided it.
+    package func markHandled(mid: String, kind: String, accountID: UUID, on connection: DatabaseConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            "INSERT INTO handled_events (mid, kind, account_id) VALUES (\(mid), \(kind), \(accountID)) ON CONFLICT DO NOTHING RETURNING 1",
+            logger: logger)
+        for try await _ in rows.decode(Int.self) { return true }
+        return false
+    }
+
+    /// Records a customer message's time and returns the conversation's state, locking its row for the transaction.
+    package func touchConversation(accountID: UUID, customerID: String, customerMessageAt: Date?, on connection: DatabaseConnection) async throws
+        -> ConversationState
+    {
+        let rows = try await connection.query(
+            """
+            INSERT INTO conversations (account_id, customer_id, last_customer_message_at) VALUES (\(accountID), \(customerID), \(customerMessageAt))
+            ON CONFLICT (account_id, customer_id) DO UPDATE SET last_customer_message_at =
+                GREATEST(conversations.last_customer_message_at, EXCLUDED.last_customer_message_at)
+            RETURNING last_reply_at, paused_until
+            """, logger: logger)
+        for try await (lastReply, paused) in rows.decode((Date?, Date?).self) { return ConversationState(lastReplyAt: lastReply, pausedUntil: paused) }
+        return ConversationState(lastReplyAt: nil, pausedUntil: nil)
+    }
+
+    package func pause(accountID: UUID, customerID: String, minutes: Int, on connection: DatabaseConnection) async throws {
+        try await connection.query(
+            """
+            INSERT INTO conversations (account_id, customer_id, paused_until) VALUES (\(accountID), \(customerID), now() + \(minutes) * interval '1 minute')
+            ON CONFLICT (account_id, customer_id) DO UPDATE SET paused_until = EXCLUDED.paused_until
+            """, logger: logger)
+    }
+
+    /// Commits a reply as `sending` (unique per inbound message) and stamps the conversation's last reply.
+    package func beginReply(
+        accountID: UUID, inboundMID: String, customerID: String, source: String, ruleID: UUID?, state: String = "sending", note: String? = nil,
+        on connection: DatabaseConnection
+    ) async throws -> Int64 {
+        let rows = try await connection.query(
+            """
+            INSERT INTO replies (account_id, inbound_mid, customer_id, state, source, rule_id, note)
+            VALUES (\(accountID), \(inboundMID), \(customerID), \(state), \(source), \(ruleID), \(note)) RETURNING id
+            """, logger: logger)
+        var id: Int64 = 0
+        for try await value in rows.decode(Int64.self) { id = value }
+        // The cooldown starts when something is going out; a `pending` AI reply may still end in nothing.
+        if state == "sending" {
+            try await connection.query(
+                "UPDATE conversations SET last_reply_at = now() WHERE account_id = \(accountID) AND customer_id = \(customerID)", logger: logger)
+        }
+        return id
+    }
+
+    package func reply(inboundMID: String) async throws -> ReplyRecord? {
+        let rows = try await client.query("SELECT id, state, source, rule_id, note FROM replies WHERE inbound_mid = \(inboundMID)", logger: logger)
+        for try await (id, state, source, rule, note) in rows.decode((Int64, String, String, UUID?, String?).self) {
+            return ReplyRecord(id: id, state: state, source: source, ruleID: rule, note: note)
+        }
+        return nil
+    }
+
+    /// Moves a reply from one state to another; false if it was not in `from` (someone else got there first).
+    package func transition(replyID: Int64, from: String, to: String, error: String? = nil, on connection: DatabaseConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            UPDATE replies SET state = \(to), error = \(error), finished_at = CASE WHEN \(to) IN ('sent', 'failed', 'unknown', 'skipped') THEN now() END
+            WHERE id = \(replyID) AND state = \(from) RETURNING 1
+            """, logger: logger)
+        for try await _ in rows.decode(Int.self) { return true }
+        return false
+    }
+
+    package func recordSent(messageIDs: [String], accountID: UUID, replyID: Int64, on connection: DatabaseConnection) async throws {
+        guard !messageIDs.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO sent_messages (mid, account_id, reply_id) SELECT unnest(\(messageIDs)::text[]), \(accountID), \(replyID)
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+    }
+
+    package func isOwnMessage(mid: String) async throws -> Bool {
+        for try await _ in try await client.query("SELECT 1 FROM sent_messages WHERE mid = \(mid)", logger: logger).decode(Int.self) { return true }
+        return false
+    }
+
+    /// Erases an account's conversations: their state, replies, sent-message ids and handled-event markers (Meta's
+    /// data-deletion callback), in the caller's transaction. The AI usage ledger holds no personal data and stays.
+    package func eraseConversations(accountID: UUID, on db: DatabaseConnection) async throws {
+        for table in ["conversations", "replies", "sent_messages", "handled_events"] {
+            try await db.query("DELETE FROM \(unescaped: table) WHERE account_id = \(accountID)", logger: logger)
+        }
+    }
+}
