@@ -23,11 +23,16 @@ if [ "${BROWSER_TEST:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
 fi
 # A watchdog: a hung test would otherwise hold CI until its own limit, saying nothing. Past TEST_TIMEOUT_SECONDS
 # (default 1800) the run is stopped and the tests that started and never ended are named.
+# `timeout` runs the tests in a process group of their own, which Ctrl-C does not reach: the trap passes it on.
 log=$(mktemp /tmp/flowtalk-swift-test.XXXXXX)
+timeout --kill-after=10 "${TEST_TIMEOUT_SECONDS:-1800}" swift test --skip-build "$@" > >(tee "$log") 2>&1 &
+tests=$!
+trap 'kill -TERM -- "-$tests" 2>/dev/null || true' INT TERM
 set +e
-timeout --kill-after=10 "${TEST_TIMEOUT_SECONDS:-1800}" swift test --skip-build "$@" 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
+wait "$tests"
+status=$?
 set -e
+trap - INT TERM
 if [ "$status" = 124 ] || [ "$status" = 137 ]; then
     echo "swift test did not finish within ${TEST_TIMEOUT_SECONDS:-1800} s; tests that started and never ended:" >&2
     python3 scripts/unfinished-tests.py "$log" >&2

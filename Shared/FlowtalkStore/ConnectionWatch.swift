@@ -22,7 +22,12 @@ final class ConnectionWatch: Sendable {
 
     /// Runs `operation` (a call on `connection`) and returns its result, or throws `DatabaseConnectionLost` as soon as
     /// the connection closes.
-    func race<T: Sendable>(_ connection: PostgresConnection, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    /// With `passingCancellation`, the caller's cancellation reaches the call's own task (for a wait that honours it, such
+    /// as a LISTEN session's); without it, a statement already sent runs to its end, as postgres-nio does anyway, so a
+    /// handler cancelled at its deadline still records what it did (a COMMIT is never cut off half-way).
+    func race<T: Sendable>(
+        _ connection: PostgresConnection, passingCancellation: Bool = false, _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
         if connection.isClosed { throw DatabaseConnectionLost() }
         let outcome = OneShot<T>()
         let token = watch(connection, onClose: { outcome.resume(.failure(DatabaseConnectionLost())) })
@@ -32,13 +37,12 @@ final class ConnectionWatch: Sendable {
             self.unwatch(connection, token)
             outcome.resume(result)
         }
-        // The call runs in a task of its own, which the caller's cancellation would not reach: pass it on, so that what
-        // honours cancellation (a LISTEN session's wait for notifications) ends with its caller. Before, a worker
-        // cancelled outside a graceful shutdown kept its LISTEN session until the session's 5-minute deadline.
+        // The call runs in a task of its own, which the caller's cancellation would not reach. A LISTEN session passes it
+        // on: before, a worker cancelled outside a graceful shutdown kept listening until the session's 5-minute deadline.
         return try await withTaskCancellationHandler {
             try await outcome.value()
         } onCancel: {
-            work.cancel()
+            if passingCancellation { work.cancel() }
         }
     }
 

@@ -89,7 +89,13 @@ package struct Database: Sendable {
                         raw.discard()
                         throw DatabaseTimeout(limit: limit)
                     }
-                    defer { leased.state.withLock { $0.connection = nil } }
+                    // Once the body is done the connection goes back to the pool: the deadline must not close it then.
+                    defer {
+                        leased.state.withLock { state in
+                            state.connection = nil
+                            state.done = true
+                        }
+                    }
                     return try await body(DatabaseConnection(raw: raw))
                 }
                 outcome.resume(.success(result))
@@ -100,12 +106,18 @@ package struct Database: Sendable {
         let timer = Task {
             try await Task.sleep(for: limit)
             // The deadline: close the connection so its queries fail now (a waiting lease is cancelled instead).
-            let raw = leased.state.withLock { state -> PostgresConnection? in
+            // Closed under the lock, so a body finishing meanwhile cannot have handed it back to the pool yet (close()
+            // only starts the close; its callbacks never take this lock).
+            let (leasedOne, done) = leased.state.withLock { state -> (Bool, Bool) in
+                guard !state.done else { return (false, true) }
                 state.expired = true
-                return state.connection
+                state.connection?.discard()
+                return (state.connection != nil, false)
             }
+            // A body that ended just now (a COMMIT confirmed, say) keeps its own outcome.
+            guard !done else { return }
             outcome.resume(.failure(DatabaseTimeout(limit: limit)))
-            if let raw { raw.discard() } else { work.cancel() }
+            if !leasedOne { work.cancel() }
         }
         defer { timer.cancel() }
         return try await withTaskCancellationHandler {
@@ -146,7 +158,8 @@ package struct Database: Sendable {
 
 /// The connection a `withConnection` call holds, and whether its deadline passed before the lease came.
 private final class LeaseState: Sendable {
-    let state = Mutex<(connection: PostgresConnection?, expired: Bool)>((nil, false))
+    /// The leased connection while the body runs; whether the deadline passed; whether the body has ended.
+    let state = Mutex<(connection: PostgresConnection?, expired: Bool, done: Bool)>((nil, false, false))
 }
 
 /// A leased connection whose calls fail as soon as it closes, instead of waiting for an answer that cannot come.
@@ -187,7 +200,7 @@ package struct DatabaseConnection: Sendable {
         on channel: String, logger: Logger, onStart: @escaping @Sendable () -> Void, onNotification: @escaping @Sendable () -> Void
     ) async throws {
         let raw = self.raw
-        try await ConnectionWatch.shared.race(raw) {
+        try await ConnectionWatch.shared.race(raw, passingCancellation: true) {
             try await raw.listen(on: channel) { notifications in
                 onStart()
                 for try await _ in notifications.cancelOnGracefulShutdown() { onNotification() }

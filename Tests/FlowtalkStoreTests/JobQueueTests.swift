@@ -43,9 +43,14 @@ func job(_ kind: String = "test", _ text: String = "x", key: String? = nil, conv
     NewJob(kind: kind, payload: ByteBuffer(string: text), dedupeKey: key, serializationKey: conversation, priority: priority, runAt: runAt, maxAttempts: maxAttempts)
 }
 
+/// One number from the database, through `Database`: after a fault (a connection closed at its deadline, a restart) a
+/// plain `PostgresClient.query` can be handed the dead connection and wait for ever (docs/reliability.md); this one
+/// fails instead, and `eventually` tries again. A fault test hung in CI this way.
 func count(_ client: PostgresClient, _ sql: String) async throws -> Int {
     var n = 0
-    for try await value in try await client.query(PostgresQuery(unsafeSQL: sql)).decode(Int.self) { n = value }
+    for try await value in try await Database(client).query(PostgresQuery(unsafeSQL: sql), logger: Logger.quiet("count")).decode(Int.self) {
+        n = value
+    }
     return n
 }
 

@@ -55,7 +55,7 @@ package struct MeBody: Decodable, Sendable {
         package let instagram: Instagram?
     }
     package struct Instagram: Decodable, Sendable {
-        package let username: String
+        package let username: String?
         package let instagram_user_id: String
         package let status: String
     }

@@ -40,7 +40,18 @@ package final class ServiceProcess: @unchecked Sendable {
     /// Polled, never `waitUntilExit`, which can miss the exit of a child started from a concurrency thread and wait for ever.
     package func exitStatus() async throws -> Int32 {
         if try await !waitForExit(timeout: .seconds(60)) { try await killHard() }
+        return try finishedStatus()
+    }
+
+    /// Foundation traps on the status of a process it still counts as running: a test fails instead.
+    private func finishedStatus() throws -> Int32 {
+        guard !process.isRunning else { throw StillRunning(name: name) }
         return process.terminationStatus
+    }
+
+    package struct StillRunning: Error, CustomStringConvertible {
+        let name: String
+        package var description: String { "\(name) is still running after SIGKILL" }
     }
 
     /// SIGTERM (a graceful shutdown), SIGKILL if it is still running 10 s later; the exit status.
@@ -48,7 +59,7 @@ package final class ServiceProcess: @unchecked Sendable {
     package func stop() async throws -> Int32 {
         if process.isRunning { process.terminate() }
         if try await !waitForExit(timeout: .seconds(10)) { try await killHard() }
-        return process.terminationStatus
+        return try finishedStatus()
     }
 
     /// SIGKILL: no graceful shutdown; leases and half-done work are left as they are.
