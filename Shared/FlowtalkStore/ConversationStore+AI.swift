@@ -41,7 +41,8 @@ extension ConversationStore {
         let rows = try await client.query(
             """
             WITH moved AS (
-                UPDATE replies SET state = 'sending', source = \(source), note = \(note) WHERE id = \(replyID) AND state = \(from)
+                UPDATE replies SET state = 'sending', source = \(source), note = \(note), sending_at = now()
+                WHERE id = \(replyID) AND state = \(from)
                 RETURNING account_id, customer_id),
             stamped AS (
                 UPDATE conversations c SET last_reply_at = now() FROM moved m WHERE c.account_id = m.account_id AND c.customer_id = m.customer_id)

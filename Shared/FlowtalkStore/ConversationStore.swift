@@ -94,8 +94,9 @@ package struct ConversationStore: Sendable {
     ) async throws -> Int64 {
         let rows = try await connection.query(
             """
-            INSERT INTO replies (account_id, inbound_mid, customer_id, state, source, rule_id, note)
-            VALUES (\(accountID), \(inboundMID), \(customerID), \(state), \(source), \(ruleID), \(note)) RETURNING id
+            INSERT INTO replies (account_id, inbound_mid, customer_id, state, source, rule_id, note, sending_at)
+            VALUES (\(accountID), \(inboundMID), \(customerID), \(state), \(source), \(ruleID), \(note),
+                    CASE WHEN \(state) = 'sending' THEN now() END) RETURNING id
             """, logger: logger)
         var id: Int64 = 0
         for try await value in rows.decode(Int64.self) { id = value }
@@ -119,7 +120,8 @@ package struct ConversationStore: Sendable {
     package func transition(replyID: Int64, from: String, to: String, error: String? = nil, on connection: DatabaseConnection) async throws -> Bool {
         let rows = try await connection.query(
             """
-            UPDATE replies SET state = \(to), error = \(error), finished_at = CASE WHEN \(to) IN ('sent', 'failed', 'unknown', 'skipped') THEN now() END
+            UPDATE replies SET state = \(to), error = \(error), finished_at = CASE WHEN \(to) IN ('sent', 'failed', 'unknown', 'skipped') THEN now() END,
+                sending_at = CASE WHEN \(to) = 'sending' THEN now() ELSE sending_at END
             WHERE id = \(replyID) AND state = \(from) RETURNING 1
             """, logger: logger)
         for try await _ in rows.decode(Int.self) { return true }

@@ -3,7 +3,7 @@ import Logging
 import PostgresNIO
 
 extension ConversationStore {
-    /// How long after a reply was begun an echo may still be its message: the AI answer and two Graph sends fit in it.
+    /// How long after a reply's latest send began an echo may still be its message: two Graph sends fit in it.
     package static let echoWindowSeconds = 120
 
     /// An echo of a message Flowtalk sent whose send was interrupted (its reply is `unknown`: a crash between the Graph
@@ -23,9 +23,10 @@ extension ConversationStore {
                   AND (state = 'unknown' OR (state = 'sent' AND error = 'confirmed_by_echo'
                        -- a reply is at most two messages: a confirmed one takes one more echo, then no more
                        AND (SELECT count(*) FROM sent_messages m WHERE m.reply_id = replies.id) < 2))
-                  AND to_timestamp(\(Double(echoAtMs) / 1000)) BETWEEN created_at - interval '5 seconds'
-                                                               AND created_at + \(Self.echoWindowSeconds) * interval '1 second'
-                ORDER BY created_at DESC LIMIT 1
+                  -- from when its latest send began: a reply parked for a retry is sent long after it was created
+                  AND to_timestamp(\(Double(echoAtMs) / 1000)) BETWEEN COALESCE(sending_at, created_at) - interval '5 seconds'
+                                                               AND COALESCE(sending_at, created_at) + \(Self.echoWindowSeconds) * interval '1 second'
+                ORDER BY COALESCE(sending_at, created_at) DESC LIMIT 1
                 FOR UPDATE
             )
             UPDATE replies r SET state = 'sent', error = 'confirmed_by_echo', finished_at = COALESCE(r.finished_at, now())

@@ -316,5 +316,12 @@ package enum FlowtalkMigrations {
                 // An echo that confirms an interrupted reply counts the reply's messages (at most two).
                 "CREATE INDEX sent_messages_reply ON sent_messages (reply_id)",
             ]),
+        Migration(
+            version: 12, name: "when a reply's latest send began",
+            statements: [
+                // An echo confirms an interrupted send when it comes soon after that send began. A reply parked for a
+                // retry (a 429 storm, an outage) is sent long after it was created, so the window is anchored here.
+                "ALTER TABLE replies ADD COLUMN sending_at timestamptz",
+            ]),
     ]
 }

@@ -160,6 +160,28 @@ actor FakeSender: ReplySender {
         }
     }
 
+    /// A reply parked for a retry is sent long after its row was created (a 429 storm, an outage). When that late send
+    /// is cut off, Instagram's echo of it must still confirm it: the window starts when the send began, not when the
+    /// reply was created. Before, the echo was taken for a person answering and the conversation was paused for an hour
+    /// (the 600-s chaos run logged one such pause, with no person in it).
+    @Test func theEchoOfALateResendConfirmsItInsteadOfPausingTheConversation() async throws {
+        try await Self.withHarness { (h: Harness) async throws in
+            await h.sender.failNext([.transient("HTTP 429"), .ambiguous("timeout")])
+            #expect(try await h.run(Self.message("price?", from: "c-6")) is JobFailure)
+            #expect(try await h.replyStates("c-6") == ["retry"])
+            // The retry comes ten minutes after the reply was begun.
+            try await h.client.query("UPDATE replies SET created_at = created_at - interval '10 minutes' WHERE customer_id = 'c-6'")
+            #expect(try await h.runQueued() == nil)
+            #expect(try await h.replyStates("c-6") == ["unknown"])
+            // Instagram had the message after all: its echo arrives now.
+            #expect(try await h.run(Self.message("Our prices start at 10 EUR.", from: "c-6", mid: "late-echo", echo: true)) == nil)
+            #expect(try await h.replyStates("c-6") == ["sent"])
+            let activity = try await h.activity("c-6")
+            #expect(activity.contains("replied:confirmed_by_echo"), "\(activity)")
+            #expect(!activity.contains("paused:human_reply"), "\(activity)")
+        }
+    }
+
     @Test func anEventWithoutASenderIsLoggedOnceWithoutACustomer() async throws {
         try await Self.withHarness { (h: Harness) async throws in
             let now = Int64(Date().timeIntervalSince1970 * 1000)
