@@ -76,54 +76,40 @@ package struct Database: Sendable {
     ) async throws -> Result {
         let limit = timeout ?? self.timeout
         let leased = LeaseState()
-        let outcome = OneShot<Result>()
         let client = self.client
-        let work = Task {
-            do {
-                let result = try await client.withConnection { raw in
-                    let expired = leased.state.withLock { state -> Bool in
-                        state.connection = raw
-                        return state.expired
-                    }
-                    if expired {
-                        raw.discard()
-                        throw DatabaseTimeout(limit: limit)
-                    }
-                    // Once the body is done the connection goes back to the pool: the deadline must not close it then.
-                    defer {
-                        leased.state.withLock { state in
-                            state.connection = nil
-                            state.done = true
-                        }
-                    }
-                    return try await body(DatabaseConnection(raw: raw))
+        // At the deadline the connection is closed so its queries fail now (a waiting lease is cancelled instead). It is
+        // closed under the lock, so a body finishing meanwhile cannot have handed it back to the pool yet (close() only
+        // starts the close; its callbacks never take this lock); a body that has ended keeps its own outcome.
+        return try await withDeadline(
+            limit,
+            expiry: {
+                let done = leased.state.withLock { state -> Bool in
+                    guard !state.done else { return true }
+                    state.expired = true
+                    state.connection?.discard()
+                    return false
                 }
-                outcome.resume(.success(result))
-            } catch {
-                outcome.resume(.failure(error))
+                return done ? nil : DatabaseTimeout(limit: limit)
             }
-        }
-        let timer = Task {
-            try await Task.sleep(for: limit)
-            // The deadline: close the connection so its queries fail now (a waiting lease is cancelled instead).
-            // Closed under the lock, so a body finishing meanwhile cannot have handed it back to the pool yet (close()
-            // only starts the close; its callbacks never take this lock).
-            let (leasedOne, done) = leased.state.withLock { state -> (Bool, Bool) in
-                guard !state.done else { return (false, true) }
-                state.expired = true
-                state.connection?.discard()
-                return (state.connection != nil, false)
+        ) {
+            try await client.withConnection { raw in
+                let expired = leased.state.withLock { state -> Bool in
+                    state.connection = raw
+                    return state.expired
+                }
+                if expired {
+                    raw.discard()
+                    throw DatabaseTimeout(limit: limit)
+                }
+                // Once the body is done the connection goes back to the pool: the deadline must not close it then.
+                defer {
+                    leased.state.withLock { state in
+                        state.connection = nil
+                        state.done = true
+                    }
+                }
+                return try await body(DatabaseConnection(raw: raw))
             }
-            // A body that ended just now (a COMMIT confirmed, say) keeps its own outcome.
-            guard !done else { return }
-            outcome.resume(.failure(DatabaseTimeout(limit: limit)))
-            if !leasedOne { work.cancel() }
-        }
-        defer { timer.cancel() }
-        return try await withTaskCancellationHandler {
-            try await outcome.value()
-        } onCancel: {
-            work.cancel()
         }
     }
 

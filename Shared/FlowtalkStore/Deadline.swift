@@ -9,13 +9,23 @@ package struct HandlerTimeout: Error, CustomStringConvertible {
 /// Runs `operation` and returns its result, or throws `HandlerTimeout` once `limit` has passed, without waiting for an
 /// operation that does not stop when cancelled: the caller is never held past its deadline (DESIGN §5).
 package func withDeadline<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withDeadline(limit, expiry: { HandlerTimeout(limit: limit) }, operation)
+}
+
+/// Runs `operation` in a task of its own and returns its result; at `limit`, `expiry` runs and gives the error the
+/// caller gets at once (the operation is cancelled and left to end by itself), or nil when the operation is already
+/// ending and keeps its own outcome. The caller's cancellation reaches the operation.
+func withDeadline<T: Sendable>(
+    _ limit: Duration, expiry: @escaping @Sendable () -> (any Error)?, _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
     let outcome = OneShot<T>()
     let work = Task {
         do { outcome.resume(.success(try await operation())) } catch { outcome.resume(.failure(error)) }
     }
     let timer = Task {
         try await Task.sleep(for: limit)
-        outcome.resume(.failure(HandlerTimeout(limit: limit)))
+        guard let error = expiry() else { return }
+        outcome.resume(.failure(error))
         work.cancel()
     }
     defer { timer.cancel() }
