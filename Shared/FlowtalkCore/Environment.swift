@@ -95,3 +95,23 @@ package struct ConfigEnvironment: Sendable {
         return text.hasSuffix("/") ? String(text.dropLast()) : text
     }
 }
+
+/// `FLOWTALK_ENV`: `development` is the only mode that allows plain HTTP, plain SMTP on loopback and insecure cookies;
+/// anything else (the default, `production`) requires TLS wherever a secret or a session crosses a network.
+package enum DeploymentMode: String, Sendable, Equatable {
+    case development
+    case production
+
+    package var isDevelopment: Bool { self == .development }
+}
+
+extension ConfigEnvironment {
+    /// Reads `FLOWTALK_ENV` (`development` or `production`; unset is production).
+    package func deploymentMode() throws -> DeploymentMode {
+        guard let text = optional("FLOWTALK_ENV")?.lowercased() else { return .production }
+        guard let mode = DeploymentMode(rawValue: text) else {
+            throw ConfigurationError.malformed("FLOWTALK_ENV", "expected development or production")
+        }
+        return mode
+    }
+}
