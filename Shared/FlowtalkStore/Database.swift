@@ -92,24 +92,37 @@ package struct Database: Sendable {
                 return done ? nil : DatabaseTimeout(limit: limit)
             }
         ) {
-            try await client.withConnection { raw in
-                let expired = leased.state.withLock { state -> Bool in
-                    state.connection = raw
-                    return state.expired
-                }
-                if expired {
-                    raw.discard()
-                    throw DatabaseTimeout(limit: limit)
-                }
-                // Once the body is done the connection goes back to the pool: the deadline must not close it then.
-                defer {
-                    leased.state.withLock { state in
-                        state.connection = nil
-                        state.done = true
-                    }
-                }
-                return try await body(DatabaseConnection(raw: raw))
+            // A failure caused by the deadline closing the connection is the deadline's: whichever of the two outcomes
+            // reaches the caller first, it reads "timed out", never "connection lost".
+            do {
+                return try await Self.leaseRunning(client, leased, limit, body)
+            } catch {
+                if leased.state.withLock({ $0.expired }) { throw DatabaseTimeout(limit: limit) }
+                throw error
             }
+        }
+    }
+
+    private static func leaseRunning<Result: Sendable>(
+        _ client: PostgresClient, _ leased: LeaseState, _ limit: Duration, _ body: @escaping @Sendable (DatabaseConnection) async throws -> Result
+    ) async throws -> Result {
+        try await client.withConnection { raw in
+            let expired = leased.state.withLock { state -> Bool in
+                state.connection = raw
+                return state.expired
+            }
+            if expired {
+                raw.discard()
+                throw DatabaseTimeout(limit: limit)
+            }
+            // Once the body is done the connection goes back to the pool: the deadline must not close it then.
+            defer {
+                leased.state.withLock { state in
+                    state.connection = nil
+                    state.done = true
+                }
+            }
+            return try await body(DatabaseConnection(raw: raw))
         }
     }
 
