@@ -31,6 +31,6 @@ func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.common.host, port: configuration.common.port), serverName: nil),
-        services: runtime.services + [worker, RetentionScheduler(retention: retention, gate: runtime.gate, interval: configuration.retentionInterval)],
+        services: runtime.services + [worker, PeriodicScheduler("Retention purge", gate: runtime.gate, interval: configuration.retentionInterval, logger: runtime.logger) { try await retention.schedule() }],
         logger: runtime.logger)
 }

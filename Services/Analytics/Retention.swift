@@ -2,7 +2,6 @@ import FlowtalkStore
 import Foundation
 import Logging
 import NIOCore
-import ServiceLifecycle
 
 /// The 90-day retention of the activity log: a queue job (`analytics.retention_purge`), scheduled once per UTC hour
 /// with a dedupe key, so however many analytics replicas run, one of them purges at a time.
@@ -21,25 +20,5 @@ struct Retention: Sendable {
     /// Queues this hour's purge (a no-op when a replica already did).
     func schedule(now: Date = Date()) async throws {
         _ = try await queue.enqueue([RetentionPurgeJob.make(now: now)])
-    }
-}
-
-/// Schedules the purge at start and then every `interval`.
-struct RetentionScheduler: Service {
-    let retention: Retention
-    let gate: SchemaGate
-    let interval: Duration
-
-    func run() async throws {
-        try? await cancelWhenGracefulShutdown { await gate.wait() }
-        guard gate.isOpen else { return }
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await retention.schedule()
-            } catch {
-                retention.logger.warning("Retention purge could not be scheduled", metadata: ["error.type": "\(type(of: error))"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
     }
 }

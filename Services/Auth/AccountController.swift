@@ -18,6 +18,7 @@ struct AccountController: Sendable {
     let hasher: PasswordHasher
     let cookieSecure: Bool
     let trustedProxies: Set<String>
+    let throttle: SignInThrottle
     let logger: Logger
 
     static let minimumPasswordCharacters = 10
@@ -64,11 +65,19 @@ struct AccountController: Sendable {
         return try JSONResponse.make(Created(), status: .created)
     }
 
+    /// Sign-in. Failures are throttled per (email, client) with growing delays and bounded per email without ever refusing a
+    /// client that has not failed (`SignInThrottle`), so nobody can lock the owner out by failing on purpose.
     func login(_ request: Request, context: AuthRequestContext) async throws -> Response {
-        try await limiter.enforce("login:ip:\(address(request, context))", limit: 30, window: .seconds(300))
+        let client = address(request, context)
+        try await limiter.enforce("login:ip:\(client)", limit: 30, window: .seconds(300))
         let body = try await request.decode(as: Credentials.self, context: context)
         let email = (try? Self.canonicalEmail(body.email)) ?? body.email.lowercased()
-        try await limiter.enforce("login:email:\(email.prefix(254))", limit: 10, window: .seconds(900))
+        if let wait = try await throttle.begin(email: email, clientKey: client) {
+            context.logger.notice("Sign-in throttled")
+            throw APIError(
+                .tooManyRequests, code: "rate_limited",
+                message: "Too many failed sign-ins. Try again in \(wait) seconds, or reset your password.", headers: [.retryAfter: "\(wait)"])
+        }
         let found = try await accounts.credentials(email: email)
         // Unknown email: still verify against a real hash, so both cases take the same time.
         let stored = found?.1 ?? Self.dummyHash(hasher)
@@ -77,6 +86,7 @@ struct AccountController: Sendable {
             context.logger.notice("Sign-in refused")
             throw APIError.unauthorized("Email or password is incorrect.", code: "invalid_credentials")
         }
+        try await throttle.succeeded(email: email, clientKey: client)
         if hasher.needsRehash(hash) {
             let fresh = try await hashOffLoop(body.password)
             try await accounts.setPasswordHash(fresh, accountID: accountID)
@@ -106,7 +116,8 @@ struct AccountController: Sendable {
         let new_password: String
     }
 
-    /// Ends every other session of the account.
+    /// Ends every session of the account, this one included, and signs this browser in again under a new session id: a
+    /// session id that leaked before the change (the reason for many a change) is worthless after it.
     func changePassword(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let session = try context.requireSession()
         try await limiter.enforce("password:account:\(session.accountID)", limit: 10, window: .seconds(900))
@@ -118,8 +129,12 @@ struct AccountController: Sendable {
         try Self.checkPasswordPolicy(body.new_password)
         let fresh = try await hashOffLoop(body.new_password)
         try await accounts.setPasswordHash(fresh, accountID: session.accountID)
-        try await sessions.deleteAll(accountID: session.accountID, except: session.token)
-        return Response(status: .noContent)
+        try await sessions.deleteAll(accountID: session.accountID)
+        let token = try await sessions.create(accountID: session.accountID)
+        var response = Response(status: .noContent)
+        response.setCookie(sessionCookie(token: token, secure: cookieSecure))
+        context.logger.info("Password changed")
+        return response
     }
 
     // MARK: Helpers
@@ -159,14 +174,15 @@ struct AccountController: Sendable {
         }
     }
 
-    /// At least 10 characters, at most 1,024 bytes, no NUL, not one of the most common passwords. No composition rules.
+    /// At least 10 characters, at most 1,024 bytes, no NUL, not one of the 30,000 most common passwords nor one of them
+    /// dressed up with a few digits or symbols (`CommonPasswords`). No composition rules.
     static func checkPasswordPolicy(_ password: String) throws {
         if password.utf8.count > PasswordHasher.maximumBytes { throw passwordError(.tooLong) }
         if password.utf8.contains(0) { throw passwordError(.containsNUL) }
         guard password.count >= minimumPasswordCharacters else {
             throw APIError.badRequest("Use at least \(minimumPasswordCharacters) characters.", code: "password_too_short")
         }
-        guard !CommonPasswords.list.contains(password.lowercased()) else {
+        guard !CommonPasswords.isCommon(password) else {
             throw APIError.badRequest("This password is too common; choose another.", code: "password_too_common")
         }
     }
@@ -193,15 +209,4 @@ final class DummyHashes: Sendable {
             return hash
         }
     }
-}
-
-/// A short list of the most used passwords (lower-cased), refused at sign-up and change.
-enum CommonPasswords {
-    static let list: Set<String> = [
-        "1234567890", "12345678910", "qwertyuiop", "password123", "password1234", "1q2w3e4r5t", "qwerty123456", "iloveyou123",
-        "0987654321", "1111111111", "0000000000", "123123123123", "abcdefghij", "passwordpassword", "qwertyqwerty", "1qaz2wsx3edc",
-        "letmein123", "welcome123", "administrator", "football123", "princess123", "sunshine123", "monkey1234", "dragon1234",
-        "baseball123", "superman123", "trustno1234", "qazwsxedcrfv", "asdfghjkl1", "zxcvbnm123", "passw0rd123", "changeme123",
-        "instagram123", "instagram1", "flowtalk123", "p@ssw0rd123", "1234qwerasdf", "q1w2e3r4t5", "a1b2c3d4e5", "9876543210",
-    ]
 }

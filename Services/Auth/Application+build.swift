@@ -14,6 +14,8 @@ func buildApplication(
     let runtime = ServiceRuntime(label: "flowtalk-auth", common: configuration.common, logger: logger, registry: registry)
     let sessions = SessionStore(client: runtime.database, logger: runtime.logger)
     let limiter = RateLimiter(client: runtime.database, logger: runtime.logger)
+    var throttle = SignInThrottle(client: runtime.database, logger: runtime.logger)
+    throttle.baseDelaySeconds = configuration.signInBaseDelaySeconds
     let hasher = try PasswordHasher(cost: configuration.bcryptCost, pepper: configuration.passwordPepper)
     let router = runtime.router(context: AuthRequestContext.self)
     DashboardRoutes(directory: configuration.dashboardDirectory, analyticsURL: configuration.analyticsURL, logger: runtime.logger).add(to: router)
@@ -22,7 +24,7 @@ func buildApplication(
         .add(middleware: SessionMiddleware(sessions: sessions))
     AccountController(
         client: runtime.database, sessions: sessions, limiter: limiter, hasher: hasher, cookieSecure: configuration.cookieSecure,
-        trustedProxies: configuration.trustedProxies, logger: runtime.logger
+        trustedProxies: configuration.trustedProxies, throttle: throttle, logger: runtime.logger
     ).add(to: api.group("auth"))
     AutomationController(client: runtime.database, logger: runtime.logger).add(to: api)
     let oauth = InstagramOAuth(configuration: configuration.instagram)
@@ -34,11 +36,23 @@ func buildApplication(
     DataRightsController(
         client: runtime.database, oauth: oauth, vault: configuration.vault, hasher: hasher, limiter: limiter,
         appSecret: configuration.instagram.appSecret, publicURL: configuration.publicURL, cookieSecure: configuration.cookieSecure,
-        logger: runtime.logger
+        trustedProxies: configuration.trustedProxies, logger: runtime.logger
     ).add(api: api, router: router)
+    // Auth's own jobs: the hourly purge of its tables.
+    let queue = JobQueue(client: runtime.database, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
+    let housekeeping = Housekeeping(database: runtime.database, queue: queue, logger: runtime.logger)
+    var workerConfiguration = JobWorkerConfiguration()
+    workerConfiguration.loops = 1
+    workerConfiguration.batchSize = 1
+    workerConfiguration.lease = .seconds(120)
+    workerConfiguration.heartbeat = .seconds(30)
+    let worker = JobWorker(queue: queue, handlers: housekeeping.handlers, configuration: workerConfiguration, ready: runtime.gate, logger: runtime.logger)
+    let scheduler = PeriodicScheduler("Auth purge", gate: runtime.gate, interval: configuration.purgeInterval, logger: runtime.logger) {
+        try await housekeeping.schedule()
+    }
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.common.host, port: configuration.common.port), serverName: nil),
-        services: runtime.services,
+        services: runtime.services + [worker, scheduler],
         logger: runtime.logger)
 }

@@ -26,6 +26,10 @@ struct AuthConfiguration: Sendable {
     /// `DASHBOARD_DIR`: the dashboard's static files; unset, `Services/Dashboard` is looked for from the working directory
     /// and from the executable's.
     var dashboardDirectory: String? = nil
+    /// How often the purge of expired sessions, OAuth states and counters is queued (once per hour; tests shorten it).
+    var purgeInterval: Duration = .seconds(3600)
+    /// The first wait after a client's free sign-in failures (`SignInThrottle`); tests lengthen it.
+    var signInBaseDelaySeconds = 1
 
     /// Every secret is given: there are no defaults to fall back on (tests pass FlowtalkTesting's TestSecrets).
     init(common: CommonConfiguration, publicURL: String = "http://127.0.0.1:8081", cookieSecure: Bool = true,

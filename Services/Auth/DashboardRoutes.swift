@@ -114,6 +114,13 @@ struct DashboardRoutes: Sendable {
         router.get("/api/config") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: config))
         }
+        // The strength meter's list: the same one the server refuses passwords from, so the two never disagree.
+        let passwordList = ByteBuffer(string: CommonPasswords.body)
+        router.get("/api/password-list") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "public, max-age=86400"],
+                body: .init(byteBuffer: passwordList))
+        }
     }
 
     func serve(_ path: String) throws -> Response {

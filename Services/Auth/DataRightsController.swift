@@ -21,7 +21,12 @@ struct DataRightsController: Sendable {
     let appSecret: Secret<String>
     let publicURL: String
     let cookieSecure: Bool
+    let trustedProxies: Set<String>
     let logger: Logger
+
+    /// Meta's callbacks per client address: Meta retries, but never at this rate; junk beyond it costs a 429, not a
+    /// signature check and a database call each.
+    static let metaLimit = (count: 300, window: Duration.seconds(300))
 
     func add(api: RouterGroup<AuthRequestContext>, router: Router<AuthRequestContext>) {
         api.get("account/export", use: export)
@@ -72,6 +77,7 @@ struct DataRightsController: Sendable {
 
     /// Meta: the person removed the app. The connection and its token are deleted; the Flowtalk account stays.
     func deauthorize(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        try await limitMeta(request, context)
         let userID = try await signedUserID(request, context)
         let connections = ConnectionStore(client: client, logger: logger)
         for account in try await connections.accounts(instagramUserID: userID) { try await connections.disconnect(accountID: account) }
@@ -82,6 +88,7 @@ struct DataRightsController: Sendable {
     /// Meta: the person asks for their data to be deleted. Everything derived from that Instagram account is erased
     /// (connection, token, conversations, replies, activity); the answer is the same for an unknown id.
     func dataDeletion(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        try await limitMeta(request, context)
         let userID = try await signedUserID(request, context)
         let code = Hex.encode((0..<12).map { _ in UInt8.random(in: 0...255) })
         try await AccountStore(client: client, logger: logger).eraseInstagramData(instagramUserID: userID, confirmationCode: code)
@@ -90,6 +97,7 @@ struct DataRightsController: Sendable {
 
     /// The status page Meta links the person to.
     func deletionStatus(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        try await limitMeta(request, context)
         let code = try context.parameters.require("code")
         guard code.count <= 64, code.allSatisfy({ $0.isHexDigit }) else { throw APIError.notFound }
         if let (status, at) = try await AccountStore(client: client, logger: logger).deletionRequest(code: code) {
@@ -102,6 +110,12 @@ struct DataRightsController: Sendable {
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
         }
         throw APIError.notFound
+    }
+
+    private func limitMeta(_ request: Request, _ context: AuthRequestContext) async throws {
+        let address = clientAddress(
+            peer: context.peerAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!], trustedProxies: trustedProxies)
+        try await limiter.enforce("meta:ip:\(address)", limit: Self.metaLimit.count, window: Self.metaLimit.window)
     }
 
     /// Reads and verifies `signed_request` (form field, parsed by `MetaSignedRequest`) and returns its `user_id`.

@@ -22,17 +22,23 @@ struct InstagramController: Sendable {
     var connections: ConnectionStore { ConnectionStore(client: client, logger: logger) }
 
     func add(to api: RouterGroup<AuthRequestContext>) {
-        api.get("instagram/connect", use: connect)
+        api.post("instagram/connect", use: connect)
         api.get("instagram/callback", use: callback)
         api.post("instagram/disconnect", use: disconnect)
     }
 
-    /// 302 to Instagram's authorize page with a single-use state, bound to this session, valid 10 minutes.
+    /// `{"authorize_url": …}`: Instagram's authorize page with a single-use state, bound to this session, valid 10 minutes;
+    /// the dashboard opens it. A POST (CSRF-checked like every state-changing route), so a cross-site link or image cannot
+    /// start a connection.
     func connect(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let session = try context.requireSession()
+        try await limiter.enforce("connect:account:\(session.accountID)", limit: 20, window: .seconds(900))
         let state = randomToken()
         try await connections.createOAuthState(state, accountID: session.accountID, sessionToken: session.token)
-        return Response(status: .found, headers: [.location: oauth.authorizeURL(redirectURI: redirectURI, state: state), .cacheControl: "no-store"])
+        struct Started: Encodable { let authorize_url: String }
+        var response = try JSONResponse.make(Started(authorize_url: oauth.authorizeURL(redirectURI: redirectURI, state: state)), status: .ok)
+        response.headers[.cacheControl] = "no-store"
+        return response
     }
 
     /// Instagram sends the business back here. Every outcome returns to the dashboard with a readable status.
@@ -68,6 +74,7 @@ struct InstagramController: Sendable {
     /// Deletes the token and the connection, and unsubscribes the webhooks (best effort: the token may be dead already).
     func disconnect(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let session = try context.requireSession()
+        try await limiter.enforce("disconnect:account:\(session.accountID)", limit: 20, window: .seconds(900))
         try await Self.disconnect(accountID: session.accountID, client: client, oauth: oauth, vault: vault, logger: logger)
         return Response(status: .noContent)
     }

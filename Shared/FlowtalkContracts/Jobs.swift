@@ -82,3 +82,13 @@ package enum RetentionPurgeJob {
         return NewJob(kind: kind, payload: ByteBuffer(), dedupeKey: "retention:\(hour)", serializationKey: "analytics:retention", maxAttempts: 3)
     }
 }
+
+/// The hourly purge of what can never be used again: expired sessions and OAuth states, finished rate-limit windows and
+/// forgotten sign-in failures (auth enqueues and handles it): once per UTC hour however many replicas run.
+package enum AuthPurgeJob {
+    package static let kind = "auth.purge"
+    package static func make(now: Date = Date()) -> NewJob {
+        let hour = Int(now.timeIntervalSince1970 / 3600)
+        return NewJob(kind: kind, payload: ByteBuffer(), dedupeKey: "auth_purge:\(hour)", serializationKey: "auth:purge", maxAttempts: 3)
+    }
+}

@@ -158,6 +158,14 @@ private func optional<T>(_ value: JSONValue?, _ read: (JSONValue) -> T?) throws 
 }
 
 private func optionalString(_ value: JSONValue?) throws -> String? { try optional(value) { $0.string } }
+/// Free text (a message, a payload, a title) without U+0000, which PostgreSQL's text cannot hold: refusing the delivery
+/// would lose its other events, and failing the insert would block the conversation until the job died (issue 12).
+private func optionalText(_ value: JSONValue?) throws -> String? { try optionalString(value).map(\.withoutNUL) }
+
+extension String {
+    /// The text without U+0000.
+    package var withoutNUL: String { contains("\u{0}") ? String(String.UnicodeScalarView(unicodeScalars.filter { $0 != "\u{0}" })) : self }
+}
 private func optionalBool(_ value: JSONValue?) throws -> Bool? { try optional(value) { $0.bool } }
 private func optionalObject(_ value: JSONValue?) throws -> JSONValue? { try optional(value) { $0.isObject ? $0 : nil } }
 
@@ -244,18 +252,18 @@ private struct Message {
 
     init(_ value: JSONValue) throws {
         mid = try optionalString(value["mid"])
-        text = try optionalString(value["text"])
+        text = try optionalText(value["text"])
         attachments = try optional(value["attachments"]) { $0.array }.map { list in
             try list.map { element in
                 guard element.isObject else { throw MalformedItem() }
-                return Attachment(type: try optionalString(element["type"]))
+                return Attachment(type: try optionalText(element["type"]))
             }
         }
         is_echo = try optionalBool(value["is_echo"])
         is_self = try optionalBool(value["is_self"])
         is_deleted = try optionalBool(value["is_deleted"])
         is_unsupported = try optionalBool(value["is_unsupported"])
-        quick_reply = try optionalObject(value["quick_reply"]).map { QuickReply(payload: try optionalString($0["payload"])) }
+        quick_reply = try optionalObject(value["quick_reply"]).map { QuickReply(payload: try optionalText($0["payload"])) }
         reply_to = try optionalObject(value["reply_to"]).map { ReplyTo(mid: try optionalString($0["mid"])) }
     }
 }
@@ -267,8 +275,8 @@ private struct Postback {
 
     init(_ value: JSONValue) throws {
         mid = try optionalString(value["mid"])
-        title = try optionalString(value["title"])
-        payload = try optionalString(value["payload"])
+        title = try optionalText(value["title"])
+        payload = try optionalText(value["payload"])
     }
 }
 
@@ -279,7 +287,7 @@ private struct Edit {
 
     init(_ value: JSONValue) throws {
         mid = try optionalString(value["mid"])
-        text = try optionalString(value["text"])
+        text = try optionalText(value["text"])
         num_edit = try FlexibleInt.read(value["num_edit"])
     }
 }

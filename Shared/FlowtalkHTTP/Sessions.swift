@@ -29,6 +29,9 @@ package struct SignedInRequestContext: SessionRequestContext {
         coreContext = .init(source: source)
         peerAddress = source.channel.peerIP
     }
+
+    /// JSON bodies, with U+0000 refused (400 `invalid_text`).
+    package var requestDecoder: StrictJSONDecoder { StrictJSONDecoder() }
 }
 
 extension SessionRequestContext {

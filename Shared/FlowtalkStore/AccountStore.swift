@@ -99,6 +99,7 @@ package struct AccountStore: Sendable {
             if let instagramUserID { try await queue.cancel(conversationsOf: instagramUserID, on: db) }
             try await queue.cancel(account: accountID, on: db)
             try await RateLimiter(client: client, logger: logger).forget(accountID: accountID, email: email, on: db)
+            try await SignInThrottle(client: client, logger: logger).forget(email: email, on: db)
             try await db.query("DELETE FROM accounts WHERE id = \(accountID)", logger: logger)
         }
     }

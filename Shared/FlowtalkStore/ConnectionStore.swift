@@ -143,4 +143,13 @@ package struct ConnectionStore: Sendable {
         ).decode(Int.self) { return true }
         return false
     }
+
+    /// Deletes OAuth states past their expiry (a round trip never finished). Returns how many.
+    package func purgeExpiredOAuthStates() async throws -> Int {
+        var deleted = 0
+        for try await _ in try await client.query("DELETE FROM oauth_states WHERE expires_at <= now() RETURNING 1", logger: logger).decode(Int.self) {
+            deleted += 1
+        }
+        return deleted
+    }
 }

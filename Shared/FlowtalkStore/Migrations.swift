@@ -323,5 +323,24 @@ package enum FlowtalkMigrations {
                 // retry (a 429 storm, an outage) is sent long after it was created, so the window is anchored here.
                 "ALTER TABLE replies ADD COLUMN sending_at timestamptz",
             ]),
+        Migration(
+            version: 14, name: "sign-in failures; indexes for the hourly purge",
+            statements: [
+                // Failed sign-ins per (email, client) and per email (client '*'): growing delays for one client, a bound
+                // across many clients that never blocks a client that has not failed. Successes are not counted.
+                """
+                CREATE TABLE sign_in_failures (
+                    email text NOT NULL,
+                    client text NOT NULL,
+                    failures integer NOT NULL DEFAULT 0,
+                    window_start timestamptz NOT NULL DEFAULT now(),
+                    last_failure_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (email, client)
+                )
+                """,
+                "CREATE INDEX sign_in_failures_last ON sign_in_failures (last_failure_at)",
+                "CREATE INDEX rate_limits_window ON rate_limits (window_start)",
+                "CREATE INDEX oauth_states_expiry ON oauth_states (expires_at)",
+            ]),
     ]
 }

@@ -57,6 +57,18 @@ package struct SessionStore: Sendable {
         try await client.query("DELETE FROM sessions WHERE token_hash = \(ByteBuffer(bytes: Self.hash(token)))", logger: logger)
     }
 
+    /// Deletes sessions past their absolute expiry or idle longer than `idle` (they can never be used again). Returns how many.
+    package func purgeExpired() async throws -> Int {
+        var deleted = 0
+        for try await _ in try await client.query(
+            """
+            DELETE FROM sessions WHERE expires_at <= now() OR last_seen_at <= now() - \(idle.components.seconds) * interval '1 second'
+            RETURNING 1
+            """, logger: logger
+        ).decode(Int.self) { deleted += 1 }
+        return deleted
+    }
+
     /// Ends every session of an account except, optionally, one.
     package func deleteAll(accountID: UUID, except token: String? = nil) async throws {
         let keep = ByteBuffer(bytes: token.map(Self.hash) ?? [])
@@ -82,6 +94,15 @@ package struct RateLimiter: Sendable {
     package func forget(accountID: UUID, email: String, on connection: DatabaseConnection) async throws {
         try await connection.query(
             "DELETE FROM rate_limits WHERE key LIKE \("%:account:\(accountID)") OR key = \("login:email:\(email)")", logger: logger)
+    }
+
+    /// Deletes counters whose window ended over a day ago (no limit here is longer than an hour). Returns how many.
+    package func purgeStale() async throws -> Int {
+        var deleted = 0
+        for try await _ in try await client.query(
+            "DELETE FROM rate_limits WHERE window_start < now() - interval '1 day' RETURNING 1", logger: logger
+        ).decode(Int.self) { deleted += 1 }
+        return deleted
     }
 
     /// Counts one attempt under `key`; returns nil when allowed, or the seconds until the window resets when over `limit`.

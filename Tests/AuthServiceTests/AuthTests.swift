@@ -50,15 +50,19 @@ final class Browser: @unchecked Sendable {
     }
 }
 
+/// `trustedProxies` with `.live` (a real socket from 127.0.0.1) lets a test speak as many clients through X-Forwarded-For.
 func withAuth(
-    logger: Logger = .quiet("auth"), cookieSecure: Bool = true, dashboardDirectory: String? = nil,
+    logger: Logger = .quiet("auth"), cookieSecure: Bool = true, dashboardDirectory: String? = nil, trustedProxies: Set<String> = [],
+    framework: TestingSetup = .router, signInBaseDelaySeconds: Int = 1,
     _ body: @Sendable @escaping (any TestClientProtocol, TestDatabase) async throws -> Void
 ) async throws {
     try await TestDatabase.withFresh { database in
         var configuration = AuthConfiguration(
-            common: CommonConfiguration(database: database.configuration, port: 0), cookieSecure: cookieSecure, passwordPepper: TestSecrets.passwordPepper, bcryptCost: TestSecrets.bcryptCost, instagram: TestSecrets.instagram(), vault: TokenVault.testing().vault)
+            common: CommonConfiguration(database: database.configuration, port: 0), cookieSecure: cookieSecure, passwordPepper: TestSecrets.passwordPepper, bcryptCost: TestSecrets.bcryptCost,
+            trustedProxies: trustedProxies, instagram: TestSecrets.instagram(), vault: TokenVault.testing().vault)
         configuration.dashboardDirectory = dashboardDirectory
-        try await buildApplication(configuration: configuration, logger: logger).test(.router) { client in
+        configuration.signInBaseDelaySeconds = signInBaseDelaySeconds
+        try await buildApplication(configuration: configuration, logger: logger).test(framework) { client in
             try await waitUntilReady(client)
             try await body(client, database)
         }
@@ -147,18 +151,28 @@ func errorCode(_ response: TestResponse) -> String? {
     @Test func passwordPolicy() async throws {
         try await withAuth { client, _ in
             let browser = Browser(client)
+            // Issue 12: the list had 40 entries; "manchester", "Password2024!" and "monkey123456" were accepted.
             for (password, code) in [("short", "password_too_short"), ("qwertyuiop", "password_too_common"), (String(repeating: "x", count: 1025), "password_too_long"),
-                                     ("has\\u0000nul-inside", "password_invalid")] {
+                                     ("has\\u0000nul-inside", "invalid_text")] {
                 let response = try await browser.send(.post, "/api/auth/signup", #"{"email":"p@example.com","password":"\#(password)"}"#)
                 #expect(response.status == .badRequest, "\(code)")
                 #expect(errorCode(response) == code)
             }
+            // The dashboard's meter reads the same list the server refuses from.
+            let list = try await browser.send(.get, "/api/password-list")
+            let words = String(buffer: list.body).split(separator: "\n")
+            #expect(list.status == .ok && words.count >= 10_000 && words.contains("manchester"))
             let bad = try await browser.send(.post, "/api/auth/signup", #"{"email":"not-an-email","password":"correct horse battery"}"#)
             #expect(errorCode(bad) == "invalid_email")
             // 73 bytes: bcrypt alone would ignore the last one.
             let long = String(repeating: "a", count: 72)
             try await browser.signUpAndIn("long@example.com", long + "X")
             #expect(try await browser.send(.post, "/api/auth/login", #"{"email":"long@example.com","password":"\#(long)Y"}"#).status == .unauthorized)
+            // Issue 12: the list had 40 entries; "manchester", "Password2024!" and "monkey123456" were accepted.
+            for password in ["manchester", "Password2024!", "monkey123456", "zzzzzzzzzzzz", "TERMINATOR", "!!Dragon2000"] {
+                let change = try await browser.send(.post, "/api/auth/password", #"{"current_password":"\#(long)X","new_password":"\#(password)"}"#)
+                #expect(change.status == .badRequest && errorCode(change) == "password_too_common", "\(password)")
+            }
         }
     }
 
@@ -193,10 +207,16 @@ func errorCode(_ response: TestResponse) -> String? {
             let laptop = Browser(client)
             try await phone.signUpAndIn("two@example.com")
             _ = try await laptop.send(.post, "/api/auth/login", #"{"email":"two@example.com","password":"correct horse battery"}"#)
+            let before = try #require(laptop.cookie)
             let change = try await laptop.send(.post, "/api/auth/password", #"{"current_password":"correct horse battery","new_password":"a brand new passphrase"}"#)
             #expect(change.status == .noContent)
             #expect(try await laptop.send(.get, "/api/auth/me").status == .ok)
             #expect(try await phone.send(.get, "/api/auth/me").status == .unauthorized)
+            // The browser that changed it was given a new session id; its old one (perhaps the stolen one) is dead too.
+            #expect(laptop.cookie != nil && laptop.cookie != before)
+            let stolen = Browser(client)
+            stolen.cookie = before
+            #expect(try await stolen.send(.get, "/api/auth/me").status == .unauthorized)
         }
     }
 }

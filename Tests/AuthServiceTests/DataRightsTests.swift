@@ -160,9 +160,10 @@ func seedConnectedHistory(_ database: TestDatabase, email: String, instagramID: 
         try await withAuth { client, _ in
             let ana = Browser(client)
             try await ana.signUpAndIn("oauth@example.com")
-            let connect = try await ana.send(.get, "/api/instagram/connect")
-            #expect(connect.status == .found)
-            let location = try #require(connect.headers[.location])
+            let connect = try await ana.send(.post, "/api/instagram/connect", "{}")
+            #expect(connect.status == .ok)
+            struct Started: Decodable { let authorize_url: String }
+            let location = try decodeJSON(Started.self, from: connect.body).authorize_url
             #expect(location.contains("scope=instagram_business_basic,instagram_business_manage_messages") && location.contains("state="))
             // A state that was never issued (or belongs to another session) goes back to the dashboard as an error.
             let forged = try await ana.send(.get, "/api/instagram/callback?code=abc&state=forged")
@@ -173,6 +174,26 @@ func seedConnectedHistory(_ database: TestDatabase, email: String, instagramID: 
             var last = HTTPResponse.Status.ok
             for _ in 0..<20 { last = try await ana.send(.get, "/api/instagram/callback?code=abc&state=forged").status }
             #expect(last == .tooManyRequests)
+        }
+    }
+
+    /// Starting a connection writes a single-use state bound to the session, so it is a same-origin POST: a cross-site link
+    /// or image (a GET) cannot start one, nor can a cross-site form. Past 20 starts in 15 minutes: 429.
+    @Test func startingAConnectionIsASameOriginPostAndRateLimited() async throws {
+        try await withAuth { client, _ in
+            let ana = Browser(client)
+            try await ana.signUpAndIn("connect@example.com")
+            let viaLink = try await ana.send(.get, "/api/instagram/connect")
+            #expect(viaLink.status != .found && viaLink.headers[.location] == nil)
+            let crossSite = try await ana.send(.post, "/api/instagram/connect", "{}", headers: [.origin: "https://evil.example", .secFetchSite: "cross-site"])
+            #expect(crossSite.status == .forbidden && errorCode(crossSite) == "cross_site_request")
+            #expect(try await Browser(client).send(.post, "/api/instagram/connect", "{}").status == .unauthorized)
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0..<21 { statuses.append(try await ana.send(.post, "/api/instagram/connect", "{}").status) }
+            #expect(statuses.prefix(20).allSatisfy { $0 == .ok } && statuses.last == .tooManyRequests)
+            var disconnects: [HTTPResponse.Status] = []
+            for _ in 0..<21 { disconnects.append(try await ana.send(.post, "/api/instagram/disconnect", "{}").status) }
+            #expect(disconnects.prefix(20).allSatisfy { $0 == .noContent } && disconnects.last == .tooManyRequests)
         }
     }
 }

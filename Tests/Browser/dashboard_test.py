@@ -90,7 +90,12 @@ class Steps:
         self.until("a password too short as the server counts it is refused in the page",
                    lambda: f"needs at least {minimum} characters" in self.text_of("#message") and "error" in self.el("#message").get_attribute("class"))
         assert not b.find_element(By.CSS_SELECTOR, "#app").is_displayed()
+        # The strength meter uses the server's list of 30,000 common passwords: "Manchester1!" is one of them, dressed up.
+        self.type("#signup-password", "Manchester1!")
+        self.until("the meter calls a dressed-up common password too common",
+                   lambda: "too common" in self.text_of("#signup-password-strength") and self.el("#signup-password-meter").get_attribute("value") == "0")
         self.type("#signup-password", password)
+        self.until("the meter rates the passphrase", lambda: self.text_of("#signup-password-strength") in ("Strength: good", "Strength: strong", "Strength: fair"))
         self.el("#signup-form button[type=submit], #signup-form input[type=submit]").click()
         self.until("signed in after sign-up", lambda: b.find_element(By.CSS_SELECTOR, "#app").is_displayed())
         self.until("the account's email shown", lambda: email in self.text_of("#account-email"))

@@ -68,9 +68,10 @@ import Testing
                 #expect(try await call(.POST, "/api/auth/login", #"{"email":"owner@example.com","password":"a long enough passphrase"}"#).0 == .ok)
 
                 // Connect: Flowtalk → Instagram's authorize page → back to the callback with a code.
-                let (connectStatus, connectHeaders, _) = try await call(.GET, "/api/instagram/connect")
-                #expect(connectStatus == .found)
-                let authorize = try #require(connectHeaders["Location"].first)
+                let (connectStatus, _, started) = try await call(.POST, "/api/instagram/connect", "{}")
+                #expect(connectStatus == .ok)
+                struct Started: Decodable { let authorize_url: String }
+                let authorize = try decodeJSON(Started.self, from: started).authorize_url
                 #expect(authorize.hasPrefix(sandboxURL + "/oauth/authorize?") && authorize.contains("client_id=e2e-app") && authorize.contains("state="))
                 let (approveStatus, approveHeaders, _) = try await call(.GET, authorize)
                 #expect(approveStatus == .found)

@@ -119,10 +119,15 @@ import Testing
         #expect(throws: WebhookPayloadError.unknownObject) { try parse(#"{"object":"page","entry":[]}"#) }
     }
 
-    @Test func nulAndNonLatinTextSurviveIntoTheEvent() throws {
-        let body = #"{"object":"instagram","entry":[{"id":"1","messaging":[{"sender":{"id":"c"},"recipient":{"id":"1"},"timestamp":1762022346848,"message":{"mid":"m","text":"a\u0000b مرحبا 👋🏽"}}]}]}"#
-        let event = try #require(try parse(body).events.first)
-        #expect(event.text == "a\u{0}b مرحبا 👋🏽")
+    /// Issue 12: a DM containing U+0000 failed its insert (PostgreSQL text cannot hold it) and blocked the conversation
+    /// until the job died. The NUL is dropped at ingest; the rest of the text, and of the delivery, is kept.
+    @Test func nulIsDroppedAndNonLatinTextSurvivesIntoTheEvent() throws {
+        let body = #"{"object":"instagram","entry":[{"id":"1","messaging":[{"sender":{"id":"c"},"recipient":{"id":"1"},"timestamp":1762022346848,"message":{"mid":"m","text":"a\u0000b مرحبا 👋🏽","quick_reply":{"payload":"P\u0000"}}},"#
+            + #"{"sender":{"id":"c"},"recipient":{"id":"1"},"timestamp":1762022346849,"postback":{"mid":"p","title":"\u0000T","payload":"X\u0000Y"}}]}]}"#
+        let events = try parse(body).events
+        let event = try #require(events.first)
+        #expect(event.text == "ab مرحبا 👋🏽" && event.quickReplyPayload == "P")
+        #expect(events.last?.postbackTitle == "T" && events.last?.postbackPayload == "XY")
         let roundTrip = try JSONDecoder().decode(InboundEvent.self, from: JSONEncoder().encode(event))
         #expect(roundTrip == event)
     }

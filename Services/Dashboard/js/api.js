@@ -12,6 +12,7 @@ const ERROR_WORDS = {
   password_too_long: 'This password is too long. Please choose a shorter one.',
   password_invalid: 'This password contains characters that cannot be used. Please choose another one.',
   invalid_email: 'Please enter a valid email address.',
+  invalid_text: 'The text contains an invisible NUL character that cannot be saved. Remove it and try again.',
   rate_limited: 'Too many attempts, wait a few minutes.',
   unauthorized: 'Please sign in again.',
   cross_site_request: 'Flowtalk refused this request for your safety. Reload the page and try again.',

@@ -5,6 +5,7 @@ import { api, report } from './api.js';
 import { notify } from './dom.js';
 import { showPasswordRule } from './password.js';
 import { startRouter } from './router.js';
+import { attachMeter } from './strength.js';
 import { setupAccount } from './pages/account.js';
 import { setupActivity } from './pages/activity.js';
 import { setupAI } from './pages/ai.js';
@@ -24,6 +25,10 @@ async function start() {
   setupActivity();
   setupAccount();
   startRouter();
+  for (const id of ['signup-password', 'new-password']) {
+    const input = document.getElementById(id);
+    if (input) attachMeter(input);
+  }
 
   const notice = takeInstagramNotice();
   showPasswordRule(); // also fetches /api/config, which the statistics need

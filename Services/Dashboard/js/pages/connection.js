@@ -1,4 +1,4 @@
-// The Instagram page: connection status, connect (a link to the OAuth start) and disconnect; the notice the OAuth
+// The Instagram page: connection status, connect (a POST that answers Instagram's authorize address) and disconnect; the notice the OAuth
 // callback leaves in the address.
 
 import { $, notify } from '../dom.js';
@@ -55,6 +55,20 @@ export function takeInstagramNotice() {
 
 export function setupConnection() {
   registerPage('connection', { load: loadConnection });
+
+  // Starting a connection changes state (a single-use OAuth state bound to this session), so it is a same-origin POST;
+  // the answer is Instagram's authorize page, opened in this tab.
+  $('#connect-button').addEventListener('click', async (event) => {
+    const button = event.currentTarget;
+    button.disabled = true;
+    try {
+      const started = await api('POST', '/api/instagram/connect', {});
+      window.location.assign(started.authorize_url);
+    } catch (err) {
+      report(err);
+      button.disabled = false;
+    }
+  });
 
   $('#disconnect-button').addEventListener('click', async (event) => {
     const ig = state.account && state.account.instagram;
