@@ -30,6 +30,11 @@ struct InstagramController: Sendable {
     /// 302 to Instagram's authorize page with a single-use state, bound to this session, valid 10 minutes.
     func connect(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let session = try context.requireSession()
+        guard try await AccountStore(client: client, logger: logger).emailVerified(accountID: session.accountID) else {
+            throw APIError.forbidden(
+                "Verify your email address before connecting Instagram: open the link we mailed you, or send it again from the dashboard.",
+                code: "email_unverified")
+        }
         let state = randomToken()
         try await connections.createOAuthState(state, accountID: session.accountID, sessionToken: session.token)
         return Response(status: .found, headers: [.location: oauth.authorizeURL(redirectURI: redirectURI, state: state), .cacheControl: "no-store"])

@@ -56,7 +56,7 @@ func withAuth(
 ) async throws {
     try await TestDatabase.withFresh { database in
         var configuration = AuthConfiguration(
-            common: CommonConfiguration(database: database.configuration, port: 0), cookieSecure: cookieSecure, passwordPepper: TestSecrets.passwordPepper, bcryptCost: TestSecrets.bcryptCost, instagram: TestSecrets.instagram(), vault: TokenVault.testing().vault)
+            common: CommonConfiguration(database: database.configuration, port: 0), cookieSecure: cookieSecure, passwordPepper: TestSecrets.passwordPepper, bcryptCost: TestSecrets.bcryptCost, instagram: TestSecrets.instagram(), vault: authTestVault)
         configuration.dashboardDirectory = dashboardDirectory
         try await buildApplication(configuration: configuration, logger: logger).test(.router) { client in
             try await waitUntilReady(client)

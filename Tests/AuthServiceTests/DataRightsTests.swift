@@ -157,9 +157,10 @@ func seedConnectedHistory(_ database: TestDatabase, email: String, instagramID: 
     }
 
     @Test func theOAuthCallbackRefusesForgedStatesAndIsRateLimited() async throws {
-        try await withAuth { client, _ in
+        try await withAuth { client, database in
             let ana = Browser(client)
             try await ana.signUpAndIn("oauth@example.com")
+            try await ana.verifyEmail("oauth@example.com", Mailbox(database: database))
             let connect = try await ana.send(.get, "/api/instagram/connect")
             #expect(connect.status == .found)
             let location = try #require(connect.headers[.location])
