@@ -4,7 +4,6 @@ activity log. Run by scripts/browser-test.sh (make test), which starts the servi
 
 import json
 import os
-import re
 import sys
 import time
 import traceback
@@ -15,6 +14,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
+
+import mail_walk
 
 DASHBOARD = os.environ["DASHBOARD_URL"]
 SANDBOX = os.environ["SANDBOX_URL"]
@@ -42,30 +43,6 @@ def post(url, body):
 def get(url):
     with urllib.request.urlopen(url, timeout=15) as response:
         return json.loads(response.read())
-
-
-def catcher_merged():
-    """Whether the sandbox's code has the mail catcher (GET /sandbox/mail): from then on the mail walk must run."""
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Services", "Sandbox")
-    for folder, _, names in os.walk(root):
-        for name in names:
-            if name.endswith(".swift") and "/sandbox/mail" in open(os.path.join(folder, name), encoding="utf-8").read():
-                return True
-    return False
-
-
-def mail_link(address, page, seen=()):
-    """The newest PUBLIC_URL/<page>?token=… link the sandbox's catcher received for `address` (any message shape: each
-    message's JSON must name the address and hold the link), not one of `seen`; None while there is none."""
-    data = get(SANDBOX + "/sandbox/mail")
-    messages = data.get("messages", data.get("mail", [])) if isinstance(data, dict) else data
-    pattern = re.compile(re.escape(DASHBOARD) + "/" + page + r"\?token=[A-Za-z0-9_\-]+")
-    links = []
-    for message in messages:
-        text = json.dumps(message).replace("\\/", "/")
-        if address in text:
-            links += [link for link in pattern.findall(text) if link not in seen]
-    return links[-1] if links else None
 
 
 class Steps:
@@ -222,63 +199,10 @@ class Steps:
         assert not errors, f"console errors: {errors}"
 
     def verify_by_mail(self, email):
-        """Opens the verification link mailed to `email` in the browser; the token leaves the address bar at once."""
-        b = self.browser
-        if not catcher_merged():
-            raise AssertionError("connecting Instagram needs a verified email, read from the sandbox's mail catcher "
-                                 "(GET /sandbox/mail), which is not in Services/Sandbox yet: merge the SMTP branch")
-        self.until(f"a verification mail for {email} in the sandbox", lambda: mail_link(email, "verify-email"))
-        b.get(mail_link(email, "verify-email"))
-        self.until("the link page says the address is verified", lambda: "is verified" in self.text_of("#link-result"))
-        assert "token=" not in b.current_url, f"the token stayed in the address bar: {b.current_url}"
+        mail_walk.verify_by_mail(self, email)
 
     def mail_walk(self):
-        """Sign-up → verification mail → sign in → forgot password → reset mail → the new password works, the old one
-        does not. Needs the sandbox's mail catcher and auth's mail worker sending to it (see scripts/browser-test.sh)."""
-        b = self.browser
-        email = f"mailwalk{int(time.time())}@example.com"
-        old, new = "the first mail walk passphrase", "the second mail walk passphrase"
-        self.step = "mail walk: sign up"
-        b.delete_all_cookies()
-        b.get(DASHBOARD + "/")
-        self.type("#signup-email", email)
-        self.type("#signup-password", old)
-        self.el("#signup-form button[type=submit]").click()
-        self.until("mail walk: signed in after sign-up", lambda: b.find_element(By.CSS_SELECTOR, "#app").is_displayed())
-        self.el("#logout-button").click()
-        self.el("#auth")
-        self.verify_by_mail(email)
-        self.el("#link-continue").click()
-        self.type("#login-email", email)
-        self.type("#login-password", old)
-        self.el("#login-form button[type=submit]").click()
-        self.until("mail walk: signed in, verified", lambda: b.find_element(By.CSS_SELECTOR, "#app").is_displayed()
-                   and not b.find_element(By.CSS_SELECTOR, "#verify-banner").is_displayed())
-        self.el("#logout-button").click()
-
-        self.step = "mail walk: forgot password"
-        self.el("#forgot-link").click()
-        self.type("#forgot-email", email)
-        self.el("#forgot-form button[type=submit]").click()
-        self.until("mail walk: the form says a link was sent if the account exists", lambda: "If an account exists" in self.text_of("#forgot-sent"))
-        self.until("mail walk: a reset mail in the sandbox", lambda: mail_link(email, "reset-password"))
-        b.get(mail_link(email, "reset-password"))
-        assert "token=" not in b.current_url, f"the token stayed in the address bar: {b.current_url}"
-        self.type("#reset-password", new)
-        self.type("#reset-password-again", new)
-        self.el("#reset-form button[type=submit]").click()
-        self.until("mail walk: the password was changed", lambda: "password was changed" in self.text_of("#link-result"))
-        self.snap("password-reset")
-
-        self.step = "mail walk: the old password no longer works"
-        b.get(DASHBOARD + "/")
-        self.type("#login-email", email)
-        self.type("#login-password", old)
-        self.el("#login-form button[type=submit]").click()
-        self.until("mail walk: the old password is refused", lambda: "incorrect" in self.text_of("#message"))
-        self.type("#login-password", new)
-        self.el("#login-form button[type=submit]").click()
-        self.until("mail walk: the new password signs in", lambda: b.find_element(By.CSS_SELECTOR, "#app").is_displayed())
+        mail_walk.walk(self)
 
 
 def main():
@@ -286,7 +210,7 @@ def main():
     steps = Steps(browser)
     try:
         steps.run()
-        if catcher_merged():
+        if mail_walk.catcher_merged():
             steps.mail_walk()
         else:
             print("browser test: the mail walk (sign-up → verification mail → reset mail) did NOT run: the sandbox has no "
