@@ -20,6 +20,8 @@ struct AccountController: Sendable {
     let trustedProxies: Set<String>
     let throttle: SignInThrottle
     let logger: Logger
+    /// The verification, reset and notice mails this controller queues.
+    let mails: AccountMails
 
     static let minimumPasswordCharacters = 10
     var accounts: AccountStore { AccountStore(client: client, logger: logger) }
@@ -40,6 +42,7 @@ struct AccountController: Sendable {
     struct AccountBody: Encodable {
         let id: String
         let email: String
+        let email_verified: Bool
         let created_at: Date
         let instagram: Instagram?
         struct Instagram: Encodable {
@@ -53,15 +56,29 @@ struct AccountController: Sendable {
 
     /// Always the same answer for a new and an already registered email (no enumeration); the password is hashed
     /// either way, so the two take the same time. Sign-up does not sign in: the dashboard signs in next.
+    /// A new or still unverified address is mailed a verification link (nothing of an existing account is taken over);
+    /// a verified one, a note to its owner: one mail queued in every case.
     func signup(_ request: Request, context: AuthRequestContext) async throws -> Response {
         try await limiter.enforce("signup:ip:\(address(request, context))", limit: 10, window: .seconds(3600))
         let body = try await request.decode(as: Credentials.self, context: context)
         let email = try Self.canonicalEmail(body.email)
         try Self.checkPasswordPolicy(body.password)
+        try await limiter.enforce("signup:email:\(email)", limit: 5, window: .seconds(3600))
         let hash = try await hashOffLoop(body.password)
-        _ = try await accounts.create(email: email, passwordHash: hash)
+        _ = try await accounts.signUp(
+            email: email, passwordHash: hash, lifetime: AccountMails.verificationLifetime, claimLifetime: AccountMails.resetLifetime
+        ) { [mails] outcome, token in
+            switch outcome {
+            case .created: [try mails.job(mails.verify(to: email, token: token))]
+            case .existingUnverified: [try mails.job(mails.finishSignUp(to: email, token: token))]
+            case .existingVerified: [try mails.job(mails.signupWithVerifiedAddress(to: email))]
+            }
+        }
         context.logger.info("Sign-up handled")
-        struct Created: Encodable { let status = "created", message = "If this address was not registered yet, the account is ready: sign in." }
+        struct Created: Encodable {
+            let status = "created"
+            let message = "If this address was not registered yet, the account is ready: sign in. We mailed a link to verify the address."
+        }
         return try JSONResponse.make(Created(), status: .created)
     }
 
@@ -122,13 +139,15 @@ struct AccountController: Sendable {
         let session = try context.requireSession()
         try await limiter.enforce("password:account:\(session.accountID)", limit: 10, window: .seconds(900))
         let body = try await request.decode(as: PasswordChange.self, context: context)
-        let stored = try await accounts.credentials(accountID: session.accountID)?.passwordHash ?? ""
+        let current = try await accounts.credentials(accountID: session.accountID)
+        let stored = current?.passwordHash ?? ""
         guard try await verifyOffLoop(body.current_password, stored) else {
             throw APIError.unauthorized("The current password is incorrect.", code: "invalid_credentials")
         }
         try Self.checkPasswordPolicy(body.new_password)
         let fresh = try await hashOffLoop(body.new_password)
-        try await accounts.setPasswordHash(fresh, accountID: session.accountID)
+        let notices = try current.map { [try mails.job(mails.passwordChanged(to: $0.email))] } ?? []
+        try await accounts.setPasswordHash(fresh, accountID: session.accountID, notices: notices)
         try await sessions.deleteAll(accountID: session.accountID)
         let token = try await sessions.create(accountID: session.accountID)
         var response = Response(status: .noContent)
@@ -143,15 +162,16 @@ struct AccountController: Sendable {
         guard let account = try await accounts.summary(accountID: accountID) else { throw APIError.unauthorized("Please sign in.") }
         let instagram = account.instagram.map { AccountBody.Instagram(username: $0.username, instagram_user_id: $0.instagramUserID, status: $0.status) }
         return try JSONResponse.make(
-            ["account": AccountBody(id: account.id.uuidString.lowercased(), email: account.email, created_at: account.createdAt, instagram: instagram)],
+            ["account": AccountBody(
+                id: account.id.uuidString.lowercased(), email: account.email, email_verified: account.emailVerified, created_at: account.createdAt, instagram: instagram)],
             status: status)
     }
 
-    private func address(_ request: Request, _ context: AuthRequestContext) -> String {
+    func address(_ request: Request, _ context: AuthRequestContext) -> String {
         clientAddress(peer: context.peerAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!], trustedProxies: trustedProxies)
     }
 
-    private func hashOffLoop(_ password: String) async throws -> String {
+    func hashOffLoop(_ password: String) async throws -> String {
         do {
             return try await NIOThreadPool.singleton.runIfActive { [hasher] in try hasher.hash(password) }
         } catch let error as PasswordError {
@@ -159,7 +179,7 @@ struct AccountController: Sendable {
         }
     }
 
-    private func verifyOffLoop(_ password: String, _ stored: String) async throws -> Bool {
+    func verifyOffLoop(_ password: String, _ stored: String) async throws -> Bool {
         try await NIOThreadPool.singleton.runIfActive { [hasher] in hasher.verify(password, against: stored) }
     }
 

@@ -22,10 +22,12 @@ func buildApplication(
     let api = router.group("api")
         .add(middleware: CSRFMiddleware(publicURL: configuration.publicURL))
         .add(middleware: SessionMiddleware(sessions: sessions))
-    AccountController(
+    let accountController = AccountController(
         client: runtime.database, sessions: sessions, limiter: limiter, hasher: hasher, cookieSecure: configuration.cookieSecure,
-        trustedProxies: configuration.trustedProxies, throttle: throttle, logger: runtime.logger
-    ).add(to: api.group("auth"))
+        trustedProxies: configuration.trustedProxies, throttle: throttle, logger: runtime.logger,
+        mails: AccountMails(vault: configuration.vault, publicURL: configuration.publicURL))
+    accountController.add(to: api.group("auth"))
+    accountController.addEmailFlows(auth: api.group("auth"), api: api)
     AutomationController(client: runtime.database, logger: runtime.logger).add(to: api)
     let oauth = InstagramOAuth(configuration: configuration.instagram)
     InstagramController(

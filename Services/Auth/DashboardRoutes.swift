@@ -30,6 +30,8 @@ struct DashboardRoutes: Sendable {
         "svg": "image/svg+xml", "png": "image/png", "ico": "image/x-icon",
     ]
     static let maximumFiles = 256
+    /// The dashboard pages that mailed links open (`PUBLIC_URL/<page>?token=…`).
+    static let linkPages = ["/verify-email", "/reset-password", "/confirm-email"]
     static let maximumFileBytes = 2 << 20
 
     /// Keyed by the path they are served at, e.g. `/js/main.js`.
@@ -108,6 +110,9 @@ struct DashboardRoutes: Sendable {
     func add<Context: RequestContext>(to router: Router<Context>) {
         router.get("/") { _, _ in try serve("/index.html") }
         router.get("/index.html") { _, _ in try serve("/index.html") }
+        // The pages of the mailed links (the token is in their query: the dashboard drops it from the address bar first,
+        // and every response carries `Referrer-Policy: no-referrer`).
+        for page in Self.linkPages { router.get(RouterPath(page)) { _, _ in try serve("/index.html") } }
         for path in files.keys.sorted() where path != "/index.html" {
             router.get(RouterPath(path)) { _, _ in try serve(path) }
         }

@@ -33,6 +33,11 @@ struct InstagramController: Sendable {
     func connect(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let session = try context.requireSession()
         try await limiter.enforce("connect:account:\(session.accountID)", limit: 20, window: .seconds(900))
+        guard try await AccountStore(client: client, logger: logger).emailVerified(accountID: session.accountID) else {
+            throw APIError.forbidden(
+                "Verify your email address before connecting Instagram: open the link we mailed you, or send it again from the dashboard.",
+                code: "email_unverified")
+        }
         let state = randomToken()
         try await connections.createOAuthState(state, accountID: session.accountID, sessionToken: session.token)
         struct Started: Encodable { let authorize_url: String }

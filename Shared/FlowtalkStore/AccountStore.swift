@@ -20,6 +20,8 @@ package struct AccountStore: Sendable {
         package let id: UUID
         package let email: String
         package let createdAt: Date
+        /// Whether the address was proven by a link mailed to it (migration 13).
+        package let emailVerified: Bool
         package let instagram: (username: String?, instagramUserID: String, status: String)?
     }
 
@@ -54,14 +56,27 @@ package struct AccountStore: Sendable {
         try await client.query("UPDATE accounts SET password_hash = \(hash) WHERE id = \(accountID)", logger: logger)
     }
 
+    /// Sets the password hash and queues `notices` (the "your password was changed" mail) in one transaction. Links still
+    /// out for a change of email or a reset stop working: whoever asked for them may have held the old password.
+    package func setPasswordHash(_ hash: String, accountID: UUID, notices: [NewJob]) async throws {
+        let queue = JobQueue(client: client, logger: logger)
+        try await client.withTransaction(logger: logger) { db in
+            try await db.query("UPDATE accounts SET password_hash = \(hash) WHERE id = \(accountID)", logger: logger)
+            try await db.query(
+                "DELETE FROM account_tokens WHERE account_id = \(accountID) AND purpose IN ('change_email', 'reset_password')", logger: logger)
+            try await queue.enqueue(notices, on: db)
+        }
+    }
+
     package func summary(accountID: UUID) async throws -> Summary? {
         let rows = try await client.query(
             """
-            SELECT a.id, a.email, a.created_at, c.username, c.ig_user_id, c.status
+            SELECT a.id, a.email, a.created_at, a.email_verified_at IS NOT NULL, c.username, c.ig_user_id, c.status
             FROM accounts a LEFT JOIN instagram_connections c ON c.account_id = a.id WHERE a.id = \(accountID)
             """, logger: logger)
-        for try await (id, email, created, username, igID, status) in rows.decode((UUID, String, Date, String?, String?, String?).self) {
-            return Summary(id: id, email: email, createdAt: created, instagram: igID.map { (username, $0, status ?? "active") })
+        for try await (id, email, created, verified, username, igID, status) in rows.decode((UUID, String, Date, Bool, String?, String?, String?).self) {
+            return Summary(
+                id: id, email: email, createdAt: created, emailVerified: verified, instagram: igID.map { (username, $0, status ?? "active") })
         }
         return nil
     }

@@ -324,6 +324,31 @@ package enum FlowtalkMigrations {
                 "ALTER TABLE replies ADD COLUMN sending_at timestamptz",
             ]),
         Migration(
+            version: 13, name: "email verification and single-use account tokens",
+            statements: [
+                // Accounts made before this migration start unverified (NULL): their address was never proven, and
+                // marking them verified would hand any squatted address a proof it never gave. Their owners keep signing in
+                // and their connections keep running; the dashboard asks them once to verify (one click and a link), and a
+                // password reset proves the address too.
+                "ALTER TABLE accounts ADD COLUMN email_verified_at timestamptz",
+                // Links mailed to an account: only the token's SHA-256 is kept. `email` is the address the link was sent
+                // to (for change_email: the new address); a link acts only while it still fits the account. One live token
+                // per account and purpose: a new one replaces the older. Consumed by deleting it in the transaction that
+                // acts on it. Lifetimes (set by the writer): 24 h to verify an address, 30 min to reset a password.
+                """
+                CREATE TABLE account_tokens (
+                    token_hash bytea PRIMARY KEY,
+                    account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    purpose text NOT NULL CHECK (purpose IN ('verify_email', 'reset_password', 'change_email')),
+                    email text NOT NULL,
+                    expires_at timestamptz NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                "CREATE UNIQUE INDEX account_tokens_account_purpose ON account_tokens (account_id, purpose)",
+                "CREATE INDEX account_tokens_expires ON account_tokens (expires_at)",
+            ]),
+        Migration(
             version: 14, name: "sign-in failures; indexes for the hourly purge",
             statements: [
                 // Failed sign-ins per (email, client) and per email (client '*'): growing delays for one client, a bound

@@ -74,6 +74,11 @@ package struct SessionStore: Sendable {
         let keep = ByteBuffer(bytes: token.map(Self.hash) ?? [])
         try await client.query("DELETE FROM sessions WHERE account_id = \(accountID) AND token_hash <> \(keep)", logger: logger)
     }
+
+    /// Ends every session of an account, in the caller's transaction (a password reset).
+    package func deleteAll(accountID: UUID, on connection: DatabaseConnection) async throws {
+        try await connection.query("DELETE FROM sessions WHERE account_id = \(accountID)", logger: logger)
+    }
 }
 
 /// Fixed-window counters in PostgreSQL, shared by every replica.
@@ -90,10 +95,12 @@ package struct RateLimiter: Sendable {
         self.logger = logger
     }
 
-    /// Forgets an account's counters (`…:account:<id>`) and its email's sign-in counter, in the caller's transaction.
+    /// Forgets an account's counters (`…:account:<id>`) and its email's sign-in, sign-up and reset counters, in the caller's
+    /// transaction.
     package func forget(accountID: UUID, email: String, on connection: DatabaseConnection) async throws {
+        let emailKeys = ["login", "signup", "reset"].map { "\($0):email:\(email)" }
         try await connection.query(
-            "DELETE FROM rate_limits WHERE key LIKE \("%:account:\(accountID)") OR key = \("login:email:\(email)")", logger: logger)
+            "DELETE FROM rate_limits WHERE key LIKE \("%:account:\(accountID)") OR key = ANY(\(emailKeys))", logger: logger)
     }
 
     /// Deletes counters whose window ended over a day ago (no limit here is longer than an hour). Returns how many.

@@ -59,7 +59,7 @@ func withAuth(
     try await TestDatabase.withFresh { database in
         var configuration = AuthConfiguration(
             common: CommonConfiguration(database: database.configuration, port: 0), cookieSecure: cookieSecure, passwordPepper: TestSecrets.passwordPepper, bcryptCost: TestSecrets.bcryptCost,
-            trustedProxies: trustedProxies, instagram: TestSecrets.instagram(), vault: TokenVault.testing().vault)
+            trustedProxies: trustedProxies, instagram: TestSecrets.instagram(), vault: authTestVault)
         configuration.dashboardDirectory = dashboardDirectory
         configuration.signInBaseDelaySeconds = signInBaseDelaySeconds
         try await buildApplication(configuration: configuration, logger: logger).test(framework) { client in

@@ -171,7 +171,8 @@ struct RuleBody: Decodable {
                 for try await kind in try await db.query("SELECT kind FROM jobs").decode(String.self) { kinds.append(kind) }
                 return kinds
             }
-            #expect(kinds == ["instagram.ice_breakers_sync"])
+            // (Besides the sign-up's verification mail.)
+            #expect(kinds.filter { $0 != MailJob.kind } == ["instagram.ice_breakers_sync"])
         }
     }
 }

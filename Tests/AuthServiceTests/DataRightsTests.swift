@@ -157,9 +157,10 @@ func seedConnectedHistory(_ database: TestDatabase, email: String, instagramID: 
     }
 
     @Test func theOAuthCallbackRefusesForgedStatesAndIsRateLimited() async throws {
-        try await withAuth { client, _ in
+        try await withAuth { client, database in
             let ana = Browser(client)
             try await ana.signUpAndIn("oauth@example.com")
+            try await ana.verifyEmail("oauth@example.com", Mailbox(database: database))
             let connect = try await ana.send(.post, "/api/instagram/connect", "{}")
             #expect(connect.status == .ok)
             struct Started: Decodable { let authorize_url: String }
@@ -180,9 +181,10 @@ func seedConnectedHistory(_ database: TestDatabase, email: String, instagramID: 
     /// Starting a connection writes a single-use state bound to the session, so it is a same-origin POST: a cross-site link
     /// or image (a GET) cannot start one, nor can a cross-site form. Past 20 starts in 15 minutes: 429.
     @Test func startingAConnectionIsASameOriginPostAndRateLimited() async throws {
-        try await withAuth { client, _ in
+        try await withAuth { client, database in
             let ana = Browser(client)
             try await ana.signUpAndIn("connect@example.com")
+            try await ana.verifyEmail("connect@example.com", Mailbox(database: database))
             let viaLink = try await ana.send(.get, "/api/instagram/connect")
             #expect(viaLink.status != .found && viaLink.headers[.location] == nil)
             let crossSite = try await ana.send(.post, "/api/instagram/connect", "{}", headers: [.origin: "https://evil.example", .secFetchSite: "cross-site"])

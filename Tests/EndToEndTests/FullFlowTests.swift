@@ -66,6 +66,12 @@ import Testing
                 }
                 #expect(try await call(.POST, "/api/auth/signup", #"{"email":"owner@example.com","password":"a long enough passphrase"}"#).0 == .created)
                 #expect(try await call(.POST, "/api/auth/login", #"{"email":"owner@example.com","password":"a long enough passphrase"}"#).0 == .ok)
+                // Only a verified address may connect Instagram: open the link of the queued verification mail.
+                let mails = try await JobQueue(client: client, logger: .quiet("mail")).waitingPayloads(kind: MailJob.kind)
+                let link = try #require(try mails.map { try MailJob.mail($0, vault: vault) }.first { $0.to == "owner@example.com" }?.text
+                    .components(separatedBy: .whitespacesAndNewlines).first { $0.hasPrefix(base + "/verify-email?token=") })
+                let verification = String(link.dropFirst((base + "/verify-email?token=").count))
+                #expect(try await call(.POST, "/api/auth/verify", #"{"token":"\#(verification)"}"#).0 == .ok)
 
                 // Connect: Flowtalk → Instagram's authorize page → back to the callback with a code.
                 let (connectStatus, _, started) = try await call(.POST, "/api/instagram/connect", "{}")

@@ -1,6 +1,8 @@
 // Flowtalk dashboard: the entry module (index.html loads it with <script type="module">). Native ES modules, no
 // build step, no inline code (strict CSP).
 
+// First: a mailed link's token leaves the address bar before anything else runs.
+import { linkFromAddress } from './link-token.js';
 import { api, report } from './api.js';
 import { notify } from './dom.js';
 import { showPasswordRule } from './password.js';
@@ -11,12 +13,21 @@ import { setupActivity } from './pages/activity.js';
 import { setupAI } from './pages/ai.js';
 import { setupConnection, takeInstagramNotice } from './pages/connection.js';
 import { setupIceBreakers } from './pages/ice-breakers.js';
+import { setupForgotPassword, showLinkPage } from './pages/links.js';
 import { setupRules } from './pages/rules.js';
 import { enterApp, setupSession, showSignedOut } from './pages/session.js';
 import { setupStats } from './pages/stats.js';
+import { setupVerifyBanner } from './pages/verify-banner.js';
 
 async function start() {
+  const link = linkFromAddress();
+  if (link) {
+    showLinkPage(link);
+    return;
+  }
   setupSession();
+  setupForgotPassword();
+  setupVerifyBanner();
   setupConnection();
   setupRules();
   setupIceBreakers();

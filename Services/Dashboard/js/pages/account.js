@@ -1,4 +1,4 @@
-// The account page: export (a plain link), change the password, delete the account.
+// The account page: export (a plain link), change the password, change the email, delete the account.
 
 import { $, notify } from '../dom.js';
 import { api, busy, formError } from '../api.js';
@@ -18,6 +18,17 @@ async function changePassword(form, current, next) {
   notify('Password changed. Your other devices have been signed out.');
 }
 
+async function changeEmail(form, email, password) {
+  try {
+    await api('POST', '/api/account/email', { email, password });
+  } catch (err) {
+    if (err.code === 'invalid_credentials') throw formError('The password is incorrect. Your email was not changed.', 401);
+    throw err;
+  }
+  form.reset();
+  notify(`We sent a link to ${email}. Your email changes when you open it; until then, sign in with the current one.`);
+}
+
 async function deleteAccount(password) {
   try {
     await api('DELETE', '/api/account', { password });
@@ -30,7 +41,7 @@ async function deleteAccount(password) {
 
 export function setupAccount() {
   registerPage('account', {
-    load: () => { $('#password-form').reset(); $('#delete-form').reset(); return showPasswordRule(); },
+    load: () => { $('#password-form').reset(); $('#email-form').reset(); $('#delete-form').reset(); return showPasswordRule(); },
   });
 
   $('#password-form').addEventListener('submit', (event) => {
@@ -40,6 +51,16 @@ export function setupAccount() {
     const next = $('#new-password').value;
     if (!current) { notify('Enter your current password.', true); $('#current-password').focus(); return; }
     busy(form, () => changePassword(form, current, next));
+  });
+
+  $('#email-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const email = $('#new-email').value.trim();
+    const password = $('#email-password').value;
+    if (!email) { notify('Enter the new email address.', true); $('#new-email').focus(); return; }
+    if (!password) { notify('Enter your password.', true); $('#email-password').focus(); return; }
+    busy(form, () => changeEmail(form, email, password));
   });
 
   $('#delete-form').addEventListener('submit', (event) => {

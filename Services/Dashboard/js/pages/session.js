@@ -5,6 +5,7 @@ import { api, busy, errorWords, formError, onSessionEnded, report } from '../api
 import { checkNewPassword } from '../password.js';
 import { resetPages, route } from '../router.js';
 import { state } from '../state.js';
+import { renderVerifyBanner } from './verify-banner.js';
 
 // Lists that show the previous account's data.
 const ACCOUNT_VIEWS = ['#rules-list', '#activity-list', '#stats-days', '#stats-rules', '#stats-ice-breakers', '#stats-skipped', '#stats-chart',
@@ -17,6 +18,7 @@ export function showSignedOut(message) {
   $('#app').hidden = true;
   $('#auth').hidden = false;
   $('#account-email').textContent = '';
+  renderVerifyBanner();
   ACCOUNT_VIEWS.forEach((sel) => $(sel).replaceChildren());
   $$('#app form').forEach((form) => form.reset());
   if (message) notify(message, false);
@@ -25,6 +27,7 @@ export function showSignedOut(message) {
 export function enterApp(account) {
   state.account = account;
   $('#account-email').textContent = account.email || '';
+  renderVerifyBanner();
   $('#login-form').reset();
   $('#signup-form').reset();
   $('#loading').hidden = true;
@@ -38,6 +41,7 @@ export async function refreshAccount() {
   const data = await api('GET', '/api/auth/me');
   state.account = data.account;
   $('#account-email').textContent = data.account.email || '';
+  renderVerifyBanner();
   return data.account;
 }
 
@@ -68,7 +72,7 @@ export function setupSession() {
       await api('POST', '/api/auth/signup', { email, password });
       try {
         const data = await api('POST', '/api/auth/login', { email, password });
-        notify('Welcome to Flowtalk! Your account is ready.');
+        notify('Welcome to Flowtalk! Your account is ready. We mailed you a link to verify your email address.');
         enterApp(data.account);
       } catch (err) {
         if (err.code === 'invalid_credentials') {
