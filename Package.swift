@@ -99,8 +99,11 @@ let package = Package(
             path: "Shared/AIReplies",
             swiftSettings: swiftSettings
         ),
+        // RE2 (Debian's libre2-dev) behind a C interface: the linear-time engine regex rules run on.
+        .target(name: "CRE2", path: "Shared/CRE2", linkerSettings: [.linkedLibrary("re2"), .linkedLibrary("stdc++")]),
         .target(
             name: "ReplyRules",
+            dependencies: ["CRE2"],
             path: "Shared/ReplyRules",
             swiftSettings: swiftSettings
         ),

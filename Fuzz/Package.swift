@@ -3,8 +3,8 @@
 // (.build-fuzz) with `--sanitize=fuzzer --sanitize=address`; the main package never sees this one.
 //
 // The modules below are the main package's pure sources, reached through symlinks (Sources/FlowtalkCore/*.swift,
-// Sources/AIReplies/*.swift, Sources/ReplyRules), under the same module names, so the code fuzzed is the code shipped
-// and `package` declarations stay visible. Only files without swift-crypto, NIO or Hummingbird are linked in, so a
+// Sources/AIReplies/*.swift, Sources/ReplyRules, Sources/CRE2), under the same module names, so the code fuzzed is
+// the code shipped and `package` declarations stay visible. Only files without swift-crypto, NIO or Hummingbird are linked in, so a
 // fuzz build compiles no dependency at all.
 import PackageDescription
 
@@ -18,7 +18,9 @@ let package = Package(
     name: "flowtalk-fuzz",
     targets: [
         .target(name: "FlowtalkCore", path: "Sources/FlowtalkCore"),
-        .target(name: "ReplyRules", path: "Sources/ReplyRules"),
+        // RE2 behind the main package's C interface (Debian's libre2-dev; the library itself is not instrumented).
+        .target(name: "CRE2", path: "Sources/CRE2", linkerSettings: [.linkedLibrary("re2"), .linkedLibrary("stdc++")]),
+        .target(name: "ReplyRules", dependencies: ["CRE2"], path: "Sources/ReplyRules"),
         .target(name: "AIReplies", dependencies: ["FlowtalkCore"], path: "Sources/AIReplies"),
         .target(name: "FuzzCheck", path: "Sources/FuzzCheck"),
         fuzzer("fuzz-webhook", ["FlowtalkCore"]),

@@ -1,4 +1,5 @@
-// Keyword-matching time per message for 10, 100 and 1,000 rules (issue #3's benchmark). Run with `make bench`
+// Keyword-matching time per message for 10, 100 and 1,000 rules (issue #3), then regex rules on ReDoS patterns
+// (issue 12, RegexBench.swift). Run with `make bench`
 // (release build). Prints the figures; asserts nothing.
 import Foundation
 import ReplyRules
@@ -47,3 +48,4 @@ for count in [10, 100, 1_000] {
     let buildMs = Double(build.components.seconds) * 1000 + Double(build.components.attoseconds) / 1e15
     print(String(format: "%5d   %10.2f   %10.2f   %16d", count, buildMs, perMessage, matched))
 }
+regexBenchmark()

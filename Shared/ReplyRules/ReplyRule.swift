@@ -10,7 +10,8 @@ package enum MatchType: String, Codable, Sendable, CaseIterable {
     case startsWith = "starts_with"
     /// Any single word of any keyword appears in the message.
     case anyWord = "any_word"
-    /// A keyword is a regular expression, matched against the normalised message (bounded; see `RuleValidator`).
+    /// A keyword is a regular expression in RE2 syntax, matched in linear time against the normalised message (see
+    /// `LinearRegex` and `RuleValidator`).
     case regex
 }
 

@@ -17,11 +17,12 @@ package struct RuleMatcher: Sendable {
         let rule: ReplyRule
         let rank: Int
         /// Compiled patterns of a regex rule, with the index of their keyword.
-        let regexes: [(keyword: Int, regex: SendableRegex)]
+        let regexes: [(keyword: Int, regex: LinearRegex)]
     }
 
-    /// The most characters of the normalised message regex rules see: a DM holds at most 1,000, and matching time grows
-    /// with the square of the length even for the patterns `RuleValidator` accepts.
+    /// The most characters of the normalised message regex rules see: a DM holds at most 1,000. RE2's matching time is
+    /// linear in the text, but also grows with the pattern's program (up to `LinearRegex.maximumProgramSize` steps per
+    /// byte when its automaton cache fills), so the cap keeps one pattern's worst case a fixed, small bound.
     package static let maximumRegexCharacters = 1_000
 
     private let rules: [Compiled]
@@ -61,14 +62,13 @@ package struct RuleMatcher: Sendable {
         }
 
         for (index, rule) in ordered.enumerated() {
-            var regexes: [(keyword: Int, regex: SendableRegex)] = []
+            var regexes: [(keyword: Int, regex: LinearRegex)] = []
             for (k, keyword) in rule.keywords.enumerated() {
                 switch rule.matchType {
                 case .regex:
-                    // A pattern saved before the validator's current limits could hold a worker for good: left out.
-                    if RuleValidator.patternProblem(keyword) == nil, let regex = try? Regex(keyword) {
-                        regexes.append((k, SendableRegex(regex: regex.ignoresCase())))
-                    }
+                    // Compiled once per rule set, case-insensitive; a pattern saved before the validator's current limits
+                    // (or one RE2 refuses) is left out.
+                    if case .success(let regex) = RuleValidator.compile(keyword) { regexes.append((k, regex)) }
                 case .anyWord:
                     for word in TextNormalizer.tokens(keyword) { add([word], rule: index, keyword: k, role: .positive) }
                 default:
@@ -179,14 +179,5 @@ package struct RuleMatcher: Sendable {
         guard let best else { return nil }
         let rule = rules[best.rank].rule
         return RuleMatch(ruleID: rule.id, reply: rule.reply, matchType: rule.matchType, keyword: rule.keywords[best.keyword])
-    }
-}
-
-/// A compiled pattern. Swift's `Regex` holds an immutable program, so sharing it across tasks is safe.
-struct SendableRegex: @unchecked Sendable {
-    let regex: Regex<AnyRegexOutput>
-
-    func matches(_ text: String) -> Bool {
-        (try? regex.firstMatch(in: text)) != nil
     }
 }

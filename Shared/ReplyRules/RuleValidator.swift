@@ -26,15 +26,42 @@ package enum RuleValidator {
         return problems
     }
 
-    /// Why a regular expression is refused: it must compile, be short, and have no construct whose matching time can
-    /// explode (nested or repeated choices, more than one repetition, backreferences, lookarounds; see
-    /// `PatternComplexity`). The matcher applies the same check to stored rules.
+    /// Why a regular expression is refused, in plain words quoting it; nil when it is fine. Patterns run on RE2
+    /// (`LinearRegex`), whose matching time is linear in the text whatever the pattern, so what is refused is what
+    /// does not compile, what RE2 cannot do (backreferences, lookarounds), and a program too large to run cheaply.
     package static func patternProblem(_ pattern: String) -> String? {
-        guard !pattern.isEmpty else { return "A pattern cannot be empty." }
-        guard pattern.count <= maximumPatternLength else { return "Keep patterns under \(maximumPatternLength) characters." }
-        guard (try? Regex(pattern)) != nil else { return "The pattern “\(pattern)” is not a valid regular expression." }
-        return PatternComplexity.problem(pattern)
+        if case .failure(let problem) = compile(pattern) { return problem.message }
+        return nil
     }
+
+    /// The compiled pattern, or why it is refused. The matcher compiles stored rules through this too, so a pattern
+    /// saved under older limits is left out rather than run.
+    package static func compile(_ pattern: String) -> Result<LinearRegex, PatternProblem> {
+        guard !pattern.isEmpty else { return .failure(PatternProblem(message: "A pattern cannot be empty.")) }
+        guard pattern.count <= maximumPatternLength else {
+            return .failure(PatternProblem(message: "Keep patterns under \(maximumPatternLength) characters."))
+        }
+        do {
+            return .success(try LinearRegex(pattern))
+        } catch {
+            let message = switch error {
+            case .backreference:
+                "The pattern “\(pattern)” uses a backreference (like \\1), which patterns do not support."
+            case .lookaround:
+                "The pattern “\(pattern)” uses a lookahead or lookbehind (like (?=…) or (?<!…)), which patterns do not support."
+            case .tooComplex:
+                "The pattern “\(pattern)” is too complex; make it shorter or split it into several keywords."
+            case .invalid(let reason):
+                "The pattern “\(pattern)” is not a valid regular expression (\(reason))."
+            }
+            return .failure(PatternProblem(message: message))
+        }
+    }
+}
+
+/// Why a pattern is refused, in words for the business owner.
+package struct PatternProblem: Error, Equatable, Sendable {
+    package let message: String
 }
 
 extension String {

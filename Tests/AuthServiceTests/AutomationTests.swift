@@ -50,7 +50,7 @@ struct RuleBody: Decodable {
 
             for (body, why) in [
                 (#"{"keywords":[],"reply":"x"}"#, "no keyword"), (#"{"keywords":["a"],"reply":""}"#, "no reply"),
-                (#"{"keywords":["(a+)+"],"match_type":"regex","reply":"x"}"#, "nested repetition"), (#"{"keywords":["a"],"match_type":"fuzzy","reply":"x"}"#, "type"),
+                (#"{"keywords":["(a)\\1"],"match_type":"regex","reply":"x"}"#, "backreference"), (#"{"keywords":["a"],"match_type":"fuzzy","reply":"x"}"#, "type"),
                 (#"{"keywords":"price","reply":"x"}"#, "wrong type"), ("not json", "not JSON"),
             ] {
                 let response = try await ana.send(.post, "/api/rules", body)
