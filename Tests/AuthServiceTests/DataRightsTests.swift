@@ -198,4 +198,19 @@ func seedConnectedHistory(_ database: TestDatabase, email: String, instagramID: 
             #expect(disconnects.prefix(20).allSatisfy { $0 == .noContent } && disconnects.last == .tooManyRequests)
         }
     }
+
+    /// Issue 12: Meta's callbacks had no rate limit. Past 300 in 5 minutes from one address, junk costs a 429, not a
+    /// signature check and a database call each; the status page counts too.
+    @Test func metaCallbacksAreRateLimitedPerAddress() async throws {
+        try await withAuth { client, _ in
+            var statuses: [HTTPResponse.Status] = []
+            for index in 0..<DataRightsController.metaLimit.count {
+                let uri = index % 3 == 2 ? "/meta/data-deletion/abc123" : (index % 2 == 0 ? "/meta/deauthorize" : "/meta/data-deletion")
+                statuses.append(index % 3 == 2 ? try await client.execute(uri: uri, method: .get).status : try await form(client, uri, "junk").status)
+            }
+            #expect(!statuses.contains(.tooManyRequests))
+            let over = try await form(client, "/meta/deauthorize", "junk")
+            #expect(over.status == .tooManyRequests && errorCode(over) == "rate_limited" && over.headers[.retryAfter] != nil)
+        }
+    }
 }
