@@ -15,14 +15,14 @@ func buildApplication(
     let sessions = SessionStore(client: runtime.database, logger: runtime.logger)
     let limiter = RateLimiter(client: runtime.database, logger: runtime.logger)
     let hasher = try PasswordHasher(cost: configuration.bcryptCost, pepper: configuration.passwordPepper)
-    let router = runtime.router(context: AuthRequestContext.self)
+    let router = runtime.router(context: AuthRequestContext.self, publicURL: configuration.publicURL)
     DashboardRoutes(directory: configuration.dashboardDirectory, analyticsURL: configuration.analyticsURL, logger: runtime.logger).add(to: router)
     let api = router.group("api")
         .add(middleware: CSRFMiddleware(publicURL: configuration.publicURL))
-        .add(middleware: SessionMiddleware(sessions: sessions))
+        .add(middleware: SessionMiddleware(sessions: sessions, cookies: configuration.sessionCookies))
     AccountController(
-        client: runtime.database, sessions: sessions, limiter: limiter, hasher: hasher, cookieSecure: configuration.cookieSecure,
-        trustedProxies: configuration.trustedProxies, logger: runtime.logger
+        client: runtime.database, sessions: sessions, limiter: limiter, hasher: hasher, cookies: configuration.sessionCookies,
+        trustedProxies: configuration.common.trustedProxies, logger: runtime.logger
     ).add(to: api.group("auth"))
     AutomationController(client: runtime.database, logger: runtime.logger).add(to: api)
     let oauth = InstagramOAuth(configuration: configuration.instagram)
@@ -33,12 +33,8 @@ func buildApplication(
     // Meta's callbacks come from Meta's servers: outside /api, so without the session and CSRF middleware.
     DataRightsController(
         client: runtime.database, oauth: oauth, vault: configuration.vault, hasher: hasher, limiter: limiter,
-        appSecret: configuration.instagram.appSecret, publicURL: configuration.publicURL, cookieSecure: configuration.cookieSecure,
+        appSecret: configuration.instagram.appSecret, publicURL: configuration.publicURL, cookies: configuration.sessionCookies,
         logger: runtime.logger
     ).add(api: api, router: router)
-    return Application(
-        router: router,
-        configuration: .init(address: .hostname(configuration.common.host, port: configuration.common.port), serverName: nil),
-        services: runtime.services,
-        logger: runtime.logger)
+    return try runtime.application(router: router, services: runtime.services)
 }

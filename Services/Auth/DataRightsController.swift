@@ -20,7 +20,7 @@ struct DataRightsController: Sendable {
     let limiter: RateLimiter
     let appSecret: Secret<String>
     let publicURL: String
-    let cookieSecure: Bool
+    let cookies: SessionCookies
     let logger: Logger
 
     func add(api: RouterGroup<AuthRequestContext>, router: Router<AuthRequestContext>) {
@@ -55,7 +55,7 @@ struct DataRightsController: Sendable {
         guard ok else { throw APIError.unauthorized("The password is incorrect.", code: "invalid_credentials") }
         try await Self.erase(accountID: session.accountID, email: email, client: client, oauth: oauth, vault: vault, logger: logger)
         var response = Response(status: .noContent)
-        response.setCookie(expiredSessionCookie(secure: cookieSecure))
+        response.setCookie(cookies.expired())
         context.logger.info("Account deleted")
         return response
     }
