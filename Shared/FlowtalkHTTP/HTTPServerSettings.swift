@@ -12,7 +12,9 @@ package struct HTTPServerSettings: Sendable {
     /// `TLS_CERT_FILE` and `TLS_KEY_FILE`, loaded: the server speaks HTTPS itself. Nil: plain HTTP (behind a proxy).
     package var tls: TLSConfiguration?
     /// A connection that sends nothing for this long — between requests, or before a request's head is complete (half a
-    /// request line, headers trickled in) — is closed.
+    /// request line, headers trickled in) — is closed (`HTTP_IDLE_TIMEOUT_SECONDS`, default 30). Behind a load balancer
+    /// that keeps connections to us open, set it above the balancer's own idle timeout, or the balancer may send a
+    /// request on a connection we are closing.
     package var idleTimeout: Duration = .seconds(30)
     /// The request head's limits: the headers together, one header, and how many (larger heads are refused).
     package var maxHeaderListBytes = 16 * 1024
@@ -22,8 +24,10 @@ package struct HTTPServerSettings: Sendable {
     /// Plain HTTP with the default limits (tests, the sandbox).
     package init(tls: TLSConfiguration? = nil) { self.tls = tls }
 
-    /// Reads `TLS_CERT_FILE` and `TLS_KEY_FILE` (PEM; both or neither). Errors name the variable, never a key.
+    /// Reads `TLS_CERT_FILE` and `TLS_KEY_FILE` (PEM; both or neither) and `HTTP_IDLE_TIMEOUT_SECONDS`. Errors name the
+    /// variable, never a key.
     package init(environment: ConfigEnvironment) throws {
+        idleTimeout = .seconds(try environment.int("HTTP_IDLE_TIMEOUT_SECONDS", default: 30, range: 1...3600))
         let certFile = environment.optional("TLS_CERT_FILE")
         let keyFile = environment.optional("TLS_KEY_FILE")
         switch (certFile, keyFile) {

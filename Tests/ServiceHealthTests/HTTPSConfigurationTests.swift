@@ -81,4 +81,10 @@ import Testing
         let direct = Self.production.merging(["TRUSTED_PROXIES": "", "TLS_CERT_FILE": pair.certificate, "TLS_KEY_FILE": pair.key]) { $1 }
         #expect(refusal(direct) { _ = try AuthConfiguration(environment: $0) } == nil)
     }
+
+    @Test func theIdleTimeoutCanBeRaisedAboveALoadBalancers() throws {
+        #expect(try HTTPServerSettings(environment: ConfigEnvironment([:])).idleTimeout == .seconds(30))
+        #expect(try HTTPServerSettings(environment: ConfigEnvironment(["HTTP_IDLE_TIMEOUT_SECONDS": "75"])).idleTimeout == .seconds(75))
+        #expect(refusal(["HTTP_IDLE_TIMEOUT_SECONDS": "0"]) { _ = try HTTPServerSettings(environment: $0) }?.contains("HTTP_IDLE_TIMEOUT_SECONDS") == true)
+    }
 }
