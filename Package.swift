@@ -79,7 +79,8 @@ let package = Package(
             name: "FlowtalkHTTP",
             dependencies: [
                 "FlowtalkCore", "FlowtalkStore", hummingbird, postgres, logging, metrics, lifecycle,
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
             ],
             path: "Shared/FlowtalkHTTP",
             swiftSettings: swiftSettings
@@ -158,6 +159,7 @@ let package = Package(
                                       .product(name: "HummingbirdTesting", package: "hummingbird"),
                                       .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         tests("ServiceHealthTests", ["FlowtalkCore", "AuthService", "DispatchService", "AnalyticsService", "IngestService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
-                                     .product(name: "HummingbirdTesting", package: "hummingbird")]),
+                                     .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                     .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOHTTP1", package: "swift-nio")]),
     ]
 )

@@ -29,7 +29,7 @@ url=$(scripts/pg.sh start "$tmp/pg" "$port")
 psql() { command psql "$url" -X -q -tA -v ON_ERROR_STOP=1 "$@"; }
 secret=burst-secret
 keys="burst:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
-common=(env -i PATH=/usr/bin:/bin FLOWTALK_ENV_FILE=/nonexistent DATABASE_URL="$url" HOST=127.0.0.1 LOG_LEVEL=warning
+common=(env -i PATH=/usr/bin:/bin FLOWTALK_ENV=development FLOWTALK_ENV_FILE=/nonexistent DATABASE_URL="$url" HOST=127.0.0.1 LOG_LEVEL=warning
     META_APP_SECRET=$secret META_VERIFY_TOKEN=vt TOKEN_ENCRYPTION_KEYS="$keys")
 
 ready() { for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$1/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }

@@ -20,7 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 DATABASE_URL=$(scripts/pg.sh start "$tmp/pg" "$(scripts/free-port.sh)")
-export DATABASE_URL FLOWTALK_ENV_FILE=/nonexistent LOG_LEVEL=warning HOST=127.0.0.1
+export DATABASE_URL FLOWTALK_ENV=development FLOWTALK_ENV_FILE=/nonexistent LOG_LEVEL=warning HOST=127.0.0.1
 export META_APP_SECRET="bench-$RANDOM$RANDOM" META_VERIFY_TOKEN=bench
 export TOKEN_ENCRYPTION_KEYS="bench:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
 export SANDBOX_DEMO_TOKEN="IGAA-bench-$RANDOM$RANDOM"

@@ -66,7 +66,7 @@ secret="bench-secret-$RANDOM$RANDOM"
 python3 scripts/bench/make_deliveries.py "$deliveries" "$secret" "$tmp/deliveries.tsv"
 ingest_port=$(scripts/free-port.sh)
 DATABASE_URL="$DATABASE_URL" HOST=127.0.0.1 PORT=$ingest_port META_APP_SECRET=$secret META_VERIFY_TOKEN=bench LOG_LEVEL=warning \
-    FLOWTALK_ENV_FILE=/nonexistent .build/release/flowtalk-ingest 2>"$tmp/ingest.log" &
+    FLOWTALK_ENV=development FLOWTALK_ENV_FILE=/nonexistent .build/release/flowtalk-ingest 2>"$tmp/ingest.log" &
 ingest_pid=$!
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$ingest_port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 wrk -t "$threads" -c "$clients" -d "${seconds}s" --latency -s scripts/bench/webhook.lua "http://127.0.0.1:$ingest_port/webhooks/instagram" \

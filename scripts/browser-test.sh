@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 common=(
-    env -i PATH=/usr/bin:/bin FLOWTALK_ENV_FILE=/nonexistent HOST=127.0.0.1 LOG_LEVEL=warning DATABASE_URL="$url"
+    env -i PATH=/usr/bin:/bin FLOWTALK_ENV=development FLOWTALK_ENV_FILE=/nonexistent HOST=127.0.0.1 LOG_LEVEL=warning DATABASE_URL="$url"
     META_APP_ID=browser-app META_APP_SECRET=browser-secret META_VERIFY_TOKEN=vt
     TOKEN_ENCRYPTION_KEYS="b1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
     PASSWORD_PEPPER=browser-pepper BCRYPT_COST=10 COOKIE_SECURE=false

@@ -757,7 +757,7 @@ async def main(state):
     token = "IGAA-chaos-" + hashlib.sha256(f"token{SEED}".encode()).hexdigest()[:24]
     sandbox_url = f"http://{LOOPBACK}:{sandbox_port}"
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",
-            "FLOWTALK_ENV_FILE": "/nonexistent", "LOG_LEVEL": "notice", "HOST": LOOPBACK, "META_APP_SECRET": run.secret,
+            "FLOWTALK_ENV": "development", "FLOWTALK_ENV_FILE": "/nonexistent", "LOG_LEVEL": "notice", "HOST": LOOPBACK, "META_APP_SECRET": run.secret,
             "META_VERIFY_TOKEN": "chaos", "TOKEN_ENCRYPTION_KEYS": "chaos:" + base64.b64encode(os.urandom(32)).decode(),
             "SANDBOX_DEMO_TOKEN": token}
 

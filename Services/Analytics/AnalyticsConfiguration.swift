@@ -18,6 +18,9 @@ struct AnalyticsConfiguration: Sendable {
     init(environment: ConfigEnvironment) throws {
         common = try CommonConfiguration(environment: environment, defaultPort: 8084)
         publicURL = try environment.url("PUBLIC_URL", default: "http://127.0.0.1:8081")
+        // Outside development: the dashboard origin CORS trusts, and this service itself, are HTTPS only.
+        try common.requireHTTPSFront()
+        try common.requireHTTPS(publicURL, variable: "PUBLIC_URL")
     }
 
     /// `scheme://host[:port]` of `PUBLIC_URL`, as browsers send it in `Origin`.

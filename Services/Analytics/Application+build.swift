@@ -15,7 +15,8 @@ func buildApplication(
     let router = runtime.router(context: AnalyticsRequestContext.self)
     // The dashboard is served by auth, on another origin: only it may read these answers, with its cookie.
     router.add(middleware: DashboardCORSMiddleware(origin: configuration.dashboardOrigin))
-    let api = router.group("api").add(middleware: SessionMiddleware(sessions: SessionStore(client: runtime.database, logger: runtime.logger)))
+    let api = router.group("api").add(middleware: SessionMiddleware(
+        sessions: SessionStore(client: runtime.database, logger: runtime.logger), cookies: SessionCookies(mode: configuration.common.mode)))
     StatsController(
         store: ActivityStore(client: runtime.database, logger: runtime.logger), automation: AutomationStore(client: runtime.database, logger: runtime.logger)
     ).add(to: api)
@@ -28,9 +29,7 @@ func buildApplication(
     workerConfiguration.lease = .seconds(120)
     workerConfiguration.heartbeat = .seconds(30)
     let worker = JobWorker(queue: queue, handlers: retention.handlers, configuration: workerConfiguration, ready: runtime.gate, logger: runtime.logger)
-    return Application(
+    return try runtime.application(
         router: router,
-        configuration: .init(address: .hostname(configuration.common.host, port: configuration.common.port), serverName: nil),
-        services: runtime.services + [worker, PeriodicScheduler("Retention purge", gate: runtime.gate, interval: configuration.retentionInterval, logger: runtime.logger) { try await retention.schedule() }],
-        logger: runtime.logger)
+        services: runtime.services + [worker, PeriodicScheduler("Retention purge", gate: runtime.gate, interval: configuration.retentionInterval, logger: runtime.logger) { try await retention.schedule() }])
 }

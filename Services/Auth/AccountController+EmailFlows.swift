@@ -107,7 +107,7 @@ extension AccountController {
         var response = try JSONResponse.make(
             LinkAnswer(status: "password_changed", message: "Your password was changed and every device signed out. Sign in with the new one."),
             status: .ok)
-        response.setCookie(expiredSessionCookie(secure: cookieSecure))
+        response.setCookie(cookies.expired())
         return response
     }
 

@@ -16,8 +16,8 @@ struct AccountController: Sendable {
     let sessions: SessionStore
     let limiter: RateLimiter
     let hasher: PasswordHasher
-    let cookieSecure: Bool
-    let trustedProxies: Set<String>
+    let cookies: SessionCookies
+    let trustedProxies: TrustedProxies
     let throttle: SignInThrottle
     let logger: Logger
     /// The verification, reset and notice mails this controller queues.
@@ -109,10 +109,10 @@ struct AccountController: Sendable {
             try await accounts.setPasswordHash(fresh, accountID: accountID)
         }
         // A new session id at every sign-in; a session the browser already had is ended (no fixation).
-        if let previous = request.cookies[sessionCookieName]?.value, !previous.isEmpty { try await sessions.delete(token: previous) }
+        if let previous = request.cookies[cookies.name]?.value, !previous.isEmpty { try await sessions.delete(token: previous) }
         let token = try await sessions.create(accountID: accountID)
         var response = try await accountResponse(accountID, status: .ok)
-        response.setCookie(sessionCookie(token: token, secure: cookieSecure))
+        response.setCookie(cookies.cookie(token: token))
         context.logger.info("Signed in")
         return response
     }
@@ -120,7 +120,7 @@ struct AccountController: Sendable {
     func logout(_ request: Request, context: AuthRequestContext) async throws -> Response {
         if let session = context.session { try await sessions.delete(token: session.token) }
         var response = Response(status: .noContent)
-        response.setCookie(expiredSessionCookie(secure: cookieSecure))
+        response.setCookie(cookies.expired())
         return response
     }
 
@@ -151,7 +151,7 @@ struct AccountController: Sendable {
         try await sessions.deleteAll(accountID: session.accountID)
         let token = try await sessions.create(accountID: session.accountID)
         var response = Response(status: .noContent)
-        response.setCookie(sessionCookie(token: token, secure: cookieSecure))
+        response.setCookie(cookies.cookie(token: token))
         context.logger.info("Password changed")
         return response
     }
@@ -167,8 +167,9 @@ struct AccountController: Sendable {
             status: status)
     }
 
+    /// The client's rate-limit key: its address through trusted proxies, an IPv6 client's /64 as one.
     func address(_ request: Request, _ context: AuthRequestContext) -> String {
-        clientAddress(peer: context.peerAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!], trustedProxies: trustedProxies)
+        trustedProxies.rateLimitKey(peer: context.peerAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!])
     }
 
     func hashOffLoop(_ password: String) async throws -> String {

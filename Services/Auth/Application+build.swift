@@ -17,14 +17,14 @@ func buildApplication(
     var throttle = SignInThrottle(client: runtime.database, logger: runtime.logger)
     throttle.baseDelaySeconds = configuration.signInBaseDelaySeconds
     let hasher = try PasswordHasher(cost: configuration.bcryptCost, pepper: configuration.passwordPepper)
-    let router = runtime.router(context: AuthRequestContext.self)
+    let router = runtime.router(context: AuthRequestContext.self, publicURL: configuration.publicURL)
     DashboardRoutes(directory: configuration.dashboardDirectory, analyticsURL: configuration.analyticsURL, logger: runtime.logger).add(to: router)
     let api = router.group("api")
         .add(middleware: CSRFMiddleware(publicURL: configuration.publicURL))
-        .add(middleware: SessionMiddleware(sessions: sessions))
+        .add(middleware: SessionMiddleware(sessions: sessions, cookies: configuration.sessionCookies))
     let accountController = AccountController(
-        client: runtime.database, sessions: sessions, limiter: limiter, hasher: hasher, cookieSecure: configuration.cookieSecure,
-        trustedProxies: configuration.trustedProxies, throttle: throttle, logger: runtime.logger,
+        client: runtime.database, sessions: sessions, limiter: limiter, hasher: hasher, cookies: configuration.sessionCookies,
+        trustedProxies: configuration.common.trustedProxies, throttle: throttle, logger: runtime.logger,
         mails: AccountMails(vault: configuration.vault, publicURL: configuration.publicURL))
     accountController.add(to: api.group("auth"))
     accountController.addEmailFlows(auth: api.group("auth"), api: api)
@@ -37,8 +37,8 @@ func buildApplication(
     // Meta's callbacks come from Meta's servers: outside /api, so without the session and CSRF middleware.
     DataRightsController(
         client: runtime.database, oauth: oauth, vault: configuration.vault, hasher: hasher, limiter: limiter,
-        appSecret: configuration.instagram.appSecret, publicURL: configuration.publicURL, cookieSecure: configuration.cookieSecure,
-        trustedProxies: configuration.trustedProxies, logger: runtime.logger
+        appSecret: configuration.instagram.appSecret, publicURL: configuration.publicURL, cookies: configuration.sessionCookies,
+        trustedProxies: configuration.common.trustedProxies, logger: runtime.logger
     ).add(api: api, router: router)
     // Auth's own jobs: the hourly purge of its tables.
     let queue = JobQueue(client: runtime.database, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
@@ -52,9 +52,5 @@ func buildApplication(
     let scheduler = PeriodicScheduler("Auth purge", gate: runtime.gate, interval: configuration.purgeInterval, logger: runtime.logger) {
         try await housekeeping.schedule()
     }
-    return Application(
-        router: router,
-        configuration: .init(address: .hostname(configuration.common.host, port: configuration.common.port), serverName: nil),
-        services: runtime.services + [worker, scheduler],
-        logger: runtime.logger)
+    return try runtime.application(router: router, services: runtime.services + [worker, scheduler])
 }

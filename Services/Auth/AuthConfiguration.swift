@@ -9,14 +9,12 @@ struct AuthConfiguration: Sendable {
     var common: CommonConfiguration
     /// `PUBLIC_URL`: where the dashboard is served; the only origin allowed to change state.
     var publicURL: String
-    /// `COOKIE_SECURE` (default true): `make run` turns it off for plain-http localhost.
+    /// `COOKIE_SECURE` (default true): `make run` turns it off for plain-http localhost; refused outside development.
     var cookieSecure: Bool
     /// `PASSWORD_PEPPER`: the server-side key of the password pre-hash (never stored in the database).
     var passwordPepper: Secret<String>
     /// `BCRYPT_COST` (default 12).
     var bcryptCost: Int
-    /// `TRUSTED_PROXIES`: peer addresses whose `X-Forwarded-For` is believed.
-    var trustedProxies: Set<String>
     /// `META_APP_ID`, `META_APP_SECRET`, `INSTAGRAM_OAUTH_URL`, `INSTAGRAM_API_URL`, `INSTAGRAM_GRAPH_URL`.
     var instagram: InstagramOAuth.Configuration
     /// `TOKEN_ENCRYPTION_KEYS`: seals the tokens of connected accounts.
@@ -33,14 +31,13 @@ struct AuthConfiguration: Sendable {
 
     /// Every secret is given: there are no defaults to fall back on (tests pass FlowtalkTesting's TestSecrets).
     init(common: CommonConfiguration, publicURL: String = "http://127.0.0.1:8081", cookieSecure: Bool = true,
-         passwordPepper: Secret<String>, bcryptCost: Int, trustedProxies: Set<String> = [],
+         passwordPepper: Secret<String>, bcryptCost: Int,
          instagram: InstagramOAuth.Configuration, vault: TokenVault) {
         self.common = common
         self.publicURL = publicURL
         self.cookieSecure = cookieSecure
         self.passwordPepper = passwordPepper
         self.bcryptCost = bcryptCost
-        self.trustedProxies = trustedProxies
         self.instagram = instagram
         self.vault = vault
     }
@@ -51,7 +48,6 @@ struct AuthConfiguration: Sendable {
         cookieSecure = try environment.bool("COOKIE_SECURE", default: true)
         passwordPepper = try environment.requiredSecret("PASSWORD_PEPPER")
         bcryptCost = try environment.int("BCRYPT_COST", default: 12, range: 10...16)
-        trustedProxies = Set((environment.optional("TRUSTED_PROXIES") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         instagram = InstagramOAuth.Configuration(
             appID: try environment.required("META_APP_ID"), appSecret: try environment.requiredSecret("META_APP_SECRET"),
             oauthURL: try environment.url("INSTAGRAM_OAUTH_URL", default: "https://www.instagram.com"),
@@ -59,5 +55,15 @@ struct AuthConfiguration: Sendable {
         vault = try TokenVault(keyRing: try environment.requiredSecret("TOKEN_ENCRYPTION_KEYS"))
         analyticsURL = try environment.url("ANALYTICS_URL", default: "http://127.0.0.1:8084")
         dashboardDirectory = environment.optional("DASHBOARD_DIR")
+        // Outside development: the dashboard, its session cookie and the analytics calls travel over HTTPS only.
+        try common.requireHTTPSFront()
+        try common.requireHTTPS(publicURL, variable: "PUBLIC_URL")
+        try common.requireHTTPS(analyticsURL, variable: "ANALYTICS_URL")
+        if !cookieSecure, !common.mode.isDevelopment {
+            throw ConfigurationError.malformed("COOKIE_SECURE", "must be true unless FLOWTALK_ENV=development")
+        }
     }
+
+    /// The session cookie's name and Secure flag for this mode.
+    var sessionCookies: SessionCookies { SessionCookies(mode: common.mode, secure: cookieSecure) }
 }

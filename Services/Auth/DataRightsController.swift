@@ -20,8 +20,8 @@ struct DataRightsController: Sendable {
     let limiter: RateLimiter
     let appSecret: Secret<String>
     let publicURL: String
-    let cookieSecure: Bool
-    let trustedProxies: Set<String>
+    let cookies: SessionCookies
+    let trustedProxies: TrustedProxies
     let logger: Logger
 
     /// Meta's callbacks per client address: Meta retries, but never at this rate; junk beyond it costs a 429, not a
@@ -60,7 +60,7 @@ struct DataRightsController: Sendable {
         guard ok else { throw APIError.unauthorized("The password is incorrect.", code: "invalid_credentials") }
         try await Self.erase(accountID: session.accountID, email: email, client: client, oauth: oauth, vault: vault, logger: logger)
         var response = Response(status: .noContent)
-        response.setCookie(expiredSessionCookie(secure: cookieSecure))
+        response.setCookie(cookies.expired())
         context.logger.info("Account deleted")
         return response
     }
@@ -113,8 +113,7 @@ struct DataRightsController: Sendable {
     }
 
     private func limitMeta(_ request: Request, _ context: AuthRequestContext) async throws {
-        let address = clientAddress(
-            peer: context.peerAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!], trustedProxies: trustedProxies)
+        let address = trustedProxies.rateLimitKey(peer: context.peerAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!])
         try await limiter.enforce("meta:ip:\(address)", limit: Self.metaLimit.count, window: Self.metaLimit.window)
     }
 

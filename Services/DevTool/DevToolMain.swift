@@ -47,7 +47,8 @@ import PostgresNIO
 
     /// Runs `body` with a running client for `DATABASE_URL`, its migrations applied first.
     static func withMigratedClient(_ environment: ConfigEnvironment, _ body: (PostgresClient) async throws -> Void) async throws {
-        let database = try DatabaseURL.configuration(try environment.requiredSecret("DATABASE_URL"), maximumConnections: 2)
+        let database = try DatabaseURL.configuration(
+            try environment.requiredSecret("DATABASE_URL"), maximumConnections: 2, mode: try environment.deploymentMode())
         let client = PostgresClient(configuration: database, backgroundLogger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }

@@ -6,9 +6,13 @@ import InstagramGraph
 import Logging
 import Prometheus
 
-struct DispatchRequestContext: RequestContext {
+struct DispatchRequestContext: PeerRequestContext {
     var coreContext: CoreRequestContextStorage
-    init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+    let peerAddress: String?
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        peerAddress = source.channel.peerIP
+    }
 }
 
 
@@ -36,9 +40,7 @@ func buildApplication(
         queue: queue, handlers: handlers ?? inbound.handlers.merging(accounts.handlers) { a, _ in a }, configuration: configuration.worker,
         ready: runtime.gate, logger: runtime.logger)
     let maintenance = QueueMaintenance(queue: queue, ready: runtime.gate)
-    return Application(
+    return try runtime.application(
         router: runtime.router(context: DispatchRequestContext.self),
-        configuration: .init(address: .hostname(configuration.common.host, port: configuration.common.port), serverName: nil),
-        services: runtime.services + [worker, maintenance, DispatchMaintenance(client: runtime.database, gate: runtime.gate, logger: runtime.logger)],
-        logger: runtime.logger)
+        services: runtime.services + [worker, maintenance, DispatchMaintenance(client: runtime.database, gate: runtime.gate, logger: runtime.logger)])
 }

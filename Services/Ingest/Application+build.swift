@@ -7,9 +7,13 @@ import Metrics
 import PostgresNIO
 import Prometheus
 
-struct IngestRequestContext: RequestContext {
+struct IngestRequestContext: PeerRequestContext {
     var coreContext: CoreRequestContextStorage
-    init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+    let peerAddress: String?
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        peerAddress = source.channel.peerIP
+    }
 }
 
 func buildApplication(
@@ -28,9 +32,5 @@ func buildApplication(
         enqueuer: enqueuer, gate: runtime.gate, metrics: IngestMetrics(factory: runtime.metricsFactory)
     ).add(to: router)
 
-    return Application(
-        router: router,
-        configuration: .init(address: .hostname(configuration.common.host, port: configuration.common.port), serverName: nil),
-        services: runtime.services + [enqueuer],
-        logger: runtime.logger)
+    return try runtime.application(router: router, services: runtime.services + [enqueuer])
 }

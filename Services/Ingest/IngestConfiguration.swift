@@ -32,5 +32,7 @@ struct IngestConfiguration: Sendable {
         verifyToken = try environment.requiredSecret("META_VERIFY_TOKEN")
         maxBodyBytes = try environment.int("WEBHOOK_MAX_BODY_BYTES", default: 1 << 20, range: 1024...(16 << 20))
         flushers = try environment.int("INGEST_FLUSHERS", default: 2, range: 1...16)
+        // Meta delivers webhooks over HTTPS only: outside development ingest speaks TLS or sits behind a trusted proxy.
+        try common.requireHTTPSFront()
     }
 }

@@ -17,6 +17,7 @@ func buildApplication(configuration: SandboxConfiguration, logger: Logger? = nil
     let webhooks = WebhookSender(ingestURL: configuration.ingestURL, secret: configuration.appSecret, logger: logger)
     return Application(
         router: buildRouter(configuration: configuration, state: state, webhooks: webhooks),
+        server: try HTTPServerSettings().serverBuilder(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         services: [webhooks], logger: logger)
 }

@@ -46,13 +46,13 @@ package struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Headers every response carries (reference §1.10). A response that sets its own Content-Security-Policy (the
+/// Headers every response carries (reference §1.10); HSTS is added by `TransportSecurityMiddleware`, on HTTPS
+/// responses only. A response that sets its own Content-Security-Policy (the
 /// dashboard's pages) keeps it; everything else gets the strictest one, since it loads nothing.
 package func applySecurityHeaders(_ headers: inout HTTPFields) {
     headers[.xContentTypeOptions] = "nosniff"
     headers[.referrerPolicy] = "no-referrer"
     headers[.xFrameOptions] = "DENY"
-    headers[.strictTransportSecurity] = "max-age=31536000; includeSubDomains"
     if headers[.contentSecurityPolicy] == nil { headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'" }
     if headers[.cacheControl] == nil { headers[.cacheControl] = "no-store" }
 }

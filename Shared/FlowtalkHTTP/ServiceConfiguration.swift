@@ -4,26 +4,46 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// What every service reads: the database, its bind address and the log level.
+/// What every service reads: the deployment mode, the database, its bind address, how it serves HTTP, which proxies it
+/// trusts and the log level.
 package struct CommonConfiguration: Sendable {
+    /// `FLOWTALK_ENV`: outside development HTTPS is enforced.
+    package var mode: DeploymentMode
     package var database: PostgresClient.Configuration
     package var host: String
     package var port: Int
     package var logLevel: Logger.Level
     /// The deadline of every database call (`DATABASE_TIMEOUT_SECONDS`).
     package var databaseTimeout: Duration = .seconds(10)
+    /// `TLS_CERT_FILE`/`TLS_KEY_FILE`, the idle timeout and the header limits.
+    package var server: HTTPServerSettings
+    /// `TRUSTED_PROXIES`: whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    package var trustedProxies: TrustedProxies
 
-    package init(database: PostgresClient.Configuration, host: String = "127.0.0.1", port: Int, logLevel: Logger.Level = .info) {
+    /// For tests and tools: development mode (plain HTTP on loopback) unless told otherwise. The services' `main`
+    /// reads the environment instead, where an unset `FLOWTALK_ENV` is production.
+    package init(
+        database: PostgresClient.Configuration, host: String = "127.0.0.1", port: Int, logLevel: Logger.Level = .info,
+        mode: DeploymentMode = .development, server: HTTPServerSettings = HTTPServerSettings(), trustedProxies: TrustedProxies = .none
+    ) {
+        self.mode = mode
         self.database = database
         self.host = host
         self.port = port
         self.logLevel = logLevel
+        self.server = server
+        self.trustedProxies = trustedProxies
     }
 
-    /// Reads `DATABASE_URL`, `HOST`, `PORT`, `LOG_LEVEL`, `DATABASE_MAX_CONNECTIONS` and `DATABASE_TIMEOUT_SECONDS`.
+    /// Reads `FLOWTALK_ENV`, `DATABASE_URL`, `HOST`, `PORT`, `LOG_LEVEL`, `DATABASE_MAX_CONNECTIONS`,
+    /// `DATABASE_TIMEOUT_SECONDS`, `TLS_CERT_FILE`, `TLS_KEY_FILE` and `TRUSTED_PROXIES`.
     package init(environment: ConfigEnvironment, defaultPort: Int) throws {
+        mode = try environment.deploymentMode()
         let maxConnections = try environment.int("DATABASE_MAX_CONNECTIONS", default: 20, range: 2...500)
-        database = try DatabaseURL.configuration(try environment.requiredSecret("DATABASE_URL"), maximumConnections: maxConnections)
+        database = try DatabaseURL.configuration(
+            try environment.requiredSecret("DATABASE_URL"), maximumConnections: maxConnections, mode: mode)
+        server = try HTTPServerSettings(environment: environment)
+        trustedProxies = try TrustedProxies(environment: environment)
         host = environment.optional("HOST") ?? "0.0.0.0"
         port = try environment.int("PORT", default: defaultPort, range: 0...65535)
         let level = environment.optional("LOG_LEVEL") ?? "info"
@@ -32,6 +52,20 @@ package struct CommonConfiguration: Sendable {
         }
         logLevel = parsed
         databaseTimeout = .seconds(try environment.int("DATABASE_TIMEOUT_SECONDS", default: 10, range: 1...600))
+    }
+
+    /// Outside development, `value` (read from `variable`) must be an https URL.
+    package func requireHTTPS(_ value: String, variable: String) throws {
+        guard !mode.isDevelopment, URL(string: value)?.scheme?.lowercased() != "https" else { return }
+        throw ConfigurationError.malformed(variable, "must be an https:// URL unless FLOWTALK_ENV=development")
+    }
+
+    /// Outside development, a service with public routes must know it is reached over HTTPS: it speaks TLS itself
+    /// (`TLS_CERT_FILE`, `TLS_KEY_FILE`) or sits behind a proxy it trusts to say so (`TRUSTED_PROXIES`).
+    package func requireHTTPSFront() throws {
+        guard !mode.isDevelopment, server.tls == nil, trustedProxies.isEmpty else { return }
+        throw ConfigurationError.malformed(
+            "TRUSTED_PROXIES", "set it to the TLS-terminating proxy's addresses, or set TLS_CERT_FILE and TLS_KEY_FILE, unless FLOWTALK_ENV=development")
     }
 }
 

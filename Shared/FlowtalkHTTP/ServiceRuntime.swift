@@ -9,6 +9,8 @@ import ServiceLifecycle
 /// What every service's `buildApplication` starts from: its logger, database client, migration gate and metrics.
 package struct ServiceRuntime: Sendable {
     package let logger: Logger
+    /// What the service was configured with.
+    package let common: CommonConfiguration
     package let postgres: PostgresClient
     /// The same pool, with a deadline on every call.
     package let database: Database
@@ -21,6 +23,7 @@ package struct ServiceRuntime: Sendable {
         var logger = logger ?? Logger(label: label)
         logger.logLevel = common.logLevel
         self.logger = logger
+        self.common = common
         self.postgres = PostgresClient(configuration: common.database, backgroundLogger: logger)
         Database.defaultTimeout = common.databaseTimeout
         self.database = Database(postgres, timeout: common.databaseTimeout)
@@ -29,12 +32,28 @@ package struct ServiceRuntime: Sendable {
         self.metricsFactory = PrometheusMetricsFactory(registry: registry)
     }
 
-    /// A router with the error middleware and the health routes mounted.
-    package func router<Context: RequestContext>(context: Context.Type) -> Router<Context> {
+    /// A router with HTTPS enforcement, the error middleware and the health routes mounted. `publicURL`: the https
+    /// address users reach the service at, if it has one (plain-HTTP GETs through the proxy are redirected there).
+    package func router<Context: PeerRequestContext>(context: Context.Type, publicURL: String? = nil) -> Router<Context> {
         let router = Router(context: Context.self)
-        router.addMiddleware { ErrorMiddleware() }
+        router.addMiddleware {
+            TransportSecurityMiddleware(
+                mode: common.mode, trustedProxies: common.trustedProxies, directTLS: common.server.tls != nil, publicURL: publicURL)
+            ErrorMiddleware()
+        }
         HealthRoutes(database: database, gate: gate, registry: registry).add(to: router)
         return router
+    }
+
+    /// The service's application: its router on the configured address, with the server settings (TLS, idle timeout,
+    /// header limits) every service shares.
+    package func application<Context: RequestContext>(
+        router: Router<Context>, services: [any Service]
+    ) throws -> Application<RouterResponder<Context>> where Context.Source == ApplicationRequestContextSource {
+        Application(
+            router: router, server: try common.server.serverBuilder(),
+            configuration: .init(address: .hostname(common.host, port: common.port), serverName: nil),
+            services: services, logger: logger)
     }
 
     /// The database client and the migrations, first in every service's group (they stop last).

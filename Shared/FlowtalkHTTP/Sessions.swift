@@ -1,3 +1,4 @@
+import FlowtalkCore
 import FlowtalkStore
 import Foundation
 import HTTPTypes
@@ -12,11 +13,15 @@ package struct SessionInfo: Sendable {
     package let token: String
 }
 
-/// A request context that carries the session and the peer's address.
-package protocol SessionRequestContext: RequestContext {
-    var session: SessionInfo? { get set }
+/// A request context that knows the socket peer's address (for trusted proxies and rate limits).
+package protocol PeerRequestContext: RequestContext {
     /// The socket peer's IP address.
     var peerAddress: String? { get }
+}
+
+/// A request context that carries the session and the peer's address.
+package protocol SessionRequestContext: PeerRequestContext {
+    var session: SessionInfo? { get set }
 }
 
 /// The request context of the services that serve signed-in pages (auth, analytics).
@@ -42,29 +47,46 @@ extension SessionRequestContext {
     }
 }
 
-/// The session cookie's name (DESIGN §3).
-package let sessionCookieName = "ft_session"
+/// The session cookie (DESIGN §3): `__Host-ft_session` outside development — the prefix makes browsers refuse it
+/// unless it is Secure, host-only (no Domain) and Path=/, so a sibling subdomain or a plain-http page cannot plant or
+/// shadow it — and `ft_session` in development, where plain-http localhost cannot hold a `__Host-` cookie.
+package struct SessionCookies: Sendable, Equatable {
+    /// The cookie's name.
+    package let name: String
+    /// The Secure attribute; always true outside development.
+    package let secure: Bool
 
-/// Builds the session cookie: HttpOnly, SameSite=Lax, Path=/, Secure unless configured off for plain-http localhost.
-package func sessionCookie(token: String, secure: Bool, maxAge: Int = 12 * 3600) -> Cookie {
-    Cookie(name: sessionCookieName, value: token, maxAge: maxAge, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
+    /// Outside development the cookie is always Secure, whatever `secure` says (configuration refuses the contrary).
+    package init(mode: DeploymentMode, secure: Bool = true) {
+        name = mode.isDevelopment ? "ft_session" : "__Host-ft_session"
+        self.secure = mode.isDevelopment ? secure : true
+    }
+
+    /// The session cookie: HttpOnly, SameSite=Lax, Path=/, no Domain.
+    package func cookie(token: String, maxAge: Int = 12 * 3600) -> Cookie {
+        Cookie(name: name, value: token, maxAge: maxAge, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
+    }
+
+    /// A cookie that removes the session cookie.
+    package func expired() -> Cookie {
+        Cookie(name: name, value: "", maxAge: 0, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
+    }
 }
 
-/// A cookie that removes the session cookie.
-package func expiredSessionCookie(secure: Bool) -> Cookie {
-    Cookie(name: sessionCookieName, value: "", maxAge: 0, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
-}
-
-/// Reads `ft_session` and, if it names a live session, puts it on the context. Any service serving `/api` uses it,
-/// so analytics accepts the same cookie as auth.
+/// Reads the session cookie and, if it names a live session, puts it on the context. Any service serving `/api` uses
+/// it, so analytics accepts the same cookie as auth.
 package struct SessionMiddleware<Context: SessionRequestContext>: RouterMiddleware {
     let sessions: SessionStore
+    let cookieName: String
 
-    package init(sessions: SessionStore) { self.sessions = sessions }
+    package init(sessions: SessionStore, cookies: SessionCookies) {
+        self.sessions = sessions
+        self.cookieName = cookies.name
+    }
 
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        if let token = request.cookies[sessionCookieName]?.value, !token.isEmpty, let account = try await sessions.account(token: token) {
+        if let token = request.cookies[cookieName]?.value, !token.isEmpty, let account = try await sessions.account(token: token) {
             context.session = SessionInfo(accountID: account, token: token)
         }
         return try await next(request, context)
@@ -108,15 +130,6 @@ package struct CSRFMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         return try await next(request, context)
     }
-}
-
-/// The client's address: the socket peer, or — only when the peer is a configured trusted proxy — the last address in
-/// `X-Forwarded-For` that is not itself a trusted proxy. A client-sent `X-Forwarded-For` never changes the result.
-package func clientAddress(peer: String?, forwardedFor: String?, trustedProxies: Set<String>) -> String {
-    let peer = peer ?? "unknown"
-    guard trustedProxies.contains(peer), let forwardedFor else { return peer }
-    let hops = forwardedFor.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    return hops.last(where: { !trustedProxies.contains($0) }) ?? peer
 }
 
 extension Channel {

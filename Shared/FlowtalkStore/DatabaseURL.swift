@@ -5,11 +5,16 @@ import PostgresNIO
 /// Turns `DATABASE_URL` into a PostgresNIO client configuration.
 ///
 /// `postgres://user:pass@host:port/db` connects over TCP; `?host=/socket/dir` (libpq's form) over the Unix socket
-/// `/socket/dir/.s.PGSQL.<port>`. `sslmode=disable|prefer|require` chooses TLS (default `prefer`, `disable` on loopback);
+/// `/socket/dir/.s.PGSQL.<port>`. `sslmode` chooses TLS as libpq does (see `DatabaseTLS`): `require` by default for a
+/// host that is not loopback, `disable` on loopback and Unix sockets; `sslrootcert=/path` names the CA to verify against.
 /// `search_path=schema` puts every table in that schema (tests, or several deployments sharing a database).
 package enum DatabaseURL {
     /// The configuration for `url`; errors name `DATABASE_URL` and never repeat the value (it holds a password).
-    package static func configuration(_ url: Secret<String>, maximumConnections: Int = 20) throws -> PostgresClient.Configuration {
+    /// Outside development `prefer` and `allow` are refused for a host that is not loopback: they fall back to
+    /// plaintext without a word.
+    package static func configuration(
+        _ url: Secret<String>, maximumConnections: Int = 20, mode: DeploymentMode = .production
+    ) throws -> PostgresClient.Configuration {
         func malformed(_ why: String) -> ConfigurationError { .malformed("DATABASE_URL", why) }
         guard let components = URLComponents(string: url.value), let scheme = components.scheme,
             scheme == "postgres" || scheme == "postgresql"
@@ -30,16 +35,10 @@ package enum DatabaseURL {
                 database: database.isEmpty ? nil : database)
         } else {
             guard let host = components.host, !host.isEmpty else { throw malformed("a host is required") }
-            let loopback = host == "localhost" || host == "127.0.0.1" || host == "::1" || host == "[::1]"
-            let tls: PostgresClient.Configuration.TLS
-            switch query["sslmode"] ?? (loopback ? "disable" : "prefer") {
-            case "disable": tls = .disable
-            case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
-            case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
-            default: throw malformed("sslmode must be disable, prefer or require")
-            }
+            let tls = try DatabaseTLS(sslmode: query["sslmode"], rootCertificate: query["sslrootcert"], host: host, mode: mode)
             configuration = .init(
-                host: host, port: port, username: username, password: password, database: database.isEmpty ? nil : database, tls: tls)
+                host: host, port: port, username: username, password: password, database: database.isEmpty ? nil : database,
+                tls: try tls.clientTLS())
         }
         if let searchPath = query["search_path"], !searchPath.isEmpty {
             guard searchPath.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ",") || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) })

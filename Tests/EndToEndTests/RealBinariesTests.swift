@@ -111,6 +111,19 @@ import Testing
         #expect(output.hasSuffix("\(name): cannot listen on 127.0.0.1:\(holder.port): Address already in use (errno 98); set HOST or PORT, or stop what uses it\n"), "\(output)")
     }
 
+    /// Outside development (FLOWTALK_ENV unset is production) a plain-http PUBLIC_URL stops auth at start.
+    @Test func productionAuthRefusesAPlainHTTPPublicURL() async throws {
+        let process = try ServiceProcess("flowtalk-auth", environment: [
+            "FLOWTALK_ENV": "production", "DATABASE_URL": "postgres://u@127.0.0.1:1/db", "PUBLIC_URL": "http://app.example.com",
+            "ANALYTICS_URL": "https://stats.example.com", "TRUSTED_PROXIES": "10.0.0.0/8", "META_APP_SECRET": "s",
+            "TOKEN_ENCRYPTION_KEYS": TokenVault.testing().keyRing, "PASSWORD_PEPPER": "p", "META_APP_ID": "a",
+        ])
+        let status = try await process.exitStatus()
+        let output = process.output
+        #expect(status == 1)
+        #expect(output == "flowtalk-auth: configuration error: environment variable PUBLIC_URL is malformed: must be an https:// URL unless FLOWTALK_ENV=development\n")
+    }
+
     @Test func aMalformedDatabaseURLIsNamedWithoutItsPassword() async throws {
         let process = try ServiceProcess("flowtalk-dispatch", environment: ["DATABASE_URL": "mysql://root:hunter2@db/x"])
         let status = try await process.exitStatus()

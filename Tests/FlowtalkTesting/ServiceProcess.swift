@@ -13,12 +13,13 @@ package final class ServiceProcess: @unchecked Sendable {
     private let stderr: Pipe
 
     /// Starts `name` with `environment` only (no env file, a minimal `PATH`): nothing from the developer's shell or a
-    /// `.env` leaks in. Standard error is kept for `output`; standard output is dropped.
+    /// `.env` leaks in. `FLOWTALK_ENV` is `development` (plain HTTP on loopback) unless `environment` says otherwise.
+    /// Standard error is kept for `output`; standard output is dropped.
     package init(_ name: String, environment: [String: String]) throws {
         self.name = name
         process = Process()
         process.executableURL = Self.binaries.appendingPathComponent(name)
-        process.environment = environment.merging(["FLOWTALK_ENV_FILE": "/nonexistent", "PATH": "/usr/bin:/bin"]) { a, _ in a }
+        process.environment = environment.merging(["FLOWTALK_ENV": "development", "FLOWTALK_ENV_FILE": "/nonexistent", "PATH": "/usr/bin:/bin"]) { a, _ in a }
         stderr = Pipe()
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
