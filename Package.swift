@@ -55,6 +55,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.0.0"),
     ],
     targets: [
         .target(
@@ -100,6 +103,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Mail",
+            dependencies: [
+                "FlowtalkCore", logging, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Shared/Mail",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ReplyRules",
             path: "Shared/ReplyRules",
             swiftSettings: swiftSettings
@@ -122,14 +134,17 @@ let package = Package(
         ),
         .executableTarget(name: "RulesBench", dependencies: ["ReplyRules"], path: "Benchmarks/RulesBench", swiftSettings: swiftSettings),
         service("AuthService", folder: "Auth", extra: [
-            "ReplyRules", "InstagramGraph", crypto, .product(name: "NIOPosix", package: "swift-nio"),
+            "ReplyRules", "InstagramGraph", "FlowtalkContracts", "Mail", crypto, .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         service("IngestService", folder: "Ingest"),
         service("DispatchService", folder: "Dispatch", extra: ["InstagramGraph", "ReplyRules", "AIReplies"]),
         service("AnalyticsService", folder: "Analytics"),
         service("DevTool", folder: "DevTool", extra: ["ReplyRules", "FlowtalkDevSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
-        service("SandboxService", folder: "Sandbox", extra: [.product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        service("SandboxService", folder: "Sandbox", extra: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         tests("FlowtalkCoreTests", ["FlowtalkCore", "FlowtalkContracts"]),
         tests("DispatchServiceTests", [
             "DispatchService", "FlowtalkCore", "FlowtalkContracts", "FlowtalkStore", "FlowtalkDevSupport", "ReplyRules", "InstagramGraph", "AIReplies", postgres,
@@ -154,6 +169,10 @@ let package = Package(
         tests("SandboxServiceTests", ["SandboxService", "FlowtalkCore", hummingbird, logging, lifecycle,
                                       .product(name: "HummingbirdTesting", package: "hummingbird"),
                                       .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        tests("MailTests", ["Mail", "SandboxService", "FlowtalkCore", hummingbird, logging, crypto,
+                            .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                            .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "X509", package: "swift-certificates"),
+                            .product(name: "SwiftASN1", package: "swift-asn1")]),
         tests("ServiceHealthTests", ["FlowtalkCore", "AuthService", "DispatchService", "AnalyticsService", "IngestService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
                                      .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]

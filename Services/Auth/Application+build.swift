@@ -4,6 +4,7 @@ import FlowtalkStore
 import Hummingbird
 import InstagramGraph
 import Logging
+import Mail
 import Prometheus
 
 typealias AuthRequestContext = SignedInRequestContext
@@ -36,9 +37,16 @@ func buildApplication(
         appSecret: configuration.instagram.appSecret, publicURL: configuration.publicURL, cookieSecure: configuration.cookieSecure,
         logger: runtime.logger
     ).add(api: api, router: router)
+    // Outgoing mail: auth's own queue worker, for `MailJob.kind` only.
+    let queue = JobQueue(client: runtime.database, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
+    let mail = MailSender(transport: try SMTPClient(configuration: configuration.smtp), vault: configuration.vault, metrics: runtime.metricsFactory)
+    var workerConfiguration = JobWorkerConfiguration()
+    workerConfiguration.loops = 1
+    workerConfiguration.batchSize = 4
+    let mailWorker = JobWorker(queue: queue, handlers: mail.handlers, configuration: workerConfiguration, ready: runtime.gate, logger: runtime.logger)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.common.host, port: configuration.common.port), serverName: nil),
-        services: runtime.services,
+        services: runtime.services + [mailWorker],
         logger: runtime.logger)
 }

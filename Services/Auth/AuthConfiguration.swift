@@ -3,6 +3,7 @@ import FlowtalkCore
 import FlowtalkHTTP
 import Foundation
 import InstagramGraph
+import Mail
 
 /// flowtalk-auth's configuration.
 struct AuthConfiguration: Sendable {
@@ -26,6 +27,11 @@ struct AuthConfiguration: Sendable {
     /// `DASHBOARD_DIR`: the dashboard's static files; unset, `Services/Dashboard` is looked for from the working directory
     /// and from the executable's.
     var dashboardDirectory: String? = nil
+    /// `FLOWTALK_ENV`.
+    var mode = DeploymentMode.production
+    /// `SMTP_URL`, `SMTP_CA_FILE`, `MAIL_FROM`: outgoing mail (by default the sandbox's catcher, as in development).
+    var smtp = try! SMTPConfiguration(
+        url: SMTPConfiguration.developmentURL, from: try! MailAddress(parsing: SMTPConfiguration.developmentFrom), mode: .development)
 
     /// Every secret is given: there are no defaults to fall back on (tests pass FlowtalkTesting's TestSecrets).
     init(common: CommonConfiguration, publicURL: String = "http://127.0.0.1:8081", cookieSecure: Bool = true,
@@ -55,5 +61,7 @@ struct AuthConfiguration: Sendable {
         vault = try TokenVault(keyRing: try environment.requiredSecret("TOKEN_ENCRYPTION_KEYS"))
         analyticsURL = try environment.url("ANALYTICS_URL", default: "http://127.0.0.1:8084")
         dashboardDirectory = environment.optional("DASHBOARD_DIR")
+        mode = try environment.deploymentMode()
+        smtp = try SMTPConfiguration(environment: environment, mode: mode)
     }
 }

@@ -31,6 +31,7 @@ import Testing
             let url = database.url + (database.url.contains("?") ? "&" : "?") + "search_path=\(database.schema)"
             let shop = "17841400000000555"
             let ports = try (0..<5).map { _ in try RealBinariesTests.freePort() }
+            let smtp = try RealBinariesTests.freePort()
             let (auth, ingest, dispatch, sandbox, analytics) = (ports[0], ports[1], ports[2], ports[3], ports[4])
             let base = "http://127.0.0.1:\(auth)"
             let sandboxURL = "http://127.0.0.1:\(sandbox)"
@@ -40,6 +41,7 @@ import Testing
                 "TOKEN_ENCRYPTION_KEYS": keyRing, "PASSWORD_PEPPER": "e2e-pepper", "BCRYPT_COST": "10", "PUBLIC_URL": base, "COOKIE_SECURE": "false",
                 "INSTAGRAM_GRAPH_URL": sandboxURL, "INSTAGRAM_OAUTH_URL": sandboxURL, "INSTAGRAM_API_URL": sandboxURL,
                 "INGEST_URL": "http://127.0.0.1:\(ingest)", "SANDBOX_ACCOUNTS": "\(shop):shop:unused-initial-token",
+                "FLOWTALK_ENV": "development", "SANDBOX_SMTP_PORT": "\(smtp)", "SMTP_URL": "smtp://127.0.0.1:\(smtp)?tls=none",
             ]
             var processes: [ServiceProcess] = []
             for (name, port) in [("flowtalk-sandbox", sandbox), ("flowtalk-auth", auth), ("flowtalk-ingest", ingest), ("flowtalk-dispatch", dispatch),

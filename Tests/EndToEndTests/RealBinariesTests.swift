@@ -32,7 +32,8 @@ import Testing
                     environment: [
                         "DATABASE_URL": url, "HOST": "127.0.0.1", "PORT": "\(port)", "META_APP_SECRET": secret, "META_VERIFY_TOKEN": "vt",
                         "TOKEN_ENCRYPTION_KEYS": TokenVault.testing().keyRing, "PASSWORD_PEPPER": "e2e-pepper", "META_APP_ID": "e2e-app",
-                        "LOG_LEVEL": "info",
+                        // Development: auth's mail goes to the sandbox catcher's default address (no mail is sent here).
+                        "LOG_LEVEL": "info", "FLOWTALK_ENV": "development",
                     ])
             }
             var stopped = false
@@ -100,7 +101,7 @@ import Testing
         let process = try ServiceProcess(name, environment: [
             "DATABASE_URL": "postgres://u@127.0.0.1:1/db", "HOST": "127.0.0.1", "PORT": "\(holder.port)", "META_APP_SECRET": "s",
             "META_VERIFY_TOKEN": "vt", "TOKEN_ENCRYPTION_KEYS": TokenVault.testing().keyRing, "PASSWORD_PEPPER": "p", "META_APP_ID": "a",
-            "LOG_LEVEL": "error",
+            "LOG_LEVEL": "error", "FLOWTALK_ENV": "development", "SANDBOX_SMTP_PORT": "0",
         ])
         // A liveness bound, not a timing goal: a process still running after a minute has hung.
         let exited = try await process.waitForExit(timeout: .seconds(60))
