@@ -98,6 +98,28 @@ import Testing
         }
     }
 
+    @Test func theCatcherFiltersByRecipientEmptiesOnDeleteAndRefusesFaultsThatAreNotSMTPErrors() async throws {
+        try await Self.withCatcher { smtp, client in
+            for to in ["first@shop.example", "second@shop.example"] {
+                try await smtp.send(try smtp.message(to: to, subject: "For \(to)", text: "Hi"), logger: Self.logger)
+            }
+            let second = try await Self.received(client, to: "SECOND@shop.example")
+            #expect(second.map(\.subject) == ["For second@shop.example"])
+            let all = try await Self.received(client)
+            #expect(all.map(\.subject) == ["For first@shop.example", "For second@shop.example"])
+            for body in [#"{"code":250}"#, #"{"code":700}"#, #"{"code":451,"count":0}"#] {
+                let response = try await client.execute(
+                    uri: "/sandbox/mail/faults", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("invalid_fault"))
+            }
+            let cleared = try await client.execute(uri: "/sandbox/mail", method: .delete)
+            #expect(String(buffer: cleared.body) == #"{"cleared":2}"#)
+            let left = try await Self.received(client)
+            #expect(left.isEmpty)
+        }
+    }
+
     @Test func aLineBreakInAnAddressOrTheSubjectIsRefusedAndNothingIsSent() async throws {
         try await Self.withCatcher { smtp, client in
             for address in ["owner@shop.example\r\nRCPT TO:<victim@else.example>", "owner@shop.example>\nBcc: x@evil.example", "a b@shop.example",
