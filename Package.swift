@@ -55,6 +55,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.0.0"),
     ],
     targets: [
         .target(
@@ -103,6 +106,15 @@ let package = Package(
         // RE2 (Debian's libre2-dev) behind a C interface: the linear-time engine regex rules run on.
         .target(name: "CRE2", path: "Shared/CRE2", linkerSettings: [.linkedLibrary("re2"), .linkedLibrary("stdc++")]),
         .target(
+            name: "Mail",
+            dependencies: [
+                "FlowtalkCore", logging, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Shared/Mail",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ReplyRules",
             dependencies: ["CRE2"],
             path: "Shared/ReplyRules",
@@ -126,14 +138,17 @@ let package = Package(
         ),
         .executableTarget(name: "RulesBench", dependencies: ["ReplyRules"], path: "Benchmarks/RulesBench", swiftSettings: swiftSettings),
         service("AuthService", folder: "Auth", extra: [
-            "ReplyRules", "InstagramGraph", crypto, .product(name: "NIOPosix", package: "swift-nio"),
+            "ReplyRules", "InstagramGraph", "FlowtalkContracts", "Mail", crypto, .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         service("IngestService", folder: "Ingest"),
         service("DispatchService", folder: "Dispatch", extra: ["InstagramGraph", "ReplyRules", "AIReplies"]),
         service("AnalyticsService", folder: "Analytics"),
         service("DevTool", folder: "DevTool", extra: ["ReplyRules", "FlowtalkDevSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
-        service("SandboxService", folder: "Sandbox", extra: [.product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        service("SandboxService", folder: "Sandbox", extra: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         tests("FlowtalkCoreTests", ["FlowtalkCore", "FlowtalkContracts"]),
         tests("DispatchServiceTests", [
             "DispatchService", "FlowtalkCore", "FlowtalkContracts", "FlowtalkStore", "FlowtalkDevSupport", "ReplyRules", "InstagramGraph", "AIReplies", postgres,
@@ -150,7 +165,7 @@ let package = Package(
                                      .product(name: "InMemoryLogging", package: "swift-log")]),
         tests("EndToEndTests", ["FlowtalkCore", "FlowtalkContracts", "FlowtalkStore", "FlowtalkDevSupport", postgres, logging,
                                 .product(name: "AsyncHTTPClient", package: "async-http-client")]),
-        tests("AuthServiceTests", ["AuthService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", "InstagramGraph", postgres, logging, crypto,
+        tests("AuthServiceTests", ["AuthService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", "InstagramGraph", "Mail", postgres, logging, crypto,
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "InMemoryLogging", package: "swift-log")]),
         tests("AnalyticsServiceTests", ["AnalyticsService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkDevSupport", "FlowtalkCore", postgres, logging,
@@ -158,6 +173,10 @@ let package = Package(
         tests("SandboxServiceTests", ["SandboxService", "FlowtalkCore", hummingbird, logging, lifecycle,
                                       .product(name: "HummingbirdTesting", package: "hummingbird"),
                                       .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        tests("MailTests", ["Mail", "SandboxService", "FlowtalkCore", hummingbird, logging, crypto,
+                            .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                            .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "X509", package: "swift-certificates"),
+                            .product(name: "SwiftASN1", package: "swift-asn1")]),
         tests("ServiceHealthTests", ["FlowtalkCore", "AuthService", "DispatchService", "AnalyticsService", "IngestService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
                                      .product(name: "HummingbirdTesting", package: "hummingbird"),
                                      .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOHTTP1", package: "swift-nio")]),

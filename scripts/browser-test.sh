@@ -16,7 +16,7 @@ sep='?'; [[ "$DATABASE_URL" == *\?* ]] && sep='&'
 url="${DATABASE_URL}${sep}search_path=${schema}"
 
 auth=$(scripts/free-port.sh); ingest=$(scripts/free-port.sh); dispatch=$(scripts/free-port.sh)
-analytics=$(scripts/free-port.sh); sandbox=$(scripts/free-port.sh)
+analytics=$(scripts/free-port.sh); sandbox=$(scripts/free-port.sh); smtp=$(scripts/free-port.sh)
 ig=17841400000000077
 pids=()
 cleanup() {
@@ -34,6 +34,7 @@ common=(
     PUBLIC_URL="http://127.0.0.1:$auth" ANALYTICS_URL="http://127.0.0.1:$analytics" DASHBOARD_DIR="$PWD/Services/Dashboard"
     INSTAGRAM_GRAPH_URL="http://127.0.0.1:$sandbox" INSTAGRAM_OAUTH_URL="http://127.0.0.1:$sandbox" INSTAGRAM_API_URL="http://127.0.0.1:$sandbox"
     GROQ_API_KEY=sandbox GROQ_BASE_URL="http://127.0.0.1:$sandbox/openai/v1"
+    FLOWTALK_ENV=development SANDBOX_SMTP_PORT="$smtp" SMTP_URL="smtp://127.0.0.1:$smtp?tls=none"
     INGEST_URL="http://127.0.0.1:$ingest" SANDBOX_ACCOUNTS="$ig:browser_shop:IGAA-browser-token" SANDBOX_OAUTH_ACCOUNT="$ig"
 )
 start() { # name port

@@ -42,6 +42,11 @@ ensure_env INSTAGRAM_OAUTH_URL "http://127.0.0.1:8090"
 ensure_env INSTAGRAM_API_URL "http://127.0.0.1:8090"
 ensure_env GROQ_API_KEY "sandbox-groq-key"
 ensure_env GROQ_BASE_URL "http://127.0.0.1:8090/openai/v1"
+# Development mode (plain HTTP, plain SMTP on loopback); auth's mail goes to the sandbox's SMTP catcher.
+ensure_env FLOWTALK_ENV development
+ensure_env SANDBOX_SMTP_PORT 8091
+ensure_env SMTP_URL "smtp://127.0.0.1:8091?tls=none"
+ensure_env MAIL_FROM "Flowtalk <flowtalk@localhost>"
 
 # Values from .env that this script needs itself (the services read .env on their own).
 env_value() { grep -E "^(export )?$1=" .env | tail -n 1 | sed -E "s/^(export )?$1=//; s/^[\"']//; s/[\"']$//"; }
@@ -112,7 +117,10 @@ Flowtalk is running (logs in .data/logs/).
   flowtalk-dispatch   http://127.0.0.1:8083   health and metrics
   flowtalk-analytics  http://127.0.0.1:8084   statistics and activity API
   flowtalk-sandbox    http://127.0.0.1:8090   stand-in for Instagram and Groq (and a customer simulator)
+                      smtp://127.0.0.1:8091   SMTP catcher: every mail auth sends lands there
   each also serves /healthz, /readyz and /metrics
+
+  Mail sent by Flowtalk: http://127.0.0.1:8090/sandbox/mail
 
 A seeded demo shop, @demo_shop (AI on), answers from the terminal too:
   make demo                                   (or: make demo TEXT="Is the blue mug dishwasher safe?")

@@ -4,6 +4,7 @@ import FlowtalkStore
 import Hummingbird
 import InstagramGraph
 import Logging
+import Mail
 import Prometheus
 
 typealias AuthRequestContext = SignedInRequestContext
@@ -40,15 +41,16 @@ func buildApplication(
         appSecret: configuration.instagram.appSecret, publicURL: configuration.publicURL, cookies: configuration.sessionCookies,
         trustedProxies: configuration.common.trustedProxies, logger: runtime.logger
     ).add(api: api, router: router)
-    // Auth's own jobs: the hourly purge of its tables.
+    // Auth's own jobs, on one queue worker: outgoing mail (`MailJob.kind`) and the hourly purge of its tables.
     let queue = JobQueue(client: runtime.database, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
+    let mail = MailSender(transport: try SMTPClient(configuration: configuration.smtp), vault: configuration.vault, metrics: runtime.metricsFactory)
     let housekeeping = Housekeeping(database: runtime.database, queue: queue, logger: runtime.logger)
     var workerConfiguration = JobWorkerConfiguration()
     workerConfiguration.loops = 1
-    workerConfiguration.batchSize = 1
-    workerConfiguration.lease = .seconds(120)
-    workerConfiguration.heartbeat = .seconds(30)
-    let worker = JobWorker(queue: queue, handlers: housekeeping.handlers, configuration: workerConfiguration, ready: runtime.gate, logger: runtime.logger)
+    workerConfiguration.batchSize = 4
+    let worker = JobWorker(
+        queue: queue, handlers: mail.handlers.merging(housekeeping.handlers) { first, _ in first }, configuration: workerConfiguration,
+        ready: runtime.gate, logger: runtime.logger)
     let scheduler = PeriodicScheduler("Auth purge", gate: runtime.gate, interval: configuration.purgeInterval, logger: runtime.logger) {
         try await housekeeping.schedule()
     }

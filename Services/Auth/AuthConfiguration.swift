@@ -3,6 +3,7 @@ import FlowtalkCore
 import FlowtalkHTTP
 import Foundation
 import InstagramGraph
+import Mail
 
 /// flowtalk-auth's configuration.
 struct AuthConfiguration: Sendable {
@@ -28,6 +29,9 @@ struct AuthConfiguration: Sendable {
     var purgeInterval: Duration = .seconds(3600)
     /// The first wait after a client's free sign-in failures (`SignInThrottle`); tests lengthen it.
     var signInBaseDelaySeconds = 1
+    /// `SMTP_URL`, `SMTP_CA_FILE`, `MAIL_FROM`: outgoing mail (by default the sandbox's catcher, as in development).
+    var smtp = try! SMTPConfiguration(
+        url: SMTPConfiguration.developmentURL, from: try! MailAddress(parsing: SMTPConfiguration.developmentFrom), mode: .development)
 
     /// Every secret is given: there are no defaults to fall back on (tests pass FlowtalkTesting's TestSecrets).
     init(common: CommonConfiguration, publicURL: String = "http://127.0.0.1:8081", cookieSecure: Bool = true,
@@ -62,6 +66,7 @@ struct AuthConfiguration: Sendable {
         if !cookieSecure, !common.mode.isDevelopment {
             throw ConfigurationError.malformed("COOKIE_SECURE", "must be true unless FLOWTALK_ENV=development")
         }
+        smtp = try SMTPConfiguration(environment: environment, mode: common.mode)
     }
 
     /// The session cookie's name and Secure flag for this mode.

@@ -8,22 +8,26 @@ struct SandboxRequestContext: RequestContext {
 }
 
 /// flowtalk-sandbox: stand-ins for Instagram's Graph API and Instagram Login, Groq, and a customer simulator, over
-/// real HTTP. The webhooks it posts (echoes, simulated DMs and taps) go through `WebhookSender`, one of the
-/// application's services, so they stop with it.
-func buildApplication(configuration: SandboxConfiguration, logger: Logger? = nil) async throws -> some ApplicationProtocol {
+/// real HTTP, and an SMTP catcher for outgoing mail (`SMTPCatcher`, `GET /sandbox/mail`). The webhooks it posts
+/// (echoes, simulated DMs and taps) go through `WebhookSender`, one of the application's services, so they stop with it.
+func buildApplication(configuration: SandboxConfiguration, logger: Logger? = nil, mailbox: Mailbox = Mailbox()) async throws
+    -> some ApplicationProtocol
+{
     var logger = logger ?? Logger(label: "flowtalk-sandbox")
     logger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
     let state = SandboxState(accounts: configuration.accounts)
     let webhooks = WebhookSender(ingestURL: configuration.ingestURL, secret: configuration.appSecret, logger: logger)
     return Application(
-        router: buildRouter(configuration: configuration, state: state, webhooks: webhooks),
+        router: buildRouter(configuration: configuration, state: state, webhooks: webhooks, mailbox: mailbox),
         server: try HTTPServerSettings().serverBuilder(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-        services: [webhooks], logger: logger)
+        services: [webhooks, SMTPCatcher(host: configuration.host, port: configuration.smtpPort, mailbox: mailbox, logger: logger)], logger: logger)
 }
 
 /// Every route, by the system it fakes.
-func buildRouter(configuration: SandboxConfiguration, state: SandboxState, webhooks: WebhookSender) -> Router<SandboxRequestContext> {
+func buildRouter(configuration: SandboxConfiguration, state: SandboxState, webhooks: WebhookSender, mailbox: Mailbox = Mailbox())
+    -> Router<SandboxRequestContext>
+{
     let router = Router(context: SandboxRequestContext.self)
     router.addMiddleware { ErrorMiddleware() }
     router.get("/healthz") { _, _ in HealthRoutes<SandboxRequestContext>.status(.ok, "ok") }
@@ -34,5 +38,6 @@ func buildRouter(configuration: SandboxConfiguration, state: SandboxState, webho
     GroqRoutes(state: state).add(to: router)
     SimulatorRoutes(state: state, webhooks: webhooks).add(to: router)
     SandboxControlRoutes(state: state).add(to: router)
+    MailRoutes(mailbox: mailbox).add(to: router)
     return router
 }

@@ -4,6 +4,10 @@ import FlowtalkCore
 struct SandboxConfiguration: Sendable {
     var host = "127.0.0.1"
     var port = 8090
+    /// `SANDBOX_SMTP_PORT`: where the SMTP catcher listens (on `host`); 0 picks a free one. Unset, 8091 next to the default
+    /// HTTP port 8090 (`make run`), and a free one when the sandbox runs elsewhere (tests and scripts that start several
+    /// sandboxes at once, which would fight over 8091).
+    var smtpPort = 8091
     /// Signs the webhooks the simulator posts, as Meta would (must match ingest's `META_APP_SECRET`).
     var appSecret: Secret<String>
     /// Where simulated webhooks go.
@@ -21,11 +25,13 @@ struct SandboxConfiguration: Sendable {
         self.ingestURL = ingestURL
         self.accounts = accounts
         self.port = port
+        self.smtpPort = port == 0 ? 0 : 8091
     }
 
     init(environment: ConfigEnvironment) throws {
         host = environment.optional("HOST") ?? "127.0.0.1"
         port = try environment.int("PORT", default: 8090, range: 0...65535)
+        smtpPort = try environment.int("SANDBOX_SMTP_PORT", default: port == 8090 ? 8091 : 0, range: 0...65535)
         appSecret = try environment.requiredSecret("META_APP_SECRET")
         ingestURL = try environment.url("INGEST_URL", default: "http://127.0.0.1:8082")
         echoes = try environment.bool("SANDBOX_ECHOES", default: true)

@@ -9,6 +9,12 @@ package struct ListenFailure: Error, CustomStringConvertible {
     /// The system's words: "Address already in use (errno 98)".
     package let reason: String
 
+    package init(host: String, port: Int, reason: String) {
+        self.host = host
+        self.port = port
+        self.reason = reason
+    }
+
     package var description: String { "cannot listen on \(host):\(port): \(reason); set HOST or PORT, or stop what uses it" }
 }
 

@@ -8,6 +8,7 @@ import Hummingbird
 import HummingbirdTesting
 import InMemoryLogging
 import Logging
+import Mail
 import NIOCore
 import PostgresNIO
 import Testing
@@ -64,6 +65,10 @@ func withAuth(
             instagram: TestSecrets.instagram(), vault: authTestVault)
         configuration.dashboardDirectory = dashboardDirectory
         configuration.signInBaseDelaySeconds = signInBaseDelaySeconds
+        // Mail goes to a port where nothing listens: auth's worker keeps retrying it, so each mail stays in the queue for
+        // the test to read (Mailbox); a catcher on the development default would take it.
+        configuration.smtp = try SMTPConfiguration(
+            url: "smtp://127.0.0.1:\(try FreePorts.next())?tls=none", from: try MailAddress(parsing: "Flowtalk <flowtalk@localhost>"), mode: .development)
         try await buildApplication(configuration: configuration, logger: logger).test(framework) { client in
             try await waitUntilReady(client)
             try await body(client, database)

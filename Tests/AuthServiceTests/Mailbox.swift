@@ -18,7 +18,7 @@ struct Mailbox: Sendable {
     func all() async throws -> [OutgoingMail] {
         try await database.withClient { client in
             let queue = JobQueue(client: client, logger: .quiet("mailbox"))
-            return try await queue.waitingPayloads(kind: MailJob.kind).map { try MailJob.mail($0, vault: authTestVault) }
+            return try await queue.queuedPayloads(kind: MailJob.kind).map { try MailJob.mail($0, vault: authTestVault) }
         }
     }
 

@@ -31,6 +31,7 @@ import Testing
             let url = database.url + (database.url.contains("?") ? "&" : "?") + "search_path=\(database.schema)"
             let shop = "17841400000000555"
             let ports = try (0..<5).map { _ in try RealBinariesTests.freePort() }
+            let smtp = try RealBinariesTests.freePort()
             let (auth, ingest, dispatch, sandbox, analytics) = (ports[0], ports[1], ports[2], ports[3], ports[4])
             let base = "http://127.0.0.1:\(auth)"
             let sandboxURL = "http://127.0.0.1:\(sandbox)"
@@ -40,6 +41,7 @@ import Testing
                 "TOKEN_ENCRYPTION_KEYS": keyRing, "PASSWORD_PEPPER": "e2e-pepper", "BCRYPT_COST": "10", "PUBLIC_URL": base, "COOKIE_SECURE": "false",
                 "INSTAGRAM_GRAPH_URL": sandboxURL, "INSTAGRAM_OAUTH_URL": sandboxURL, "INSTAGRAM_API_URL": sandboxURL,
                 "INGEST_URL": "http://127.0.0.1:\(ingest)", "SANDBOX_ACCOUNTS": "\(shop):shop:unused-initial-token",
+                "FLOWTALK_ENV": "development", "SANDBOX_SMTP_PORT": "\(smtp)", "SMTP_URL": "smtp://127.0.0.1:\(smtp)?tls=none",
             ]
             var processes: [ServiceProcess] = []
             for (name, port) in [("flowtalk-sandbox", sandbox), ("flowtalk-auth", auth), ("flowtalk-ingest", ingest), ("flowtalk-dispatch", dispatch),
@@ -66,11 +68,20 @@ import Testing
                 }
                 #expect(try await call(.POST, "/api/auth/signup", #"{"email":"owner@example.com","password":"a long enough passphrase"}"#).0 == .created)
                 #expect(try await call(.POST, "/api/auth/login", #"{"email":"owner@example.com","password":"a long enough passphrase"}"#).0 == .ok)
-                // Only a verified address may connect Instagram: open the link of the queued verification mail.
-                let mails = try await JobQueue(client: client, logger: .quiet("mail")).waitingPayloads(kind: MailJob.kind)
-                let link = try #require(try mails.map { try MailJob.mail($0, vault: vault) }.first { $0.to == "owner@example.com" }?.text
-                    .components(separatedBy: .whitespacesAndNewlines).first { $0.hasPrefix(base + "/verify-email?token=") })
-                let verification = String(link.dropFirst((base + "/verify-email?token=").count))
+                // Only a verified address may connect Instagram: auth's mail worker sends the verification mail over SMTP
+                // to the sandbox's catcher; open its link.
+                struct Caught: Decodable {
+                    struct Message: Decodable { let to: [String]; let text: String }
+                    let messages: [Message]
+                }
+                var link: String?
+                try await eventually("the verification mail in the sandbox's catcher") {
+                    let (_, _, caught) = try await call(.GET, sandboxURL + "/sandbox/mail?to=owner@example.com")
+                    link = try decodeJSON(Caught.self, from: caught).messages.last?.text
+                        .components(separatedBy: .whitespacesAndNewlines).first { $0.hasPrefix(base + "/verify-email?token=") }
+                    return link != nil
+                }
+                let verification = String(try #require(link).dropFirst((base + "/verify-email?token=").count))
                 #expect(try await call(.POST, "/api/auth/verify", #"{"token":"\#(verification)"}"#).0 == .ok)
 
                 // Connect: Flowtalk → Instagram's authorize page → back to the callback with a code.

@@ -32,7 +32,8 @@ import Testing
                     environment: [
                         "DATABASE_URL": url, "HOST": "127.0.0.1", "PORT": "\(port)", "META_APP_SECRET": secret, "META_VERIFY_TOKEN": "vt",
                         "TOKEN_ENCRYPTION_KEYS": TokenVault.testing().keyRing, "PASSWORD_PEPPER": "e2e-pepper", "META_APP_ID": "e2e-app",
-                        "LOG_LEVEL": "info",
+                        // Development: auth's mail goes to the sandbox catcher's default address (no mail is sent here).
+                        "LOG_LEVEL": "info", "FLOWTALK_ENV": "development",
                     ])
             }
             var stopped = false
@@ -63,8 +64,9 @@ import Testing
             #expect(queued.count <= 1)
             let handled = try await database.withClient(logger: .quiet("db")) { client in
                 var n = 0
-                // (Analytics queues its hourly retention purge with a dedupe key of its own.)
-                for try await count in try await client.query("SELECT count(*) FROM job_dedupe WHERE key NOT LIKE 'retention:%'").decode(Int.self) {
+                // (Analytics and auth queue their hourly purges with dedupe keys of their own.)
+                for try await count in try await client.query(
+                    "SELECT count(*) FROM job_dedupe WHERE key NOT LIKE 'retention:%' AND key NOT LIKE 'auth_purge:%'").decode(Int.self) {
                     n = count
                 }
                 return n
@@ -100,7 +102,7 @@ import Testing
         let process = try ServiceProcess(name, environment: [
             "DATABASE_URL": "postgres://u@127.0.0.1:1/db", "HOST": "127.0.0.1", "PORT": "\(holder.port)", "META_APP_SECRET": "s",
             "META_VERIFY_TOKEN": "vt", "TOKEN_ENCRYPTION_KEYS": TokenVault.testing().keyRing, "PASSWORD_PEPPER": "p", "META_APP_ID": "a",
-            "LOG_LEVEL": "error",
+            "LOG_LEVEL": "error", "FLOWTALK_ENV": "development", "SANDBOX_SMTP_PORT": "0",
         ])
         // A liveness bound, not a timing goal: a process still running after a minute has hung.
         let exited = try await process.waitForExit(timeout: .seconds(60))
