@@ -10,6 +10,7 @@ import traceback
 import urllib.request
 
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -48,7 +49,9 @@ def get(url):
 class Steps:
     def __init__(self, browser):
         self.browser = browser
-        self.wait = WebDriverWait(browser, WAIT)
+        # A page that navigates while a condition reads it (connect posts, then opens Instagram's page) leaves stale
+        # elements behind: read again rather than fail.
+        self.wait = WebDriverWait(browser, WAIT, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException))
         self.step = "start"
 
     def snap(self, name):
@@ -215,11 +218,7 @@ def main():
     steps = Steps(browser)
     try:
         steps.run()
-        if mail_walk.catcher_merged():
-            steps.mail_walk()
-        else:
-            print("browser test: the mail walk (sign-up → verification mail → reset mail) did NOT run: the sandbox has no "
-                  "mail catcher yet (GET /sandbox/mail). Once it is merged this walk runs and must pass.", file=sys.stderr)
+        steps.mail_walk()
     except Exception:
         traceback.print_exc()
         print(f"browser test: FAILED at step: {steps.step}; screenshot and page source in {ARTIFACTS}/", file=sys.stderr)

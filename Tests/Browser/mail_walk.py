@@ -19,16 +19,6 @@ def get(url):
         return json.loads(response.read())
 
 
-def catcher_merged():
-    """Whether the sandbox's code has the mail catcher (GET /sandbox/mail): from then on the mail walk must run."""
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Services", "Sandbox")
-    for folder, _, names in os.walk(root):
-        for name in names:
-            if name.endswith(".swift") and "/sandbox/mail" in open(os.path.join(folder, name), encoding="utf-8").read():
-                return True
-    return False
-
-
 def mail_link(address, page, seen=()):
     """The newest PUBLIC_URL/<page>?token=… link the sandbox's catcher received for `address` (any message shape: each
     message's JSON must name the address and hold the link), not one of `seen`; None while there is none."""
