@@ -201,11 +201,12 @@ extension AccountStore {
 
     /// Deletes links past their expiry (the hourly purge). Returns how many.
     package func purgeExpiredTokens() async throws -> Int {
-        var deleted = 0
-        for try await _ in try await client.query("DELETE FROM account_tokens WHERE expires_at <= now() RETURNING 1", logger: logger).decode(Int.self) {
-            deleted += 1
-        }
-        return deleted
+        try await client.deleteInBatches(
+            """
+            WITH gone AS (DELETE FROM account_tokens WHERE token_hash IN (
+                SELECT token_hash FROM account_tokens WHERE expires_at <= now() LIMIT 1000) RETURNING 1)
+            SELECT count(*) FROM gone
+            """, batch: 1000, logger: logger)
     }
 
     /// For tests: makes the account's live links expire now, as if their lifetime had passed.

@@ -146,10 +146,11 @@ package struct ConnectionStore: Sendable {
 
     /// Deletes OAuth states past their expiry (a round trip never finished). Returns how many.
     package func purgeExpiredOAuthStates() async throws -> Int {
-        var deleted = 0
-        for try await _ in try await client.query("DELETE FROM oauth_states WHERE expires_at <= now() RETURNING 1", logger: logger).decode(Int.self) {
-            deleted += 1
-        }
-        return deleted
+        try await client.deleteInBatches(
+            """
+            WITH gone AS (DELETE FROM oauth_states WHERE state_hash IN (
+                SELECT state_hash FROM oauth_states WHERE expires_at <= now() LIMIT 1000) RETURNING 1)
+            SELECT count(*) FROM gone
+            """, batch: 1000, logger: logger)
     }
 }

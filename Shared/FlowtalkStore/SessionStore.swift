@@ -59,14 +59,13 @@ package struct SessionStore: Sendable {
 
     /// Deletes sessions past their absolute expiry or idle longer than `idle` (they can never be used again). Returns how many.
     package func purgeExpired() async throws -> Int {
-        var deleted = 0
-        for try await _ in try await client.query(
+        try await client.deleteInBatches(
             """
-            DELETE FROM sessions WHERE expires_at <= now() OR last_seen_at <= now() - \(idle.components.seconds) * interval '1 second'
-            RETURNING 1
-            """, logger: logger
-        ).decode(Int.self) { deleted += 1 }
-        return deleted
+            WITH gone AS (DELETE FROM sessions WHERE token_hash IN (
+                SELECT token_hash FROM sessions
+                WHERE expires_at <= now() OR last_seen_at <= now() - \(idle.components.seconds) * interval '1 second' LIMIT 1000) RETURNING 1)
+            SELECT count(*) FROM gone
+            """, batch: 1000, logger: logger)
     }
 
     /// Ends every session of an account except, optionally, one.
@@ -105,11 +104,12 @@ package struct RateLimiter: Sendable {
 
     /// Deletes counters whose window ended over a day ago (no limit here is longer than an hour). Returns how many.
     package func purgeStale() async throws -> Int {
-        var deleted = 0
-        for try await _ in try await client.query(
-            "DELETE FROM rate_limits WHERE window_start < now() - interval '1 day' RETURNING 1", logger: logger
-        ).decode(Int.self) { deleted += 1 }
-        return deleted
+        try await client.deleteInBatches(
+            """
+            WITH gone AS (DELETE FROM rate_limits WHERE key IN (
+                SELECT key FROM rate_limits WHERE window_start < now() - interval '1 day' LIMIT 1000) RETURNING 1)
+            SELECT count(*) FROM gone
+            """, batch: 1000, logger: logger)
     }
 
     /// Counts one attempt under `key`; returns nil when allowed, or the seconds until the window resets when over `limit`.

@@ -98,10 +98,12 @@ package struct SignInThrottle: Sendable {
 
     /// Deletes counts that no longer hold anything back: a day after their last failure. Returns how many.
     package func purge() async throws -> Int {
-        var deleted = 0
-        for try await _ in try await client.query(
-            "DELETE FROM sign_in_failures WHERE last_failure_at < now() - \(forgetAfterSeconds) * interval '1 second' RETURNING 1", logger: logger
-        ).decode(Int.self) { deleted += 1 }
-        return deleted
+        try await client.deleteInBatches(
+            """
+            WITH gone AS (DELETE FROM sign_in_failures WHERE (email, client) IN (
+                SELECT email, client FROM sign_in_failures WHERE last_failure_at < now() - \(forgetAfterSeconds) * interval '1 second' LIMIT 1000)
+                RETURNING 1)
+            SELECT count(*) FROM gone
+            """, batch: 1000, logger: logger)
     }
 }
