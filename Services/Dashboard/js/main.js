@@ -36,7 +36,7 @@ async function start() {
   setupActivity();
   setupAccount();
   startRouter();
-  for (const id of ['signup-password', 'new-password']) {
+  for (const id of ['signup-password', 'new-password', 'reset-password']) {
     const input = document.getElementById(id);
     if (input) attachMeter(input);
   }
