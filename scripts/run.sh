@@ -106,7 +106,8 @@ cat <<MSG
 Flowtalk is running (logs in .data/logs/).
 
   Open the dashboard:  http://127.0.0.1:8081
-    Sign up, then "Connect Instagram": the sandbox plays Instagram and approves its test account @new_shop at once.
+    Sign up, open the verification link from the mail (http://127.0.0.1:8090/sandbox/mail), then "Connect Instagram":
+    the sandbox plays Instagram and approves its test account @new_shop at once.
     Add a rule, then write to @new_shop as a customer would:
       curl -s -X POST http://127.0.0.1:8090/simulate/dm -H 'content-type: application/json' \\
            -d '{"ig_id":"17841400000000043","from":"customer-1","text":"How much is it?"}'
