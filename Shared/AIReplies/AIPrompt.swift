@@ -60,7 +60,8 @@ package struct AIPrompt: Sendable, Equatable {
         for turn in memory.suffix(Self.maximumTurns) {
             result.append(Message(role: "user", content: PersonalDataMasker.mask(turn.customer)))
             if let business = turn.business, !business.isEmpty {
-                result.append(Message(role: "assistant", content: Self.answerJSON(business)))
+                // The bot's earlier answer is masked too: it may repeat what the customer wrote (a number, an address).
+                result.append(Message(role: "assistant", content: Self.answerJSON(PersonalDataMasker.mask(business))))
             }
         }
         result.append(Message(role: "user", content: PersonalDataMasker.mask(text)))

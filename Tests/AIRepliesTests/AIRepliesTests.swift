@@ -76,6 +76,14 @@ import Testing
         #expect(messages[2].content == #"{"can_help":true,"reply":"answer 3"}"#)
     }
 
+    /// Issue 13: the bot's earlier answers went to the AI provider unmasked, and they may repeat what the customer wrote.
+    @Test func theBotsEarlierAnswersAreMaskedToo() {
+        var withMemory = prompt
+        withMemory.memory = [AIPrompt.Turn(customer: "my number?", business: "We will call you on 0612 345 678 or mail jane at gmail dot com")]
+        let answer = withMemory.messages[2].content
+        #expect(answer == #"{"can_help":true,"reply":"We will call you on [phone] or mail [email]"}"#)
+    }
+
     @Test func theRequestBodyHasNoIdentifiersAndAsksForJSON() throws {
         let client = GroqClient(configuration: GroqConfiguration(baseURL: "http://127.0.0.1:1", apiKey: Secret("k"), model: "m"))
         let body = String(buffer: try client.body(for: prompt))
