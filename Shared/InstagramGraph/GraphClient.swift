@@ -64,9 +64,13 @@ package enum GraphError: Error, Equatable, CustomStringConvertible {
 
     package var description: String { reason }
 
-    /// Classifies an error body and HTTP status.
+    /// The longest `Retry-After` honoured. A DM's text waits in the queue for as long as the send is put off, and the
+    /// reply window is 24 hours: a longer hint is taken as an hour (and retried then), never obeyed for days (issue 13).
+    package static let maximumRetryAfterSeconds = 3600
+
+    /// Classifies an error body and HTTP status. A `Retry-After` of whole seconds is kept between 0 and an hour.
     package static func classify(status: Int, body: [UInt8], retryAfter: String?) -> GraphError {
-        let hint = retryAfter.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let hint = retryAfter.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.map { min(max($0, 0), maximumRetryAfterSeconds) }
         guard let document = try? JSONValue.parse(body), let error = document["error"] else {
             if status == 429 { return .rateLimited(retryAfterSeconds: hint) }
             return status >= 500 ? .transient("HTTP \(status)") : .permanent(code: status, subcode: nil)

@@ -22,6 +22,15 @@ import Testing
         #expect(GraphError.classify(status: status, body: Array(body.utf8), retryAfter: "30").reason == expected.reason)
         #expect(GraphError.classify(status: status, body: Array(body.utf8), retryAfter: "30") == expected || expected.reason == "transient_error")
     }
+
+    /// Issue 13: a `Retry-After` was honoured with no cap, so a DM's text could wait in the queue for days past the
+    /// 24-hour reply window. Now at most an hour; a negative one is no wait.
+    @Test(arguments: [("86400", 3600), ("3601", 3600), ("3600", 3600), ("30", 30), ("-5", 0), ("9999999999999", 3600)])
+    func anHonouredRetryAfterIsAtMostAnHour(header: String, seconds: Int) {
+        #expect(GraphError.classify(status: 429, body: [], retryAfter: header) == .rateLimited(retryAfterSeconds: seconds))
+        let body = Array(#"{"error":{"message":"(#4) limit","code":4,"is_transient":true}}"#.utf8)
+        #expect(GraphError.classify(status: 400, body: body, retryAfter: header) == .rateLimited(retryAfterSeconds: seconds))
+    }
 }
 
 @Suite struct TextSplittingTests {
