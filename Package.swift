@@ -14,11 +14,12 @@ let lifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "
 let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
 
 /// Every service looks alike: the shared libraries plus whatever it needs on top.
-@MainActor func service(_ target: String, folder: String, extra: [Target.Dependency] = []) -> Target {
+@MainActor func service(_ target: String, folder: String, extra: [Target.Dependency] = [], resources: [Resource]? = nil) -> Target {
     .executableTarget(
         name: target,
         dependencies: ["FlowtalkCore", "FlowtalkStore", "FlowtalkHTTP", hummingbird, postgres, logging, metrics, lifecycle] + extra,
         path: "Services/\(folder)",
+        resources: resources,
         swiftSettings: swiftSettings
     )
 }
@@ -140,7 +141,7 @@ let package = Package(
         service("AuthService", folder: "Auth", extra: [
             "ReplyRules", "InstagramGraph", "FlowtalkContracts", "Mail", crypto, .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-        ]),
+        ], resources: [.copy("Resources/common-passwords.txt")]),
         service("IngestService", folder: "Ingest"),
         service("DispatchService", folder: "Dispatch", extra: ["InstagramGraph", "ReplyRules", "AIReplies"]),
         service("AnalyticsService", folder: "Analytics"),

@@ -12,6 +12,8 @@ typealias AuthRequestContext = SignedInRequestContext
 func buildApplication(
     configuration: AuthConfiguration, logger: Logger? = nil, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
 ) async throws -> some ApplicationProtocol {
+    // Read the common-password list now, so a missing resource stops the service at start, not at the first sign-up.
+    _ = CommonPasswords.list.count
     let runtime = ServiceRuntime(label: "flowtalk-auth", common: configuration.common, logger: logger, registry: registry)
     let sessions = SessionStore(client: runtime.database, logger: runtime.logger)
     let limiter = RateLimiter(client: runtime.database, logger: runtime.logger)
