@@ -24,6 +24,9 @@ fi
 # A watchdog: a hung test would otherwise hold CI until its own limit, saying nothing. Past TEST_TIMEOUT_SECONDS
 # (default 1800) the run is stopped and the tests that started and never ended are named.
 # `timeout` runs the tests in a process group of their own, which Ctrl-C does not reach: the trap passes it on.
+# At most TEST_PARALLELISM tests at once (default 16): each in-process test starts whole services against PostgreSQL,
+# and hundreds at once on a 2-core machine starved them past their own readiness and query timeouts.
+export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH="${TEST_PARALLELISM:-16}"
 log=$(mktemp /tmp/flowtalk-swift-test.XXXXXX)
 timeout --kill-after=10 "${TEST_TIMEOUT_SECONDS:-1800}" swift test --skip-build "$@" > >(tee "$log") 2>&1 &
 tests=$!

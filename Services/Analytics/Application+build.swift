@@ -23,6 +23,8 @@ func buildApplication(
 
     let queue = JobQueue(client: runtime.database, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
     let retention = Retention(store: ActivityStore(client: runtime.database, logger: runtime.logger), queue: queue, logger: runtime.logger)
+    // Queues the hourly purge (dispatch queues it too) and shows the oldest entry's age.
+    let backstop = RetentionBackstop(database: runtime.database, queue: queue, metricsFactory: runtime.metricsFactory, logger: runtime.logger)
     var workerConfiguration = JobWorkerConfiguration()
     workerConfiguration.loops = 1
     workerConfiguration.batchSize = 1
@@ -31,5 +33,5 @@ func buildApplication(
     let worker = JobWorker(queue: queue, handlers: retention.handlers, configuration: workerConfiguration, ready: runtime.gate, logger: runtime.logger)
     return try runtime.application(
         router: router,
-        services: runtime.services + [worker, PeriodicScheduler("Retention purge", gate: runtime.gate, interval: configuration.retentionInterval, logger: runtime.logger) { try await retention.schedule() }])
+        services: runtime.services + [worker, PeriodicScheduler("Retention purge", gate: runtime.gate, interval: configuration.retentionInterval, logger: runtime.logger) { try await backstop.tick() }])
 }

@@ -151,6 +151,8 @@ struct StatsController: Sendable {
         var rule_id: String?
         var reason: String?
         var latency_ms: Int?
+        /// Set when the customer unsent the message: its text and the reply's are no longer kept.
+        var unsent_at: Date?
 
         init(_ record: ActivityRecord) {
             id = String(record.id)
@@ -164,6 +166,7 @@ struct StatsController: Sendable {
             rule_id = record.ruleID?.uuidString.lowercased()
             reason = record.reason
             latency_ms = record.latencyMs
+            unsent_at = record.unsentAt
         }
     }
 

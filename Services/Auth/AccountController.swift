@@ -39,12 +39,28 @@ struct AccountController: Sendable {
         let password: String
     }
 
+    /// Sign-up's body: `privacy_policy_version` (optional) is the version the form showed; a stale one is refused.
+    struct SignUp: Decodable {
+        let email: String
+        let password: String
+        let privacy_policy_version: String?
+    }
+
     struct AccountBody: Encodable {
         let id: String
         let email: String
         let email_verified: Bool
         let created_at: Date
         let instagram: Instagram?
+        let privacy_policy: PolicyState
+        /// The policy now in force and the latest version this account accepted (nil: none yet); the dashboard shows a
+        /// notice while they differ.
+        struct PolicyState: Encodable {
+            let current_version: String
+            let accepted_version: String?
+            let accepted_at: Date?
+            var url = "/privacy"
+        }
         struct Instagram: Encodable {
             let username: String?
             let instagram_user_id: String
@@ -60,13 +76,19 @@ struct AccountController: Sendable {
     /// a verified one, a note to its owner: one mail queued in every case.
     func signup(_ request: Request, context: AuthRequestContext) async throws -> Response {
         try await limiter.enforce("signup:ip:\(address(request, context))", limit: 10, window: .seconds(3600))
-        let body = try await request.decode(as: Credentials.self, context: context)
+        let body = try await request.decode(as: SignUp.self, context: context)
         let email = try Self.canonicalEmail(body.email)
         try Self.checkPasswordPolicy(body.password)
+        if let shown = body.privacy_policy_version, shown != PrivacyPolicy.version {
+            throw APIError(
+                .conflict, code: "privacy_policy_changed",
+                message: "The privacy policy changed since this page was loaded: reload the page and read version \(PrivacyPolicy.version).")
+        }
         try await limiter.enforce("signup:email:\(email)", limit: 5, window: .seconds(3600))
         let hash = try await hashOffLoop(body.password)
         _ = try await accounts.signUp(
-            email: email, passwordHash: hash, lifetime: AccountMails.verificationLifetime, claimLifetime: AccountMails.resetLifetime
+            email: email, passwordHash: hash, lifetime: AccountMails.verificationLifetime, claimLifetime: AccountMails.resetLifetime,
+            policyVersion: PrivacyPolicy.version
         ) { [mails] outcome, token in
             switch outcome {
             case .created: [try mails.job(mails.verify(to: email, token: token))]
@@ -110,7 +132,7 @@ struct AccountController: Sendable {
         }
         // A new session id at every sign-in; a session the browser already had is ended (no fixation).
         if let previous = request.cookies[cookies.name]?.value, !previous.isEmpty { try await sessions.delete(token: previous) }
-        let token = try await sessions.create(accountID: accountID)
+        let token = try await sessions.create(accountID: accountID, userAgent: request.headers[.userAgent])
         var response = try await accountResponse(accountID, status: .ok)
         response.setCookie(cookies.cookie(token: token))
         context.logger.info("Signed in")
@@ -149,7 +171,7 @@ struct AccountController: Sendable {
         let notices = try current.map { [try mails.job(mails.passwordChanged(to: $0.email))] } ?? []
         try await accounts.setPasswordHash(fresh, accountID: session.accountID, notices: notices)
         try await sessions.deleteAll(accountID: session.accountID)
-        let token = try await sessions.create(accountID: session.accountID)
+        let token = try await sessions.create(accountID: session.accountID, userAgent: request.headers[.userAgent])
         var response = Response(status: .noContent)
         response.setCookie(cookies.cookie(token: token))
         context.logger.info("Password changed")
@@ -161,9 +183,12 @@ struct AccountController: Sendable {
     private func accountResponse(_ accountID: UUID, status: HTTPResponse.Status) async throws -> Response {
         guard let account = try await accounts.summary(accountID: accountID) else { throw APIError.unauthorized("Please sign in.") }
         let instagram = account.instagram.map { AccountBody.Instagram(username: $0.username, instagram_user_id: $0.instagramUserID, status: $0.status) }
+        let accepted = try await accounts.acceptedPolicies(accountID: accountID).last
+        let policy = AccountBody.PolicyState(current_version: PrivacyPolicy.version, accepted_version: accepted?.version, accepted_at: accepted?.acceptedAt)
         return try JSONResponse.make(
             ["account": AccountBody(
-                id: account.id.uuidString.lowercased(), email: account.email, email_verified: account.emailVerified, created_at: account.createdAt, instagram: instagram)],
+                id: account.id.uuidString.lowercased(), email: account.email, email_verified: account.emailVerified, created_at: account.createdAt,
+                instagram: instagram, privacy_policy: policy)],
             status: status)
     }
 

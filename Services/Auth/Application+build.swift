@@ -14,6 +14,8 @@ func buildApplication(
 ) async throws -> some ApplicationProtocol {
     // Read the common-password list now, so a missing resource stops the service at start, not at the first sign-up.
     _ = CommonPasswords.list.count
+    // The privacy policy page likewise: a missing template or a placeholder nobody fills stops the service at start.
+    let policy = try PrivacyPolicy(template: try PrivacyPolicy.template(), facts: configuration.policyFacts)
     let runtime = ServiceRuntime(label: "flowtalk-auth", common: configuration.common, logger: logger, registry: registry)
     let sessions = SessionStore(client: runtime.database, logger: runtime.logger)
     let limiter = RateLimiter(client: runtime.database, logger: runtime.logger)
@@ -29,9 +31,11 @@ func buildApplication(
         client: runtime.database, sessions: sessions, limiter: limiter, hasher: hasher, cookies: configuration.sessionCookies,
         trustedProxies: configuration.common.trustedProxies, throttle: throttle, logger: runtime.logger,
         mails: AccountMails(vault: configuration.vault, publicURL: configuration.publicURL))
+    PrivacyController(client: runtime.database, policy: policy, logger: runtime.logger).add(api: api, router: router)
     accountController.add(to: api.group("auth"))
     accountController.addEmailFlows(auth: api.group("auth"), api: api)
     AutomationController(client: runtime.database, logger: runtime.logger).add(to: api)
+    CustomerController(client: runtime.database, limiter: limiter, logger: runtime.logger).add(to: api)
     let oauth = InstagramOAuth(configuration: configuration.instagram)
     InstagramController(
         client: runtime.database, oauth: oauth, vault: configuration.vault, publicURL: configuration.publicURL, limiter: limiter,
@@ -40,7 +44,7 @@ func buildApplication(
     // Meta's callbacks come from Meta's servers: outside /api, so without the session and CSRF middleware.
     DataRightsController(
         client: runtime.database, oauth: oauth, vault: configuration.vault, hasher: hasher, limiter: limiter,
-        appSecret: configuration.instagram.appSecret, publicURL: configuration.publicURL, cookies: configuration.sessionCookies,
+        callbackSecrets: configuration.callbackSecrets, publicURL: configuration.publicURL, cookies: configuration.sessionCookies,
         trustedProxies: configuration.common.trustedProxies, logger: runtime.logger
     ).add(api: api, router: router)
     // Auth's own jobs, on one queue worker: outgoing mail (`MailJob.kind`) and the hourly purge of its tables.

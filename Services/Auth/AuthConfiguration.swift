@@ -18,6 +18,9 @@ struct AuthConfiguration: Sendable {
     var bcryptCost: Int
     /// `META_APP_ID`, `META_APP_SECRET`, `INSTAGRAM_OAUTH_URL`, `INSTAGRAM_API_URL`, `INSTAGRAM_GRAPH_URL`.
     var instagram: InstagramOAuth.Configuration
+    /// `INSTAGRAM_APP_SECRET` (optional): a second secret Meta's deauthorize and data-deletion callbacks may be signed
+    /// with (reference §6.1: which app's secret signs them is not documented), as ingest accepts for webhooks.
+    var instagramAppSecret: Secret<String>? = nil
     /// `TOKEN_ENCRYPTION_KEYS`: seals the tokens of connected accounts.
     var vault: TokenVault
     /// `ANALYTICS_URL`: where the dashboard finds flowtalk-analytics (told to it by `GET /api/config`, allowed by its CSP).
@@ -29,6 +32,12 @@ struct AuthConfiguration: Sendable {
     var purgeInterval: Duration = .seconds(3600)
     /// The first wait after a client's free sign-in failures (`SignInThrottle`); tests lengthen it.
     var signInBaseDelaySeconds = 1
+    /// `OPERATOR_NAME` and `PRIVACY_CONTACT`: who runs this deployment and where privacy requests go, named on the
+    /// privacy policy page (`GET /privacy`). Required outside development.
+    var operatorName = "the operator of this Flowtalk development service"
+    var privacyContact = "privacy@localhost"
+    /// The AI provider the policy page names: the host of `GROQ_BASE_URL` (the variable flowtalk-dispatch reads).
+    var aiProviderHost = "api.groq.com"
     /// `SMTP_URL`, `SMTP_CA_FILE`, `MAIL_FROM`: outgoing mail (by default the sandbox's catcher, as in development).
     var smtp = try! SMTPConfiguration(
         url: SMTPConfiguration.developmentURL, from: try! MailAddress(parsing: SMTPConfiguration.developmentFrom), mode: .development)
@@ -56,6 +65,7 @@ struct AuthConfiguration: Sendable {
             appID: try environment.required("META_APP_ID"), appSecret: try environment.requiredSecret("META_APP_SECRET"),
             oauthURL: try environment.url("INSTAGRAM_OAUTH_URL", default: "https://www.instagram.com"),
             apiURL: try environment.url("INSTAGRAM_API_URL", default: "https://api.instagram.com"), graph: try GraphConfiguration(environment: environment))
+        instagramAppSecret = environment.optional("INSTAGRAM_APP_SECRET").map(Secret.init)
         vault = try TokenVault(keyRing: try environment.requiredSecret("TOKEN_ENCRYPTION_KEYS"))
         analyticsURL = try environment.url("ANALYTICS_URL", default: "http://127.0.0.1:8084")
         dashboardDirectory = environment.optional("DASHBOARD_DIR")
@@ -67,7 +77,38 @@ struct AuthConfiguration: Sendable {
             throw ConfigurationError.malformed("COOKIE_SECURE", "must be true unless FLOWTALK_ENV=development")
         }
         smtp = try SMTPConfiguration(environment: environment, mode: common.mode)
+        if common.mode.isDevelopment {
+            operatorName = try Self.policyText(environment, "OPERATOR_NAME") ?? operatorName
+            privacyContact = try Self.policyText(environment, "PRIVACY_CONTACT") ?? privacyContact
+        } else {
+            guard let name = try Self.policyText(environment, "OPERATOR_NAME"), let contact = try Self.policyText(environment, "PRIVACY_CONTACT") else {
+                throw ConfigurationError.malformed(
+                    "OPERATOR_NAME", "OPERATOR_NAME and PRIVACY_CONTACT are required unless FLOWTALK_ENV=development (the privacy policy names them)")
+            }
+            (operatorName, privacyContact) = (name, contact)
+        }
+        let groq = try environment.url("GROQ_BASE_URL", default: "https://api.groq.com/openai/v1")
+        aiProviderHost = URL(string: groq)?.host ?? groq
     }
+
+    /// A short line of plain text for the policy page (nil when unset).
+    static func policyText(_ environment: ConfigEnvironment, _ name: String) throws -> String? {
+        guard let value = environment.optional(name)?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        guard value.count <= 200, !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
+            throw ConfigurationError.malformed(name, "one line of at most 200 characters")
+        }
+        return value
+    }
+
+    /// The facts the privacy policy page names.
+    var policyFacts: PrivacyPolicy.Facts {
+        PrivacyPolicy.Facts(
+            operatorName: operatorName, contact: privacyContact, publicURL: publicURL, databaseHost: PrivacyPolicy.databaseHost(common.database),
+            aiProvider: aiProviderHost, mailHost: smtp.host)
+    }
+
+    /// The secrets a Meta callback's `signed_request` may be signed with.
+    var callbackSecrets: [Secret<String>] { [instagram.appSecret] + (instagramAppSecret.map { [$0] } ?? []) }
 
     /// The session cookie's name and Secure flag for this mode.
     var sessionCookies: SessionCookies { SessionCookies(mode: common.mode, secure: cookieSecure) }

@@ -22,6 +22,8 @@ struct DashboardRoutes: Sendable {
         let analytics_url: String
         /// The fewest characters (grapheme clusters, as Swift's `String.count` counts) a new password may have.
         let password_min_length: Int
+        /// The privacy policy version in force: the sign-up form sends it back, so a stale form cannot accept another.
+        var privacy_policy_version = PrivacyPolicy.version
     }
 
     /// The file types served, by lower-cased extension. Anything else in the folder is not served.

@@ -18,7 +18,7 @@ struct DataRightsController: Sendable {
     let vault: TokenVault
     let hasher: PasswordHasher
     let limiter: RateLimiter
-    let appSecret: Secret<String>
+    let callbackSecrets: [Secret<String>]
     let publicURL: String
     let cookies: SessionCookies
     let trustedProxies: TrustedProxies
@@ -80,8 +80,9 @@ struct DataRightsController: Sendable {
         try await limitMeta(request, context)
         let userID = try await signedUserID(request, context)
         let connections = ConnectionStore(client: client, logger: logger)
-        for account in try await connections.accounts(instagramUserID: userID) { try await connections.disconnect(accountID: account) }
-        context.logger.info("Deauthorization handled")
+        let accounts = try await connections.accounts(callbackUserID: userID)
+        for account in accounts { try await connections.disconnect(accountID: account) }
+        context.logger.info("Deauthorization handled", metadata: ["meta.connections_removed": "\(accounts.count)"])
         return try JSONResponse.make(["success": true])
     }
 
@@ -91,7 +92,8 @@ struct DataRightsController: Sendable {
         try await limitMeta(request, context)
         let userID = try await signedUserID(request, context)
         let code = Hex.encode((0..<12).map { _ in UInt8.random(in: 0...255) })
-        try await AccountStore(client: client, logger: logger).eraseInstagramData(instagramUserID: userID, confirmationCode: code)
+        let deleted = try await AccountStore(client: client, logger: logger).eraseInstagramData(callbackUserID: userID, confirmationCode: code)
+        context.logger.info("Data deletion handled", metadata: ["meta.rows_deleted": "\(deleted)"])
         return try JSONResponse.make(["url": "\(publicURL)/meta/data-deletion/\(code)", "confirmation_code": code])
     }
 
@@ -100,11 +102,16 @@ struct DataRightsController: Sendable {
         try await limitMeta(request, context)
         let code = try context.parameters.require("code")
         guard code.count <= 64, code.allSatisfy({ $0.isHexDigit }) else { throw APIError.notFound }
-        if let (status, at) = try await AccountStore(client: client, logger: logger).deletionRequest(code: code) {
+        if let (outcome, deleted, at) = try await AccountStore(client: client, logger: logger).deletionRequest(code: code) {
+            let status =
+                outcome == "nothing_held"
+                ? "completed — Flowtalk held no data for this Instagram account, so there was nothing to delete."
+                : "completed — Flowtalk deleted the connection to this Instagram account, its access token, and \(deleted - 1) "
+                    + "conversation, reply and activity records derived from it. Queued messages from it were discarded."
             let html = """
                 <!doctype html><html lang="en"><meta charset="utf-8"><title>Flowtalk data deletion</title>
                 <h1>Data deletion request</h1><p>Confirmation code: <code>\(code)</code></p>
-                <p>Status: \(status == "completed" ? "completed — the data Flowtalk held for this Instagram account has been deleted" : status).</p>
+                <p>Status: \(status)</p>
                 <p>Requested: \(ISO8601DateFormatter().string(from: at))</p></html>
                 """
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
@@ -123,7 +130,7 @@ struct DataRightsController: Sendable {
         var request = request
         let form = String(buffer: try await request.collectBody(upTo: 16 * 1024))
         do throws(SignedRequestError) {
-            return try MetaSignedRequest.userID(form: form, appSecret: appSecret)
+            return try MetaSignedRequest.verifiedCallback(form: form, secrets: callbackSecrets).userID
         } catch .missing {
             throw APIError.badRequest("signed_request is missing.", code: "invalid_signed_request")
         } catch .malformed {
@@ -133,6 +140,9 @@ struct DataRightsController: Sendable {
             throw APIError.unauthorized("signed_request signature is invalid.", code: "invalid_signature")
         } catch .notUnderstood {
             throw APIError.badRequest("signed_request payload is not understood.", code: "invalid_signed_request")
+        } catch .stale {
+            context.logger.notice("signed_request refused: issued_at missing, older than a day or in the future")
+            throw APIError.badRequest("signed_request was issued more than a day ago (or has no issued_at).", code: "stale_signed_request")
         }
     }
 }

@@ -58,7 +58,7 @@ struct InstagramController: Sendable {
         if query["error"] != nil { return back("error", reason: query["error_reason"] == "user_denied" ? "denied" : "instagram_error") }
         guard let code = query["code"].map(String.init), !code.isEmpty else { return back("error", reason: "missing_code") }
 
-        let connected: (userID: String, username: String?, token: Secret<String>, expiresIn: Int)
+        let connected: InstagramOAuth.Connected
         do {
             connected = try await oauth.connect(code: code, redirectURI: redirectURI)
         } catch {
@@ -70,7 +70,8 @@ struct InstagramController: Sendable {
         let expiresAt = Date().addingTimeInterval(Double(connected.expiresIn))
         // One Instagram account belongs to one Flowtalk account.
         let stored = try await connections.connect(
-            accountID: session.accountID, instagramUserID: connected.userID, username: connected.username, sealedToken: sealed, expiresAt: expiresAt)
+            accountID: session.accountID, instagramUserID: connected.userID, username: connected.username, sealedToken: sealed, expiresAt: expiresAt,
+            appScopedID: connected.appScopedID, loginUserID: connected.loginUserID)
         guard stored else { return back("error", reason: "connected_to_another_account") }
         context.logger.info("Instagram connected")
         return back("connected", reason: nil)

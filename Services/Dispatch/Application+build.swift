@@ -40,7 +40,14 @@ func buildApplication(
         queue: queue, handlers: handlers ?? inbound.handlers.merging(accounts.handlers) { a, _ in a }, configuration: configuration.worker,
         ready: runtime.gate, logger: runtime.logger)
     let maintenance = QueueMaintenance(queue: queue, ready: runtime.gate)
+    // The 90-day purge's backstop: dispatch queues analytics' purge too, and shows the oldest activity entry's age.
+    let backstop = RetentionBackstop(database: runtime.database, queue: queue, metricsFactory: runtime.metricsFactory, logger: runtime.logger)
+    let retention = PeriodicScheduler("Retention purge backstop", gate: runtime.gate, interval: configuration.retentionInterval, logger: runtime.logger) {
+        try await backstop.tick()
+    }
     return try runtime.application(
         router: runtime.router(context: DispatchRequestContext.self),
-        services: runtime.services + [worker, maintenance, DispatchMaintenance(client: runtime.database, gate: runtime.gate, logger: runtime.logger)])
+        services: runtime.services + [
+            worker, maintenance, retention, DispatchMaintenance(client: runtime.database, gate: runtime.gate, logger: runtime.logger),
+        ])
 }

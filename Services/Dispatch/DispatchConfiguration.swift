@@ -6,6 +6,8 @@ import InstagramGraph
 
 /// flowtalk-dispatch's configuration.
 struct DispatchConfiguration: Sendable {
+    /// How often the activity log's purge is queued and its oldest entry's age measured (hourly; tests shorten it).
+    var retentionInterval: Duration = .seconds(3600)
     var common: CommonConfiguration
     var worker: JobWorkerConfiguration
     /// `TOKEN_ENCRYPTION_KEYS`: opens the stored Instagram tokens.

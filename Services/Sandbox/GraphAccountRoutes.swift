@@ -113,7 +113,7 @@ struct GraphAccountRoutes: Sendable {
         }
         router.get("/:version/me") { request, _ -> Response in
             guard let account = await state.account(forToken: request.bearerToken ?? "") else { return Refusal.invalidToken.response }
-            return try SandboxJSON.response(Me(id: "app-scoped-\(account.igID)", user_id: NumericID(text: account.igID), username: account.username))
+            return try SandboxJSON.response(Me(id: account.appScopedID, user_id: NumericID(text: account.igID), username: account.username))
         }
         // Long-lived tokens, with the token in the query as Meta documents these two routes.
         router.get("/refresh_access_token") { request, _ -> Response in try await longLivedToken(request, grantType: "ig_refresh_token") }

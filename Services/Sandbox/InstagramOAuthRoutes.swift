@@ -32,7 +32,8 @@ struct InstagramOAuthRoutes: Sendable {
             guard fields["grant_type"] == "authorization_code", let code = fields["code"], let igID = await state.redeem(code: code) else {
                 return try SandboxJSON.response(OAuthError(error_message: "Matching code was not found or was already used"), status: .badRequest)
             }
-            return try SandboxJSON.response(CodeExchange(access_token: await state.issueToken(for: igID), user_id: NumericID(text: igID)))
+            let appScopedID = await state.account(igID)?.appScopedID ?? igID
+            return try SandboxJSON.response(CodeExchange(access_token: await state.issueToken(for: igID), user_id: NumericID(text: appScopedID)))
         }
     }
 

@@ -50,6 +50,10 @@ struct SandboxAccount: Sendable, Codable, Equatable {
     var username: String
     var token: String
 
+    /// The app-scoped id Instagram Login gives this account (`/me.id`, and the code exchange's `user_id`): a number
+    /// other than the IG user id, as on Meta, so a callback matched on the wrong id fails in tests.
+    var appScopedID: String { "9" + String(igID.filter(\.isNumber).reversed()) }
+
     enum CodingKeys: String, CodingKey {
         case igID = "ig_id"
         case username, token

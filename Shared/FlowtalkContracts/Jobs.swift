@@ -27,6 +27,9 @@ package enum InboundEventJob {
         return "ig:\(event.kind.rawValue):\(event.accountID):\(event.customerID ?? "-"):\(event.timestampMs):\(event.postbackPayload ?? "")"
     }
 
+    /// The dedupe key of the unsend of message `mid`: a message's job that finds it queued (or done) does not answer.
+    package static func unsendDedupeKey(mid: String) -> String { "ig:\(InboundEvent.Kind.deleted.rawValue):\(mid)" }
+
     /// The conversation, so one customer's events are handled one at a time and in order.
     package static func serializationKey(_ event: InboundEvent) -> String? {
         event.customerID.map { QueueKeys.conversation(instagramUserID: event.accountID, customerID: $0) }

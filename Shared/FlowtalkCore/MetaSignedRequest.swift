@@ -10,6 +10,20 @@ package enum SignedRequestError: Error, Equatable, Sendable {
     case invalidSignature
     /// Signed, but not a JSON object with `algorithm` `HMAC-SHA256` and a `user_id`.
     case notUnderstood
+    /// Signed and understood, but its `issued_at` is missing, more than a day old or in the future: a captured callback
+    /// must not replay for ever.
+    case stale
+}
+
+/// A verified callback: whose data, and when Meta issued it (nil when the payload has no `issued_at`).
+package struct SignedCallback: Sendable, Equatable {
+    package let userID: String
+    package let issuedAt: Date?
+
+    package init(userID: String, issuedAt: Date?) {
+        self.userID = userID
+        self.issuedAt = issuedAt
+    }
 }
 
 /// Meta's `signed_request` (the deauthorize and data-deletion callbacks): a form field holding
@@ -21,19 +35,36 @@ package enum MetaSignedRequest {
     /// The `user_id` of the `signed_request` field of an `application/x-www-form-urlencoded` body.
     /// `verify(mac, signedBytes)` says whether `mac` (decoded) authenticates `signedBytes` (the payload's base64url text).
     package static func userID(form: String, verify: (_ mac: [UInt8], _ signedBytes: [UInt8]) -> Bool) throws(SignedRequestError) -> String {
+        try callback(form: form, verify: verify).userID
+    }
+
+    /// The `user_id` and `issued_at` of the `signed_request` field of a form body (`issued_at` is not judged here).
+    package static func callback(form: String, verify: (_ mac: [UInt8], _ signedBytes: [UInt8]) -> Bool) throws(SignedRequestError) -> SignedCallback {
         guard let signed = formFields(form).first(where: { $0.name == "signed_request" })?.value else { throw .missing }
-        return try userID(signedRequest: signed, verify: verify)
+        return try callback(signedRequest: signed, verify: verify)
     }
 
     /// The `user_id` of one `signed_request` value.
     package static func userID(signedRequest signed: String, verify: (_ mac: [UInt8], _ signedBytes: [UInt8]) -> Bool) throws(SignedRequestError) -> String {
+        try callback(signedRequest: signed, verify: verify).userID
+    }
+
+    /// The `user_id` and `issued_at` (seconds since 1970, a JSON integer) of one `signed_request` value.
+    package static func callback(signedRequest signed: String, verify: (_ mac: [UInt8], _ signedBytes: [UInt8]) -> Bool) throws(SignedRequestError) -> SignedCallback {
         let parts = signed.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2, let mac = base64URL(parts[0]), let payload = base64URL(parts[1]) else { throw .malformed }
         guard verify(mac, Array(parts[1].utf8)) else { throw .invalidSignature }
         guard let document = try? JSONValue.parse(payload), document["algorithm"]?.string?.uppercased() == "HMAC-SHA256",
             let userID = document["user_id"]?.integerText ?? document["user_id"]?.string, !userID.isEmpty
         else { throw .notUnderstood }
-        return userID
+        let issuedAt = document["issued_at"]?.integerText.flatMap { Int64($0) }.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+        return SignedCallback(userID: userID, issuedAt: issuedAt)
+    }
+
+    /// Refuses a callback without `issued_at`, issued more than `maxAge` ago, or more than five minutes ahead of `now`.
+    package static func requireFresh(_ callback: SignedCallback, now: Date, maxAge: TimeInterval = 86_400) throws(SignedRequestError) -> SignedCallback {
+        guard let issued = callback.issuedAt, now.timeIntervalSince(issued) <= maxAge, issued.timeIntervalSince(now) <= 300 else { throw .stale }
+        return callback
     }
 
     /// The `name=value` pairs of a form body, `+` as space and percent-escapes decoded (an invalid escape gives "").

@@ -50,7 +50,7 @@ extension AccountStore {
     /// own, which ends the first one's sessions, rather than verify an account someone else may hold. A verified address
     /// gets no token. The password of an existing account is never changed here.
     package func signUp(
-        email: String, passwordHash: String, lifetime: Duration, claimLifetime: Duration,
+        email: String, passwordHash: String, lifetime: Duration, claimLifetime: Duration, policyVersion: String? = nil,
         mail: @escaping @Sendable (SignUpOutcome, _ token: String) throws -> [NewJob]
     ) async throws -> SignUpOutcome {
         let queue = JobQueue(client: client, logger: logger)
@@ -66,6 +66,7 @@ extension AccountStore {
             for try await _ in inserted.decode(UUID.self) { created = true }
             if created {
                 try await db.query("INSERT INTO account_settings (account_id) VALUES (\(id))", logger: logger)
+                if let policyVersion { try await acceptPolicy(policyVersion, accountID: id, on: db) }
             } else {
                 for try await (existing, verified) in try await db.query(
                     "SELECT id, email_verified_at IS NOT NULL FROM accounts WHERE email = \(email) FOR UPDATE", logger: logger

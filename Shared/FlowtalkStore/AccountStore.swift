@@ -86,7 +86,12 @@ package struct AccountStore: Sendable {
         let rows = try await client.query(
             """
             SELECT jsonb_build_object(
+                'format', 'flowtalk-export/1',
                 'exported_at', now(),
+                'privacy_policy_versions', COALESCE((SELECT jsonb_agg(jsonb_build_object('version', p.version, 'accepted_at', p.accepted_at)
+                    ORDER BY p.accepted_at) FROM policy_acceptances p WHERE p.account_id = \(account)), '[]'),
+                'sessions', COALESCE((SELECT jsonb_agg(jsonb_build_object('started_at', s.created_at, 'last_seen_at', s.last_seen_at,
+                    'expires_at', s.expires_at, 'user_agent', s.user_agent) ORDER BY s.created_at) FROM sessions s WHERE s.account_id = \(account)), '[]'),
                 'account', (SELECT to_jsonb(a) - 'password_hash' FROM accounts a WHERE a.id = \(account)),
                 'instagram_connection', (SELECT to_jsonb(c) - 'token_sealed' FROM instagram_connections c WHERE c.account_id = \(account)),
                 'rules', COALESCE((SELECT jsonb_agg(to_jsonb(r) - 'account_id' ORDER BY r.created_at) FROM reply_rules r WHERE r.account_id = \(account)), '[]'),
@@ -119,28 +124,39 @@ package struct AccountStore: Sendable {
         }
     }
 
-    /// Meta's data-deletion callback: erases everything derived from an Instagram account (its connection and token,
-    /// conversations, replies, activity) and its queued events, and records the request under `code`, in one transaction.
-    package func eraseInstagramData(instagramUserID: String, confirmationCode code: String) async throws {
+    /// Meta's data-deletion callback: erases everything derived from the Instagram account `callbackUserID` names (any
+    /// of its ids: its connection and token, conversations, replies, activity) and its queued events, and records the
+    /// request under `code` with what it found, in one transaction. Returns the rows deleted (0: nothing was held).
+    @discardableResult
+    package func eraseInstagramData(callbackUserID: String, confirmationCode code: String) async throws -> Int {
         let queue = JobQueue(client: client, logger: logger)
         let connections = ConnectionStore(client: client, logger: logger)
         let conversations = ConversationStore(client: client, logger: logger)
         let activity = ActivityStore(client: client, logger: logger)
-        try await client.withTransaction(logger: logger) { db in
-            for account in try await connections.remove(instagramUserID: instagramUserID, on: db) {
-                try await conversations.eraseConversations(accountID: account, on: db)
-                try await activity.erase(accountID: account, on: db)
+        return try await client.withTransaction(logger: logger) { db -> Int in
+            var deleted = 0
+            let removed = try await connections.remove(callbackUserID: callbackUserID, on: db)
+            for (account, instagramUserID) in removed {
+                deleted += 1 + (try await conversations.eraseConversations(accountID: account, on: db))
+                deleted += try await activity.erase(accountID: account, on: db)
+                try await queue.cancel(conversationsOf: instagramUserID, on: db)
             }
-            try await queue.cancel(conversationsOf: instagramUserID, on: db)
-            try await db.query("INSERT INTO deletion_requests (confirmation_code, status) VALUES (\(code), 'completed')", logger: logger)
+            try await queue.cancel(conversationsOf: callbackUserID, on: db)
+            let outcome = deleted > 0 ? "deleted" : "nothing_held"
+            try await db.query(
+                """
+                INSERT INTO deletion_requests (confirmation_code, status, outcome, deleted_rows)
+                VALUES (\(code), 'completed', \(outcome), \(deleted))
+                """, logger: logger)
+            return deleted
         }
     }
 
-    /// A recorded data-deletion request: its status and when it was made.
-    package func deletionRequest(code: String) async throws -> (status: String, requestedAt: Date)? {
+    /// A recorded data-deletion request: whether anything was held, how many records were deleted, and when.
+    package func deletionRequest(code: String) async throws -> (outcome: String, deletedRows: Int, requestedAt: Date)? {
         for try await row in try await client.query(
-            "SELECT status, requested_at FROM deletion_requests WHERE confirmation_code = \(code)", logger: logger
-        ).decode((String, Date).self) { return row }
+            "SELECT outcome, deleted_rows, requested_at FROM deletion_requests WHERE confirmation_code = \(code)", logger: logger
+        ).decode((String, Int, Date).self) { return row }
         return nil
     }
 }

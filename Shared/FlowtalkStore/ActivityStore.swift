@@ -14,11 +14,14 @@ package struct ActivityEntry: Sendable {
     package var latencyMs: Int?
     /// The start of what was sent (80 characters).
     package var replySummary: String?
+    /// The Instagram message the entry is about (nil for entries about no message).
+    package var mid: String?
     /// How much of a text the log keeps.
     package static let summaryLength = 80
 
     package init(customerID: String?, eventKind: String, summary: String?, outcome: String, source: String? = nil, ruleID: UUID? = nil,
-                 reason: String? = nil, latencyMs: Int? = nil, replySummary: String? = nil) {
+                 reason: String? = nil, latencyMs: Int? = nil, replySummary: String? = nil, mid: String? = nil) {
+        self.mid = mid
         self.customerID = customerID
         self.eventKind = eventKind
         self.summary = summary.map { String($0.prefix(Self.summaryLength)) }
@@ -44,6 +47,8 @@ package struct ActivityRecord: Sendable, Equatable {
     package var ruleID: UUID?
     package var reason: String?
     package var latencyMs: Int?
+    /// When the customer unsent the message (its text and the reply's are gone then).
+    package var unsentAt: Date? = nil
 }
 
 /// The activity log and the hourly counters (`activity`, `hourly_counts`, in ActivityStore+Counts): dispatch writes them
@@ -67,9 +72,18 @@ package struct ActivityStore: Sendable {
     package func add(_ entry: ActivityEntry, accountID: UUID, on connection: DatabaseConnection) async throws {
         try await connection.query(
             """
-            INSERT INTO activity (account_id, customer_id, event_kind, summary, outcome, source, rule_id, reason, latency_ms, reply_summary)
+            INSERT INTO activity (account_id, customer_id, event_kind, summary, outcome, source, rule_id, reason, latency_ms, reply_summary, mid)
             VALUES (\(accountID), \(entry.customerID), \(entry.eventKind), \(entry.summary), \(entry.outcome), \(entry.source), \(entry.ruleID),
-                    \(entry.reason), \(entry.latencyMs), \(entry.replySummary))
+                    \(entry.reason), \(entry.latencyMs), \(entry.replySummary), \(entry.mid))
+            """, logger: logger)
+    }
+
+    /// The customer unsent message `mid`: the entries about it lose the customer's text and the reply's, and say when.
+    package func forgetUnsent(mid: String, accountID: UUID, on db: DatabaseConnection) async throws {
+        try await db.query(
+            """
+            UPDATE activity SET summary = NULL, reply_summary = NULL, unsent_at = now()
+            WHERE account_id = \(accountID) AND mid = \(mid) AND unsent_at IS NULL
             """, logger: logger)
     }
 
@@ -90,8 +104,14 @@ package struct ActivityStore: Sendable {
 
     /// Erases an account's activity entries (Meta's data-deletion callback), in the caller's transaction. The hourly
     /// counts hold no personal data and stay.
-    package func erase(accountID: UUID, on db: DatabaseConnection) async throws {
-        try await db.query("DELETE FROM activity WHERE account_id = \(accountID)", logger: logger)
+    /// Returns how many entries were deleted.
+    @discardableResult
+    package func erase(accountID: UUID, on db: DatabaseConnection) async throws -> Int {
+        var deleted = 0
+        for try await count in try await db.query(
+            "WITH gone AS (DELETE FROM activity WHERE account_id = \(accountID) RETURNING 1) SELECT count(*) FROM gone", logger: logger
+        ).decode(Int.self) { deleted = count }
+        return deleted
     }
 
     /// Whether PostgreSQL knows the time zone (IANA names such as `Europe/Paris`, and `UTC`).
@@ -136,19 +156,19 @@ package struct ActivityStore: Sendable {
     package func activity(accountID: UUID, limit: Int, before: Int64?, outcome: String?) async throws -> [ActivityRecord] {
         let rows = try await client.query(
             """
-            SELECT id, occurred_at, customer_id, event_kind, summary, reply_summary, outcome, source, rule_id, reason, latency_ms
+            SELECT id, occurred_at, customer_id, event_kind, summary, reply_summary, outcome, source, rule_id, reason, latency_ms, unsent_at
             FROM activity
             WHERE account_id = \(accountID) AND (\(before)::int8 IS NULL OR id < \(before)) AND (\(outcome)::text IS NULL OR outcome = \(outcome))
             ORDER BY id DESC LIMIT \(limit + 1)
             """, logger: logger)
         var items: [ActivityRecord] = []
-        for try await (id, at, customer, kind, summary, reply, outcome, source, rule, reason, latency) in rows.decode(
-            (Int64, Date, String?, String, String?, String?, String, String?, UUID?, String?, Int?).self)
+        for try await (id, at, customer, kind, summary, reply, outcome, source, rule, reason, latency, unsent) in rows.decode(
+            (Int64, Date, String?, String, String?, String?, String, String?, UUID?, String?, Int?, Date?).self)
         {
             items.append(
                 ActivityRecord(
                     id: id, occurredAt: at, customerID: customer, eventKind: kind, summary: summary, replySummary: reply, outcome: outcome,
-                    source: source, ruleID: rule, reason: reason, latencyMs: latency))
+                    source: source, ruleID: rule, reason: reason, latencyMs: latency, unsentAt: unsent))
         }
         return items
     }

@@ -54,8 +54,10 @@ package struct ConnectionStore: Sendable {
 
     /// Stores a connection for the account (replacing its previous one) and, with `scheduleRefresh`, queues its token's
     /// refresh, in one transaction. False when the Instagram account belongs to another Flowtalk account.
+    /// `appScopedID` (`/me.id`) and `loginUserID` (the code exchange's `user_id`) are kept to match Meta's callbacks.
     package func connect(
-        accountID: UUID, instagramUserID: String, username: String?, sealedToken: [UInt8], expiresAt: Date, scheduleRefresh: Bool = true
+        accountID: UUID, instagramUserID: String, username: String?, sealedToken: [UInt8], expiresAt: Date, scheduleRefresh: Bool = true,
+        appScopedID: String? = nil, loginUserID: String? = nil
     ) async throws -> Bool {
         try await client.withTransaction(logger: logger) { db -> Bool in
             for try await holder in try await db.query(
@@ -63,9 +65,10 @@ package struct ConnectionStore: Sendable {
             ).decode(UUID.self) where holder != accountID { return false }
             try await db.query(
                 """
-                INSERT INTO instagram_connections (account_id, ig_user_id, username, token_sealed, token_expires_at)
-                VALUES (\(accountID), \(instagramUserID), \(username), \(ByteBuffer(bytes: sealedToken)), \(expiresAt))
+                INSERT INTO instagram_connections (account_id, ig_user_id, username, token_sealed, token_expires_at, app_scoped_id, login_user_id)
+                VALUES (\(accountID), \(instagramUserID), \(username), \(ByteBuffer(bytes: sealedToken)), \(expiresAt), \(appScopedID), \(loginUserID))
                 ON CONFLICT (account_id) DO UPDATE SET ig_user_id = EXCLUDED.ig_user_id, username = EXCLUDED.username,
+                    app_scoped_id = EXCLUDED.app_scoped_id, login_user_id = EXCLUDED.login_user_id,
                     token_sealed = EXCLUDED.token_sealed, token_expires_at = EXCLUDED.token_expires_at, status = 'active',
                     connected_at = now(), token_refreshed_at = now()
                 """, logger: logger)
@@ -86,6 +89,23 @@ package struct ConnectionStore: Sendable {
             """, logger: logger)
     }
 
+    /// Whether the connection still lacks its app-scoped id (made before migration 15): the token refresh asks `/me`.
+    package func lacksAppScopedID(accountID: UUID) async throws -> Bool {
+        for try await _ in try await client.query(
+            "SELECT 1 FROM instagram_connections WHERE account_id = \(accountID) AND app_scoped_id IS NULL", logger: logger
+        ).decode(Int.self) { return true }
+        return false
+    }
+
+    /// Records the app-scoped id `/me` gave for the account's connection, if it is still the same Instagram account.
+    package func storeAppScopedID(_ appScopedID: String, accountID: UUID, instagramUserID: String) async throws {
+        try await client.query(
+            """
+            UPDATE instagram_connections SET app_scoped_id = \(appScopedID)
+            WHERE account_id = \(accountID) AND ig_user_id = \(instagramUserID)
+            """, logger: logger)
+    }
+
     package func markNeedsReconnect(accountID: UUID) async throws {
         try await client.withConnection { [self] in try await markNeedsReconnect(accountID: accountID, on: $0) }
     }
@@ -95,28 +115,41 @@ package struct ConnectionStore: Sendable {
         try await connection.query("UPDATE instagram_connections SET status = 'needs_reconnect' WHERE account_id = \(accountID)", logger: logger)
     }
 
-    /// Deletes the account's connection (its token with it) and the account's queued upkeep.
+    /// Deletes the account's connection (its token with it), the account's queued upkeep, the messages still queued
+    /// for its conversations (nothing can answer them now), and ends its replies still waiting to be sent (`skipped`).
     package func disconnect(accountID: UUID) async throws {
+        let queue = JobQueue(client: client, logger: logger)
         try await client.withTransaction(logger: logger) { db in
-            try await db.query("DELETE FROM instagram_connections WHERE account_id = \(accountID)", logger: logger)
-            try await JobQueue(client: client, logger: logger).cancel(account: accountID, on: db)
+            for try await instagramUserID in try await db.query(
+                "DELETE FROM instagram_connections WHERE account_id = \(accountID) RETURNING ig_user_id", logger: logger
+            ).decode(String.self) { try await queue.cancel(conversationsOf: instagramUserID, on: db) }
+            try await queue.cancel(account: accountID, on: db)
+            try await ConversationStore(client: client, logger: logger).cancelWaitingReplies(accountID: accountID, on: db)
         }
     }
 
-    /// Deletes an Instagram account's connection in the caller's transaction; returns the Flowtalk accounts it belonged to.
-    package func remove(instagramUserID: String, on db: DatabaseConnection) async throws -> [UUID] {
-        var accounts: [UUID] = []
-        for try await account in try await db.query(
-            "DELETE FROM instagram_connections WHERE ig_user_id = \(instagramUserID) RETURNING account_id", logger: logger
-        ).decode(UUID.self) { accounts.append(account) }
-        return accounts
+    /// Deletes the connections a Meta callback's `user_id` names (any of the IG user id, the app-scoped id, the code
+    /// exchange's user id) in the caller's transaction; returns the Flowtalk accounts and IG user ids they had.
+    package func remove(callbackUserID userID: String, on db: DatabaseConnection) async throws -> [(account: UUID, instagramUserID: String)] {
+        var removed: [(account: UUID, instagramUserID: String)] = []
+        for try await row in try await db.query(
+            """
+            DELETE FROM instagram_connections
+            WHERE ig_user_id = \(userID) OR app_scoped_id = \(userID) OR login_user_id = \(userID)
+            RETURNING account_id, ig_user_id
+            """, logger: logger
+        ).decode((UUID, String).self) { removed.append(row) }
+        return removed
     }
 
-    /// The Flowtalk accounts an Instagram account is connected to (at most one).
-    package func accounts(instagramUserID: String) async throws -> [UUID] {
+    /// The Flowtalk accounts whose connection a Meta callback's `user_id` names (any of its three ids).
+    package func accounts(callbackUserID userID: String) async throws -> [UUID] {
         var accounts: [UUID] = []
         for try await account in try await client.query(
-            "SELECT account_id FROM instagram_connections WHERE ig_user_id = \(instagramUserID)", logger: logger
+            """
+            SELECT account_id FROM instagram_connections
+            WHERE ig_user_id = \(userID) OR app_scoped_id = \(userID) OR login_user_id = \(userID)
+            """, logger: logger
         ).decode(UUID.self) { accounts.append(account) }
         return accounts
     }

@@ -1,3 +1,4 @@
+import FlowtalkContracts
 import FlowtalkCore
 import Foundation
 import Logging
@@ -64,15 +65,13 @@ package struct ConversationStore: Sendable {
         return false
     }
 
-    /// Records a customer message's time and returns the conversation's state, locking its row for the transaction.
-    package func touchConversation(accountID: UUID, customerID: String, customerMessageAt: Date?, on connection: DatabaseConnection) async throws
-        -> ConversationState
-    {
+    /// Marks the conversation used now (it is deleted 30 days after its last use) and returns its state, locking its row
+    /// for the transaction.
+    package func touchConversation(accountID: UUID, customerID: String, on connection: DatabaseConnection) async throws -> ConversationState {
         let rows = try await connection.query(
             """
-            INSERT INTO conversations (account_id, customer_id, last_customer_message_at) VALUES (\(accountID), \(customerID), \(customerMessageAt))
-            ON CONFLICT (account_id, customer_id) DO UPDATE SET last_customer_message_at =
-                GREATEST(conversations.last_customer_message_at, EXCLUDED.last_customer_message_at)
+            INSERT INTO conversations (account_id, customer_id) VALUES (\(accountID), \(customerID))
+            ON CONFLICT (account_id, customer_id) DO UPDATE SET last_used_at = now()
             RETURNING last_reply_at, paused_until
             """, logger: logger)
         for try await (lastReply, paused) in rows.decode((Date?, Date?).self) { return ConversationState(lastReplyAt: lastReply, pausedUntil: paused) }
@@ -83,7 +82,7 @@ package struct ConversationStore: Sendable {
         try await connection.query(
             """
             INSERT INTO conversations (account_id, customer_id, paused_until) VALUES (\(accountID), \(customerID), now() + \(minutes) * interval '1 minute')
-            ON CONFLICT (account_id, customer_id) DO UPDATE SET paused_until = EXCLUDED.paused_until
+            ON CONFLICT (account_id, customer_id) DO UPDATE SET paused_until = EXCLUDED.paused_until, last_used_at = now()
             """, logger: logger)
     }
 
@@ -128,6 +127,31 @@ package struct ConversationStore: Sendable {
         return false
     }
 
+    /// The customer unsent the message before its reply went out: a reply still waiting (an AI answer being asked for,
+    /// or parked for a retry) is cancelled. A reply being sent or sent already cannot be taken back.
+    package func cancelUnsentReply(inboundMID mid: String, on connection: DatabaseConnection) async throws {
+        try await connection.query(
+            """
+            UPDATE replies SET state = 'skipped', error = 'unsent_by_customer', finished_at = now()
+            WHERE inbound_mid = \(mid) AND state IN ('pending', 'retry')
+            """, logger: logger)
+    }
+
+    /// The account was disconnected: its replies still waiting (for the AI, or parked for a retry) will never be sent.
+    package func cancelWaitingReplies(accountID: UUID, on connection: DatabaseConnection) async throws {
+        try await connection.query(
+            """
+            UPDATE replies SET state = 'skipped', error = 'disconnected', finished_at = now()
+            WHERE account_id = \(accountID) AND state IN ('pending', 'retry')
+            """, logger: logger)
+    }
+
+    /// Whether the customer's unsend of `mid` has reached the queue (it waits behind the message's own job, or is done;
+    /// its dedupe key is kept 7 days).
+    package func unsendArrived(mid: String) async throws -> Bool {
+        try await JobQueue(client: client, logger: logger).wasEnqueued(dedupeKey: InboundEventJob.unsendDedupeKey(mid: mid))
+    }
+
     package func recordSent(messageIDs: [String], accountID: UUID, replyID: Int64, on connection: DatabaseConnection) async throws {
         guard !messageIDs.isEmpty else { return }
         try await connection.query(
@@ -144,9 +168,15 @@ package struct ConversationStore: Sendable {
 
     /// Erases an account's conversations: their state, replies, sent-message ids and handled-event markers (Meta's
     /// data-deletion callback), in the caller's transaction. The AI usage ledger holds no personal data and stays.
-    package func eraseConversations(accountID: UUID, on db: DatabaseConnection) async throws {
+    /// Returns how many conversations, replies and sent-message ids were deleted.
+    @discardableResult
+    package func eraseConversations(accountID: UUID, on db: DatabaseConnection) async throws -> Int {
+        var deleted = 0
         for table in ["conversations", "replies", "sent_messages", "handled_events"] {
-            try await db.query("DELETE FROM \(unescaped: table) WHERE account_id = \(accountID)", logger: logger)
+            for try await count in try await db.query(
+                "WITH gone AS (DELETE FROM \(unescaped: table) WHERE account_id = \(accountID) RETURNING 1) SELECT count(*) FROM gone", logger: logger
+            ).decode(Int.self) where table != "handled_events" { deleted += count }
         }
+        return deleted
     }
 }

@@ -1,6 +1,10 @@
-/// Flowtalk's schema, in order. Never edit a migration that has shipped; add a new one.
+/// Flowtalk's schema, in order. Never edit a migration that has shipped; add a new one (from 15 on, in
+/// `Migrations+Privacy.swift` and files like it, so no file grows past one sitting).
 package enum FlowtalkMigrations {
-    package static let all: [Migration] = [
+    package static let all: [Migration] = foundation + privacy
+
+    /// Migrations 1–14: the queue, accounts, automation, analytics, account recovery.
+    static let foundation: [Migration] = [
         Migration(
             version: 1, name: "job queue",
             statements: [

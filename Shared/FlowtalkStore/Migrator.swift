@@ -17,7 +17,7 @@ package struct Migration: Sendable {
 /// Applies migrations in order, in one transaction, under an advisory lock, recording each in `schema_migrations`.
 /// Any number of replicas may call it at once: the lock serialises them and the later ones find nothing to do.
 package enum Migrator {
-    /// A fixed key for `pg_advisory_xact_lock` ("flowtalk" in ASCII).
+    /// The seed of the schema's `pg_advisory_xact_lock` key ("flowtalk" in ASCII).
     static let lockKey: Int64 = 0x666C_6F77_7461_6C6B
 
     /// Applies what is missing; returns the versions applied by this call.
@@ -32,7 +32,9 @@ package enum Migrator {
     @discardableResult
     package static func apply(_ migrations: [Migration], database: Database, logger: Logger) async throws -> [Int] {
         try await database.withTransaction(logger: logger, timeout: max(database.timeout, migrationTimeout)) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+            // One lock per schema: replicas migrating one database wait for each other, while the test suite's
+            // throwaway schemas (one database, a schema per test) migrate side by side.
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema(), \(lockKey)))", logger: logger)
             try await connection.query(
                 """
                 CREATE TABLE IF NOT EXISTS schema_migrations (

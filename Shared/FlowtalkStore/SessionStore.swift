@@ -25,7 +25,8 @@ package struct SessionStore: Sendable {
     package static func hash(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Array(token.utf8))) }
 
     /// A new session for `accountID`; returns the token for the cookie (never stored).
-    package func create(accountID: UUID) async throws -> String {
+    /// `userAgent` (cut to 200 characters) is kept for the account's export.
+    package func create(accountID: UUID, userAgent: String? = nil) async throws -> String {
         var bytes = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
@@ -33,8 +34,9 @@ package struct SessionStore: Sendable {
             .replacingOccurrences(of: "=", with: "")
         try await client.query(
             """
-            INSERT INTO sessions (token_hash, account_id, expires_at)
-            VALUES (\(ByteBuffer(bytes: Self.hash(token))), \(accountID), now() + \(absolute.components.seconds) * interval '1 second')
+            INSERT INTO sessions (token_hash, account_id, expires_at, user_agent)
+            VALUES (\(ByteBuffer(bytes: Self.hash(token))), \(accountID), now() + \(absolute.components.seconds) * interval '1 second',
+                    \(userAgent.map { String($0.prefix(200)) }))
             """, logger: logger)
         return token
     }

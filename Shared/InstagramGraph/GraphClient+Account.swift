@@ -35,6 +35,16 @@ extension GraphClient {
         _ = try await call(method, path: "/\(configuration.version)/\(instagramUserID)/messenger_profile", body: body, token: token)
     }
 
+    /// The token's account (`GET /me?fields=id,user_id,username`): `user_id` is the IG user id webhooks carry and
+    /// accounts are keyed by (reference §0.2); `id` is the app-scoped id, kept only to match Meta's callbacks.
+    package func identity(_ token: Secret<String>) async throws -> (userID: String, appScopedID: String?, username: String?) {
+        let payload = try await call(.GET, path: "/\(configuration.version)/me?fields=id,user_id,username", body: nil, token: token)
+        guard let document = try? JSONValue.parse(payload), let userID = document["user_id"]?.integerText ?? document["user_id"]?.string else {
+            throw GraphError.malformedResponse
+        }
+        return (userID, document["id"]?.integerText ?? document["id"]?.string, document["username"]?.string)
+    }
+
     /// Renews a long-lived token (`GET /refresh_access_token?grant_type=ig_refresh_token`). Meta documents the token
     /// as a query parameter here; the URL is never logged.
     package func refreshToken(_ token: Secret<String>) async throws -> RefreshedToken {

@@ -49,15 +49,28 @@ package struct InstagramOAuth: Sendable {
         return components.string!
     }
 
+    /// A connected account: its ids (the IG user id webhooks carry, the app-scoped id, the code exchange's user id,
+    /// kept to match Meta's callbacks), its username and its long-lived token.
+    package struct Connected: Sendable {
+        package let userID: String
+        package let appScopedID: String?
+        package let loginUserID: String?
+        package let username: String?
+        package let token: Secret<String>
+        package let expiresIn: Int
+    }
+
     /// Code → short-lived token → long-lived token → the account (`/me`), then subscribes it to the messaging webhooks.
-    package func connect(code: String, redirectURI: String) async throws -> (userID: String, username: String?, token: Secret<String>, expiresIn: Int) {
+    package func connect(code: String, redirectURI: String) async throws -> Connected {
         let short = try await exchange(code: code, redirectURI: redirectURI)
-        let long = try await longLived(short)
-        let (userID, username) = try await me(long.token)
+        let long = try await longLived(short.token)
+        let me = try await graph.identity(long.token)
         _ = try await graph.call(
-            .POST, path: "/\(configuration.graph.version)/\(userID)/subscribed_apps?subscribed_fields=messages,messaging_postbacks", body: Array("{}".utf8),
-            token: long.token)
-        return (userID, username, long.token, long.expiresIn)
+            .POST, path: "/\(configuration.graph.version)/\(me.userID)/subscribed_apps?subscribed_fields=messages,messaging_postbacks",
+            body: Array("{}".utf8), token: long.token)
+        return Connected(
+            userID: me.userID, appScopedID: me.appScopedID, loginUserID: short.userID, username: me.username, token: long.token,
+            expiresIn: long.expiresIn)
     }
 
     /// Stops the webhooks for an account (best effort at disconnect).
@@ -65,7 +78,7 @@ package struct InstagramOAuth: Sendable {
         _ = try await graph.call(.DELETE, path: "/\(configuration.graph.version)/\(userID)/subscribed_apps", body: nil, token: token)
     }
 
-    private func exchange(code: String, redirectURI: String) async throws -> Secret<String> {
+    private func exchange(code: String, redirectURI: String) async throws -> (token: Secret<String>, userID: String?) {
         var form = URLComponents()
         form.queryItems = [
             URLQueryItem(name: "client_id", value: configuration.appID), URLQueryItem(name: "client_secret", value: configuration.appSecret.value),
@@ -89,7 +102,7 @@ package struct InstagramOAuth: Sendable {
         guard response.status == .ok, let token = record["access_token"]?.string, !token.isEmpty else {
             throw OAuthError.exchangeFailed(document["error_message"]?.string ?? "the code was refused")
         }
-        return Secret(token)
+        return (Secret(token), record["user_id"]?.integerText ?? record["user_id"]?.string)
     }
 
     private func longLived(_ token: Secret<String>) async throws -> RefreshedToken {
@@ -105,14 +118,6 @@ package struct InstagramOAuth: Sendable {
         return RefreshedToken(token: Secret(fresh), expiresIn: expires)
     }
 
-    private func me(_ token: Secret<String>) async throws -> (String, String?) {
-        let payload = try await graph.call(.GET, path: "/\(configuration.graph.version)/me?fields=user_id,username", body: nil, token: token)
-        // Key accounts by user_id (the IG_ID webhooks carry), never by the app-scoped id (reference §0.2).
-        guard let document = try? JSONValue.parse(payload), let userID = document["user_id"]?.integerText ?? document["user_id"]?.string else {
-            throw GraphError.malformedResponse
-        }
-        return (userID, document["username"]?.string)
-    }
 }
 
 /// A refused OAuth step, with Meta's words when it gave any.

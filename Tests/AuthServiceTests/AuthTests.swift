@@ -54,7 +54,7 @@ final class Browser: @unchecked Sendable {
 /// `trustedProxies` with `.live` (a real socket from 127.0.0.1) lets a test speak as many clients through X-Forwarded-For.
 func withAuth(
     logger: Logger = .quiet("auth"), cookieSecure: Bool = true, dashboardDirectory: String? = nil, trustedProxies: Set<String> = [],
-    framework: TestingSetup = .router, signInBaseDelaySeconds: Int = 1,
+    framework: TestingSetup = .router, signInBaseDelaySeconds: Int = 1, configure: @Sendable (inout AuthConfiguration) -> Void = { _ in },
     _ body: @Sendable @escaping (any TestClientProtocol, TestDatabase) async throws -> Void
 ) async throws {
     try await TestDatabase.withFresh { database in
@@ -69,6 +69,7 @@ func withAuth(
         // the test to read (Mailbox); a catcher on the development default would take it.
         configuration.smtp = try SMTPConfiguration(
             url: "smtp://127.0.0.1:\(try FreePorts.next())?tls=none", from: try MailAddress(parsing: "Flowtalk <flowtalk@localhost>"), mode: .development)
+        configure(&configuration)
         try await buildApplication(configuration: configuration, logger: logger).test(framework) { client in
             try await waitUntilReady(client)
             try await body(client, database)

@@ -39,7 +39,7 @@ private struct ConfigBody: Decodable {
             }
             let config = try await client.execute(uri: "/api/config", method: .get)
             #expect(config.headers[.contentType]?.hasPrefix("application/json") == true)
-            #expect(String(buffer: config.body) == #"{"analytics_url":"http://127.0.0.1:8084","password_min_length":10}"#)
+            #expect(String(buffer: config.body) == #"{"analytics_url":"http://127.0.0.1:8084","password_min_length":10,"privacy_policy_version":"\#(PrivacyPolicy.version)"}"#)
             let decoded = try JSONDecoder().decode(ConfigBody.self, from: Data(config.body.readableBytesView))
             #expect(decoded.password_min_length == AccountController.minimumPasswordCharacters)
             for gone in ["/app.js", "/app.js.map", "/js/", "/js"] {

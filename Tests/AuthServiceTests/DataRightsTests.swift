@@ -24,6 +24,11 @@ func signedRequest(_ payload: String, secret: String = TestSecrets.metaAppSecret
     return base64URL(signature) + "." + body
 }
 
+/// A fresh callback payload for `userID` (Meta's shape: `issued_at` in seconds, `user_id` a string).
+func metaPayload(_ userID: String, issuedAt: Date = Date()) -> String {
+    #"{"algorithm":"HMAC-SHA256","issued_at":\#(Int(issuedAt.timeIntervalSince1970)),"user_id":"\#(userID)"}"#
+}
+
 func form(_ client: some TestClientProtocol, _ uri: String, _ signed: String) async throws -> TestResponse {
     try await client.execute(
         uri: uri, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
@@ -39,13 +44,13 @@ func seedConnectedHistory(_ database: TestDatabase, email: String, instagramID: 
         let sealed = try vault.seal(Secret("IGAA-CANARY-token"), for: TokenOwner(accountID: account.uuidString.lowercased(), instagramUserID: instagramID))
         try await db.query(
             "INSERT INTO instagram_connections (account_id, ig_user_id, username, token_sealed) VALUES (\(account), \(instagramID), 'shop', \(ByteBuffer(bytes: sealed)))")
-        try await db.query("INSERT INTO conversations (account_id, customer_id, last_customer_message_at) VALUES (\(account), 'cust-9', now())")
+        try await db.query("INSERT INTO conversations (account_id, customer_id) VALUES (\(account), 'cust-9')")
         try await db.query(
             "INSERT INTO activity (account_id, customer_id, event_kind, summary, outcome, reason) VALUES (\(account), 'cust-9', 'message', 'hello there', 'skipped', 'no_rule')")
         try await db.query("INSERT INTO hourly_counts (account_id, hour, metric, count) VALUES (\(account), date_trunc('hour', now()), 'received', 3)")
         try await db.query(
-            "INSERT INTO replies (account_id, inbound_mid, customer_id, state, source) VALUES (\(account), 'mid-9', 'cust-9', 'sent', 'rule')")
-        try await db.query("INSERT INTO handled_events (mid, kind, account_id) VALUES ('mid-9', 'message', \(account))")
+            "INSERT INTO replies (account_id, inbound_mid, customer_id, state, source) VALUES (\(account), \("mid-9-\(instagramID)"), 'cust-9', 'sent', 'rule')")
+        try await db.query("INSERT INTO handled_events (mid, kind, account_id) VALUES (\("mid-9-\(instagramID)"), 'message', \(account))")
         try await db.query(
             "INSERT INTO jobs (kind, payload, serialization_key) VALUES ('inbound.message', 'x'::bytea, \("conv:\(instagramID):cust-9"))")
         return account
@@ -119,11 +124,11 @@ func seedConnectedHistory(_ database: TestDatabase, email: String, instagramID: 
             // Refused: missing, malformed, bad base64url, wrong signature, other algorithm.
             #expect(try await form(client, "/meta/data-deletion", "nodot").status == .badRequest)
             #expect(try await form(client, "/meta/data-deletion", "%%%.%%%").status == .badRequest)
-            #expect(try await form(client, "/meta/data-deletion", signedRequest(#"{"algorithm":"HMAC-SHA256","user_id":"17841400000000999"}"#, secret: "wrong")).status == .unauthorized)
+            #expect(try await form(client, "/meta/data-deletion", signedRequest(metaPayload("17841400000000999"), secret: "wrong")).status == .unauthorized)
             #expect(try await form(client, "/meta/data-deletion", signedRequest(#"{"algorithm":"RSA","user_id":"17841400000000999"}"#)).status == .badRequest)
             #expect(try await client.execute(uri: "/meta/data-deletion", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: "x=1")).status == .badRequest)
 
-            let accepted = try await form(client, "/meta/data-deletion", signedRequest(#"{"algorithm":"HMAC-SHA256","issued_at":1,"user_id":"17841400000000999"}"#))
+            let accepted = try await form(client, "/meta/data-deletion", signedRequest(metaPayload("17841400000000999")))
             #expect(accepted.status == .ok)
             struct Answer: Decodable {
                 let url: String
@@ -140,7 +145,7 @@ func seedConnectedHistory(_ database: TestDatabase, email: String, instagramID: 
             let export = String(buffer: try await ana.send(.get, "/api/account/export").body)
             #expect(!export.contains("hello there") && !export.contains("17841400000000999"))
             // An unknown user still gets a confirmation code (no enumeration).
-            #expect(try await form(client, "/meta/data-deletion", signedRequest(#"{"algorithm":"HMAC-SHA256","user_id":"1"}"#)).status == .ok)
+            #expect(try await form(client, "/meta/data-deletion", signedRequest(metaPayload("1"))).status == .ok)
             #expect(try await client.execute(uri: "/meta/data-deletion/abcdef", method: .get).status == .notFound)
         }
     }
@@ -151,7 +156,7 @@ func seedConnectedHistory(_ database: TestDatabase, email: String, instagramID: 
             try await ana.signUpAndIn("deauth@example.com")
             _ = try await seedConnectedHistory(database, email: "deauth@example.com", instagramID: "17841400000000111")
             #expect(String(buffer: try await ana.send(.get, "/api/auth/me").body).contains("17841400000000111"))
-            #expect(try await form(client, "/meta/deauthorize", signedRequest(#"{"algorithm":"HMAC-SHA256","user_id":"17841400000000111"}"#)).status == .ok)
+            #expect(try await form(client, "/meta/deauthorize", signedRequest(metaPayload("17841400000000111"))).status == .ok)
             #expect(!String(buffer: try await ana.send(.get, "/api/auth/me").body).contains("17841400000000111"))
         }
     }

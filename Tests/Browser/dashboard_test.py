@@ -87,6 +87,9 @@ class Steps:
         self.el("#auth")
         minimum = get(DASHBOARD + "/api/config")["password_min_length"]
         self.until("the password hint gives the server's minimum", lambda: f"At least {minimum} characters." in self.text_of("#signup-password-hint"))
+        self.step = "the sign-up form links to the privacy policy"
+        assert self.el("#signup-policy-link").get_attribute("href") == DASHBOARD + "/privacy"
+        assert self.el("#footer-privacy").get_attribute("href") == DASHBOARD + "/privacy"
         self.type("#signup-email", email)
         # Five thumbs-up with a skin tone: 10 code points, 20 UTF-16 units, but 5 characters as the server counts them.
         # (Set by script: ChromeDriver cannot type characters outside the BMP.)
@@ -117,6 +120,7 @@ class Steps:
         self.el("#connect-button").click()  # → sandbox authorize → callback → back to the dashboard
         self.until("connected as @browser_shop", lambda: "Connected as @browser_shop" in self.text_of("#connection-status"))
         self.snap("connected")
+        self.privacy_policy()
 
         self.page("rules")
         self.type("#rule-keywords", "price, how much")
@@ -205,6 +209,20 @@ class Steps:
         errors = [entry["message"] for entry in b.get_log("browser")
                   if entry["level"] == "SEVERE" and not any(path in entry["message"] and status in entry["message"] for path, status in expected)]
         assert not errors, f"console errors: {errors}"
+
+    def privacy_policy(self):
+        """The footer's link opens the policy page with its date and version; sign-up accepted it, so no notice shows."""
+        b = self.browser
+        self.until("no privacy notice after accepting at sign-up", lambda: not b.find_element(By.CSS_SELECTOR, "#policy-banner").is_displayed())
+        version = get(DASHBOARD + "/api/config")["privacy_policy_version"]
+        self.step = "open the privacy policy from the footer"
+        self.el("#footer-privacy").click()
+        self.until("the policy page shows its date and version",
+                   lambda: "Last updated" in self.text_of(".policy-meta") and f"version {version}" in self.text_of(".policy-meta"))
+        assert "{{" not in b.page_source
+        self.snap("privacy-policy")
+        b.get(DASHBOARD + "/")
+        self.until("back in the dashboard", lambda: b.find_element(By.CSS_SELECTOR, "#app").is_displayed())
 
     def verify_by_mail(self, email):
         mail_walk.verify_by_mail(self, email)

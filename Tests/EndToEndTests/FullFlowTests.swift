@@ -104,6 +104,13 @@ import Testing
                 let instagram = try decodeJSON(MeBody.self, from: me).account.instagram
                 #expect(instagram?.instagram_user_id == shop && instagram?.username == "shop")
                 #expect(!me.contains("IGAA"))
+                // Meta's callbacks may name the app-scoped id or the code exchange's user id (the sandbox, like Meta, gives
+                // one other than the IG user id): the connection keeps both.
+                var ids: (String?, String?)?
+                for try await row in try await client.query("SELECT app_scoped_id, login_user_id FROM instagram_connections WHERE ig_user_id = \(shop)")
+                    .decode((String?, String?).self)
+                { ids = row }
+                #expect(ids?.0 == "9" + String(shop.reversed()) && ids?.1 == "9" + String(shop.reversed()))
                 // The connect subscribed this account to the messaging webhooks: read the record back from the sandbox's
                 // Graph API with the account's own token (as stored, sealed, by auth).
                 var sealed: (UUID, ByteBuffer)?

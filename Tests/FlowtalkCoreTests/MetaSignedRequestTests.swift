@@ -59,6 +59,23 @@ import Testing
         #expect(seen?.signed == Array(body.utf8))
     }
 
+    /// Issue 13: a callback is refused when `issued_at` is missing, over a day old or ahead of the clock; either secret signs.
+    @Test func staleCallbacksAreRefusedAndEitherSecretSigns() throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        func signed(_ issued: String, secret: String = "test-app-secret") -> String {
+            form(MetaSignedRequest.sign(payload: #"{"algorithm":"HMAC-SHA256",\#(issued)"user_id":"5"}"#, secret: secret))
+        }
+        let secrets = [secret, Secret("second-secret")]
+        #expect(try MetaSignedRequest.verifiedCallback(form: signed(#""issued_at":1799990000,"#), secrets: secrets, now: now).userID == "5")
+        #expect(try MetaSignedRequest.verifiedCallback(form: signed(#""issued_at":1799990000,"#, secret: "second-secret"), secrets: secrets, now: now).userID == "5")
+        #expect(throws: SignedRequestError.invalidSignature) {
+            try MetaSignedRequest.verifiedCallback(form: signed(#""issued_at":1799990000,"#, secret: "third"), secrets: secrets, now: now)
+        }
+        for issued in ["", #""issued_at":1799913599,"#, #""issued_at":1800000301,"#, #""issued_at":"soon","#] {
+            #expect(throws: SignedRequestError.stale, "\(issued)") { try MetaSignedRequest.verifiedCallback(form: signed(issued), secrets: secrets, now: now) }
+        }
+    }
+
     @Test func base64URLRoundTripsWithAndWithoutPadding() {
         for length in 0..<40 {
             let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 250) }

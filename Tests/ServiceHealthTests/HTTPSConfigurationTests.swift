@@ -14,6 +14,7 @@ import Testing
     static let authBase = [
         "DATABASE_URL": "postgres://u:pw@127.0.0.1:5432/db", "PASSWORD_PEPPER": "pepper", "META_APP_ID": "1", "META_APP_SECRET": "s",
         "TOKEN_ENCRYPTION_KEYS": TokenVault.testing().keyRing, "SMTP_URL": "smtps://mailer:secret@smtp.example.com", "MAIL_FROM": "no-reply@example.com",
+        "OPERATOR_NAME": "Example Ltd", "PRIVACY_CONTACT": "privacy@example.com",
     ]
     static let production = authBase.merging([
         "PUBLIC_URL": "https://app.example.com", "ANALYTICS_URL": "https://stats.example.com", "TRUSTED_PROXIES": "10.0.0.0/8",

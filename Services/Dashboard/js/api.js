@@ -13,6 +13,8 @@ const ERROR_WORDS = {
   password_invalid: 'This password contains characters that cannot be used. Please choose another one.',
   invalid_email: 'Please enter a valid email address.',
   invalid_text: 'The text contains an invisible NUL character that cannot be saved. Remove it and try again.',
+  invalid_query: 'Enter an Instagram-scoped id or a phrase of at least 3 characters.',
+  customer_not_found: 'This account holds no data about that customer.',
   invalid_token: 'This link is invalid, has expired or was used already. Ask for a new one.',
   email_unverified: 'Verify your email address first: open the link we mailed you, or send it again from the banner above.',
   email_taken: 'This address now belongs to another account, so your email was not changed.',
@@ -121,6 +123,7 @@ export async function loadConfig() {
       config = {
         analyticsURL: String(data.analytics_url).replace(/\/+$/, ''),
         passwordMinLength: Number.isInteger(min) && min > 0 ? min : null,
+        privacyPolicyVersion: data.privacy_policy_version ? String(data.privacy_policy_version) : null,
       };
     }
   } catch { /* asked again when next needed */ }

@@ -9,6 +9,7 @@ import { showPasswordRule } from './password.js';
 import { startRouter } from './router.js';
 import { attachMeter } from './strength.js';
 import { setupAccount } from './pages/account.js';
+import { setupCustomers } from './pages/customers.js';
 import { setupActivity } from './pages/activity.js';
 import { setupAI } from './pages/ai.js';
 import { setupConnection, takeInstagramNotice } from './pages/connection.js';
@@ -17,6 +18,7 @@ import { setupForgotPassword, showLinkPage } from './pages/links.js';
 import { setupRules } from './pages/rules.js';
 import { enterApp, setupSession, showSignedOut } from './pages/session.js';
 import { setupStats } from './pages/stats.js';
+import { setupPolicyBanner } from './pages/policy-banner.js';
 import { setupVerifyBanner } from './pages/verify-banner.js';
 
 async function start() {
@@ -28,6 +30,7 @@ async function start() {
   setupSession();
   setupForgotPassword();
   setupVerifyBanner();
+  setupPolicyBanner();
   setupConnection();
   setupRules();
   setupIceBreakers();
@@ -35,6 +38,7 @@ async function start() {
   setupStats();
   setupActivity();
   setupAccount();
+  setupCustomers();
   startRouter();
   for (const id of ['signup-password', 'new-password', 'reset-password']) {
     const input = document.getElementById(id);

@@ -35,7 +35,7 @@ export const REASONS = {
   ai_conversation_limit: 'The AI already answered this customer enough today',
   ai_circuit_open: 'The AI service is having problems',
   ai_not_configured: 'AI is on, but the server has no AI key',
-  message_deleted: 'The customer deleted the message',
+  message_deleted: 'Unsent by the customer (its text is no longer kept)',
   incomplete_event: 'Instagram sent an incomplete message',
   edit_without_text: 'An edited message without text',
   no_text: 'A message without text (photo, sticker…)',

@@ -61,8 +61,23 @@ struct AccountJobs: Sendable {
             try await store.connections.storeRefreshedToken(accountID: accountID, sealed: try vault.seal(fresh.token, for: state.connection.owner), expiresAt: expiresAt)
             try await queue.enqueue([TokenRefreshJob.make(accountID: accountID, runAt: TokenRefreshJob.due(expiresAt: expiresAt))])
             logger.info("Token refreshed", metadata: ["token.expires_in_days": "\(fresh.expiresIn / 86_400)"])
+            try await backfillAppScopedID(state.connection, token: fresh.token, logger: logger)
         } catch let error as GraphError {
             try await handle(error, accountID: accountID, logger: logger)
+        }
+    }
+
+    /// A connection made before migration 15 has no app-scoped id, which Meta's callbacks may name: `/me` gives it.
+    /// Best effort: the refresh has succeeded, and the next one tries again.
+    private func backfillAppScopedID(_ connection: ConnectionRecord, token: Secret<String>, logger: Logger) async throws {
+        guard try await store.connections.lacksAppScopedID(accountID: connection.accountID) else { return }
+        do {
+            let me = try await graph.identity(token)
+            if let appScopedID = me.appScopedID, me.userID == connection.instagramUserID {
+                try await store.connections.storeAppScopedID(appScopedID, accountID: connection.accountID, instagramUserID: connection.instagramUserID)
+            }
+        } catch {
+            logger.notice("App-scoped id not fetched; the next refresh tries again", metadata: ["error.type": "\(type(of: error))"])
         }
     }
 

@@ -4,7 +4,8 @@ import ServiceLifecycle
 
 /// Forgets handled-event markers after 30 days: long after Meta stops redelivering (36 hours), so no event can come
 /// back to be decided twice, and the table does not grow for ever. Batched, hourly, safe on any number of replicas.
-/// Also forgets AI usage counters older than a week.
+/// Also forgets AI usage counters older than a week, conversations, replies and sent-message ids 30 days after their
+/// last use, and removes inbound jobs still waiting after 25 hours (`StaleInbound`).
 struct DispatchMaintenance: Service {
     let client: Database
     let gate: SchemaGate
@@ -20,6 +21,15 @@ struct DispatchMaintenance: Service {
                 let deleted = try await store.conversations.purgeHandledEvents(olderThanDays: retentionDays)
                 if deleted > 0 { logger.info("Handled-event markers purged", metadata: ["dispatch.purged": "\(deleted)"]) }
                 try await store.conversations.purgeAIUsage()
+                let idle = try await store.conversations.purgeIdle()
+                if idle > 0 { logger.info("Idle conversations, replies and sent-message ids purged", metadata: ["dispatch.purged_idle": "\(idle)"]) }
+                var stale = 0
+                while true {
+                    let removed = try await StaleInbound(store: store).expire()
+                    stale += removed
+                    if removed < 500 || Task.isShuttingDownGracefully { break }
+                }
+                if stale > 0 { logger.notice("Inbound jobs past the reply window removed", metadata: ["dispatch.stale_inbound": "\(stale)"]) }
             } catch {
                 logger.warning("Handled-event purge failed", metadata: ["error.type": "\(type(of: error))"])
             }

@@ -45,7 +45,8 @@ struct InboundHandler: Sendable {
             return
         }
         let subject = ReplyLedger.Subject(
-            accountID: connection.accountID, customerID: event.customerID ?? "", eventKind: event.kind.rawValue, summary: Self.text(of: event))
+            accountID: connection.accountID, customerID: event.customerID ?? "", eventKind: event.kind.rawValue, summary: Self.text(of: event),
+            mid: event.mid)
         guard let mid = event.mid, event.customerID != nil else {
             try await ledger.recordOnce(mid: event.mid ?? InboundEventJob.dedupeKey(event), subject, outcome: .skipped, reason: .incompleteEvent)
             return
@@ -54,12 +55,32 @@ struct InboundHandler: Sendable {
         case .echo:
             try await handleEcho(event, mid: mid, subject, connection, logger: logger)
         case .message, .postback:
+            // Unsent before it was answered (its unsend waits behind this job, or came while a retry waited): not answered.
+            if event.kind == .message, try await store.conversations.unsendArrived(mid: mid) {
+                try await skipUnsent(mid: mid, subject)
+                logger.info("Message unsent before it was answered")
+                return
+            }
             try await handleMessage(event, mid: mid, subject, connection, job: job, logger: logger)
         case .edit:
             // A num_edit 0 edit carries no text; fetching the message through the Graph API is still to do.
             try await ledger.recordOnce(mid: mid, subject, outcome: .skipped, reason: .editWithoutText)
         case .deleted:
-            try await ledger.recordOnce(mid: mid, subject, outcome: .ignored, reason: .messageDeleted)
+            try await ledger.unsent(mid: mid, subject)
+        }
+    }
+
+    /// The message was unsent before its reply went out: a reply parked for a retry (or waiting for the AI) ends skipped,
+    /// and a message not decided yet is logged as skipped; neither keeps the text.
+    private func skipUnsent(mid: String, _ subject: ReplyLedger.Subject) async throws {
+        let quiet = ReplyLedger.Subject(accountID: subject.accountID, customerID: subject.customerID, eventKind: subject.eventKind, summary: nil, mid: mid)
+        let reason = ActivityReason.messageDeleted
+        if let existing = try await store.conversations.reply(inboundMID: mid) {
+            if let state = ReplyState(rawValue: existing.state), state == .retry || state == .pending {
+                try await ledger.skip(existing.id, from: state, reason: reason.rawValue, source: existing.source, quiet)
+            }
+        } else {
+            try await ledger.recordOnce(mid: mid, quiet, outcome: .skipped, reason: reason)
         }
     }
 

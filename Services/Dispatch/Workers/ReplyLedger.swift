@@ -18,6 +18,8 @@ struct ReplyLedger: Sendable {
         let eventKind: String
         /// The customer's text (the log keeps 80 characters).
         let summary: String?
+        /// The message the event is about, kept on its log entries so an unsend finds them.
+        var mid: String? = nil
     }
 
     /// What the decision transaction chose.
@@ -42,8 +44,7 @@ struct ReplyLedger: Sendable {
     ) async throws -> (Decision, Int64)? {
         try await store.client.withTransaction(logger: store.logger) { [store] db in
             guard try await store.conversations.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return nil }
-            let conversation = try await store.conversations.touchConversation(
-                accountID: subject.accountID, customerID: subject.customerID, customerMessageAt: eventTime, on: db)
+            let conversation = try await store.conversations.touchConversation(accountID: subject.accountID, customerID: subject.customerID, on: db)
             let decision = try await decide(conversation, db)
             switch decision {
             case .skip(let reason):
@@ -119,7 +120,7 @@ struct ReplyLedger: Sendable {
                 ActivityEntry(
                     customerID: subject.customerID, eventKind: subject.eventKind, summary: subject.summary, outcome: outcome.rawValue, source: plan.source,
                     ruleID: plan.ruleID, reason: reason ?? plan.note, latencyMs: outcome == .replied ? latencyMs : nil,
-                    replySummary: messageIDs.isEmpty ? nil : sentText),
+                    replySummary: messageIDs.isEmpty ? nil : sentText, mid: subject.mid),
                 accountID: subject.accountID, on: db)
             try await store.activity.count(counts, accountID: subject.accountID, on: db)
         }
@@ -132,9 +133,26 @@ struct ReplyLedger: Sendable {
             try await store.activity.add(
                 ActivityEntry(
                     customerID: subject.customerID.isEmpty ? nil : subject.customerID, eventKind: subject.eventKind, summary: nil, outcome: outcome.rawValue,
-                    reason: reason.rawValue),
+                    reason: reason.rawValue, mid: subject.mid),
                 accountID: subject.accountID, on: db)
             try await store.activity.count(["\(outcome.rawValue):\(reason.rawValue)"], accountID: subject.accountID, on: db)
+        }
+    }
+
+    /// The customer unsent `mid` (once): the log entries about it lose their text, a reply not yet sent is cancelled,
+    /// and the unsend is logged ("unsent by the customer").
+    func unsent(mid: String, _ subject: Subject) async throws {
+        try await store.client.withTransaction(logger: store.logger) { [store] db in
+            guard try await store.conversations.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return }
+            try await store.activity.forgetUnsent(mid: mid, accountID: subject.accountID, on: db)
+            try await store.conversations.cancelUnsentReply(inboundMID: mid, on: db)
+            let reason = ActivityReason.messageDeleted.rawValue
+            try await store.activity.add(
+                ActivityEntry(
+                    customerID: subject.customerID, eventKind: subject.eventKind, summary: nil, outcome: ActivityOutcome.ignored.rawValue, reason: reason,
+                    mid: mid),
+                accountID: subject.accountID, on: db)
+            try await store.activity.count(["\(ActivityOutcome.ignored.rawValue):\(reason)"], accountID: subject.accountID, on: db)
         }
     }
 
@@ -162,7 +180,7 @@ struct ReplyLedger: Sendable {
     ) async throws {
         try await store.activity.add(
             ActivityEntry(customerID: subject.customerID, eventKind: subject.eventKind, summary: subject.summary, outcome: outcome.rawValue, source: source,
-                          ruleID: ruleID, reason: reason),
+                          ruleID: ruleID, reason: reason, mid: subject.mid),
             accountID: subject.accountID, on: db)
     }
 }

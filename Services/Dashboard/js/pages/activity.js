@@ -28,7 +28,8 @@ function activityRow(item) {
   const when = new Date(item.occurred_at);
   const time = el('time', { datetime: item.occurred_at,
     text: Number.isNaN(when.getTime()) ? String(item.occurred_at) : when.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) });
-  const said = item.summary != null && item.summary !== '' ? item.summary : (EVENTS[item.event_kind] || '—');
+  const said = item.unsent_at ? 'Unsent by the customer'
+    : (item.summary != null && item.summary !== '' ? item.summary : (EVENTS[item.event_kind] || '—'));
   return el('tr', { className: 'activity-row', dataset: { outcome: item.outcome || '' } },
     el('td', { 'data-label': 'Time' }, time),
     el('td', { 'data-label': 'Customer wrote', text: said }),

@@ -1,15 +1,16 @@
 // Signing in, signing up and signing out; switching between the signed-out and signed-in views.
 
 import { $, $$, clearMessage, notify } from '../dom.js';
-import { api, busy, errorWords, formError, onSessionEnded, report } from '../api.js';
+import { api, busy, errorWords, formError, loadConfig, onSessionEnded, report } from '../api.js';
 import { checkNewPassword } from '../password.js';
 import { resetPages, route } from '../router.js';
 import { state } from '../state.js';
+import { renderPolicyBanner } from './policy-banner.js';
 import { renderVerifyBanner } from './verify-banner.js';
 
 // Lists that show the previous account's data.
 const ACCOUNT_VIEWS = ['#rules-list', '#activity-list', '#stats-days', '#stats-rules', '#stats-ice-breakers', '#stats-skipped', '#stats-chart',
-  '#ib-rows', '#try-result'];
+  '#ib-rows', '#try-result', '#customer-results'];
 
 export function showSignedOut(message) {
   state.account = null;
@@ -19,6 +20,7 @@ export function showSignedOut(message) {
   $('#auth').hidden = false;
   $('#account-email').textContent = '';
   renderVerifyBanner();
+  renderPolicyBanner();
   ACCOUNT_VIEWS.forEach((sel) => $(sel).replaceChildren());
   $$('#app form').forEach((form) => form.reset());
   if (message) notify(message, false);
@@ -28,6 +30,7 @@ export function enterApp(account) {
   state.account = account;
   $('#account-email').textContent = account.email || '';
   renderVerifyBanner();
+  renderPolicyBanner();
   $('#login-form').reset();
   $('#signup-form').reset();
   $('#loading').hidden = true;
@@ -42,6 +45,7 @@ export async function refreshAccount() {
   state.account = data.account;
   $('#account-email').textContent = data.account.email || '';
   renderVerifyBanner();
+  renderPolicyBanner();
   return data.account;
 }
 
@@ -69,7 +73,10 @@ export function setupSession() {
     if (!email) { notify(errorWords('invalid_email'), true); $('#signup-email').focus(); return; }
     busy(form, async () => {
       await checkNewPassword(password, $('#signup-password'));
-      await api('POST', '/api/auth/signup', { email, password });
+      const config = await loadConfig();
+      const signup = { email, password };
+      if (config && config.privacyPolicyVersion) signup.privacy_policy_version = config.privacyPolicyVersion;
+      await api('POST', '/api/auth/signup', signup);
       try {
         const data = await api('POST', '/api/auth/login', { email, password });
         notify('Welcome to Flowtalk! Your account is ready. We mailed you a link to verify your email address.');

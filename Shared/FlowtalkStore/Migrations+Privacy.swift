@@ -1,0 +1,56 @@
+extension FlowtalkMigrations {
+    /// Migrations 15 on: the privacy policy's promises (issue 13).
+    static let privacy: [Migration] = [
+        Migration(
+            version: 15, name: "every id Meta's callbacks may name; what a deletion request found",
+            statements: [
+                // Meta's deauthorize and data-deletion callbacks name a `user_id` that is most likely the app-scoped id
+                // (`/me.id`) or the code exchange's `user_id`, not the IG user id webhooks carry: all are kept and any
+                // matches. Connections made before this migration get them from `/me` at their next token refresh.
+                "ALTER TABLE instagram_connections ADD COLUMN app_scoped_id text",
+                "ALTER TABLE instagram_connections ADD COLUMN login_user_id text",
+                "CREATE INDEX instagram_connections_app_scoped ON instagram_connections (app_scoped_id) WHERE app_scoped_id IS NOT NULL",
+                "CREATE INDEX instagram_connections_login_user ON instagram_connections (login_user_id) WHERE login_user_id IS NOT NULL",
+                // What the request deleted, for the status page: `deleted` (something was held) or `nothing_held`.
+                "ALTER TABLE deletion_requests ADD COLUMN outcome text NOT NULL DEFAULT 'deleted' CHECK (outcome IN ('deleted', 'nothing_held'))",
+                "ALTER TABLE deletion_requests ADD COLUMN deleted_rows integer NOT NULL DEFAULT 0",
+            ]),
+        Migration(
+            version: 16, name: "privacy policy versions accepted",
+            statements: [
+                // Which version of the privacy policy an account accepted, and when (sign-up, then each newer version
+                // read in the dashboard). Accounts made before this migration have none: the dashboard asks them.
+                """
+                CREATE TABLE policy_acceptances (
+                    account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    version text NOT NULL,
+                    accepted_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (account_id, version)
+                )
+                """,
+                // The browser a session was started from (at most 200 characters), shown in the export; never the token.
+                "ALTER TABLE sessions ADD COLUMN user_agent text",
+            ]),
+        Migration(
+            version: 17, name: "unsent messages lose their text",
+            statements: [
+                // The message an entry is about, so a customer's unsend can find it: its text and the reply's go, and
+                // `unsent_at` says when. Entries written before this migration have no mid (they age out in 90 days).
+                "ALTER TABLE activity ADD COLUMN mid text",
+                "ALTER TABLE activity ADD COLUMN unsent_at timestamptz",
+                "CREATE INDEX activity_mid ON activity (account_id, mid) WHERE mid IS NOT NULL",
+            ]),
+        Migration(
+            version: 18, name: "customer ids kept 30 days after last use",
+            statements: [
+                // Written at every message and never read: dropped (the privacy policy keeps only what is used).
+                "ALTER TABLE conversations DROP COLUMN last_customer_message_at",
+                // A conversation (cooldown, pause, AI limits) is needed for hours; it is deleted 30 days after its last
+                // use, replies and sent-message ids 30 days after they were finished (DispatchMaintenance, hourly).
+                "ALTER TABLE conversations ADD COLUMN last_used_at timestamptz NOT NULL DEFAULT now()",
+                "CREATE INDEX conversations_last_used ON conversations (last_used_at)",
+                "CREATE INDEX replies_last_used ON replies ((COALESCE(finished_at, created_at)))",
+                "CREATE INDEX sent_messages_created ON sent_messages (created_at)",
+            ]),
+    ]
+}
