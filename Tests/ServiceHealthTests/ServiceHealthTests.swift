@@ -116,6 +116,34 @@ func checkHealthRoutes(_ client: some TestClientProtocol) async throws {
     }
 }
 
+/// Issue 13's retention backstop: dispatch shows the activity log's oldest entry's age, so a stopped 90-day purge shows.
+@Suite struct RetentionBackstopTests {
+    @Test func dispatchShowsTheOldestActivityEntrysAge() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.withClient(logger: .quiet("seed")) { client in
+                try await Migrator.apply(FlowtalkMigrations.all, client: client, logger: .quiet("m"))
+                let account = UUID()
+                try await client.query("INSERT INTO accounts (id, email, password_hash) VALUES (\(account), 'old@example.com', 'x')")
+                try await client.query(
+                    "INSERT INTO activity (account_id, occurred_at, event_kind, outcome) VALUES (\(account), now() - interval '100 days', 'message', 'replied')")
+            }
+            let configuration = DispatchConfiguration(common: CommonConfiguration(database: database.configuration, port: 0), vault: TokenVault.testing().vault)
+            let app = try await DispatchService.buildApplication(configuration: configuration, logger: .quiet("dispatch"))
+            try await app.test(.router) { client in
+                _ = try await waitUntilReady(client)
+                var age: Double = 0
+                try await eventually("the gauge is exported") {
+                    let text = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+                    let line = text.split(separator: "\n").first { $0.hasPrefix("flowtalk_activity_oldest_age_seconds ") }
+                    age = line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+                    return age > 0
+                }
+                #expect(age > 99 * 86_400 && age < 101 * 86_400)
+            }
+        }
+    }
+}
+
 actor Seen {
     var values: [String] = []
     func add(_ value: String) { values.append(value) }
