@@ -122,6 +122,7 @@ Flowtalk is running (logs in .data/logs/).
   each also serves /healthz, /readyz and /metrics
 
   Mail sent by Flowtalk: http://127.0.0.1:8090/sandbox/mail
+  The privacy policy:    http://127.0.0.1:8081/privacy   (OPERATOR_NAME and PRIVACY_CONTACT in .env fill it in)
 
 A seeded demo shop, @demo_shop (AI on), answers from the terminal too:
   make demo                                   (or: make demo TEXT="Is the blue mug dishwasher safe?")
