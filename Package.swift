@@ -44,6 +44,7 @@ let package = Package(
         .executable(name: "flowtalk-sandbox", targets: ["SandboxService"]),
         .executable(name: "flowtalk-bench-rules", targets: ["RulesBench"]),
         .executable(name: "flowtalk-dev", targets: ["DevTool"]),
+        .executable(name: "flowtalk-admin", targets: ["AdminTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -55,6 +56,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
@@ -145,6 +147,7 @@ let package = Package(
         service("IngestService", folder: "Ingest"),
         service("DispatchService", folder: "Dispatch", extra: ["InstagramGraph", "ReplyRules", "AIReplies"]),
         service("AnalyticsService", folder: "Analytics"),
+        service("AdminTool", folder: "Admin", extra: ["FlowtalkContracts", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         service("DevTool", folder: "DevTool", extra: ["ReplyRules", "FlowtalkDevSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         service("SandboxService", folder: "Sandbox", extra: [
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
@@ -178,6 +181,8 @@ let package = Package(
                             .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
                             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "X509", package: "swift-certificates"),
                             .product(name: "SwiftASN1", package: "swift-asn1")]),
+        tests("AdminToolTests", ["AdminTool", "FlowtalkCore", "FlowtalkContracts", "FlowtalkStore", postgres, logging, crypto,
+                                 .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         tests("ServiceHealthTests", ["FlowtalkCore", "FlowtalkContracts", "AuthService", "DispatchService", "AnalyticsService", "IngestService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
                                      .product(name: "HummingbirdTesting", package: "hummingbird"),
                                      .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOHTTP1", package: "swift-nio")]),

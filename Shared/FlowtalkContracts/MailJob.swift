@@ -23,7 +23,7 @@ package struct OutgoingMail: Codable, Sendable, Equatable {
 package enum MailJob {
     package static let kind = "mail.send"
     /// The sealed payload's owner (its associated data), so a payload copied from another kind of row does not open.
-    static let owner = TokenOwner(accountID: "flowtalk-mail", instagramUserID: "v1")
+    package static let owner = TokenOwner(accountID: "flowtalk-mail", instagramUserID: "v1")
 
     package static func make(_ mail: OutgoingMail, vault: TokenVault) throws -> NewJob {
         let json = String(decoding: try JSONEncoder().encode(mail), as: UTF8.self)

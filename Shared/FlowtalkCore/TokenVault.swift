@@ -53,6 +53,8 @@ package struct TokenVault: Sendable {
     /// The id of the key new seals use.
     package let activeKeyID: String
     private let keys: [String: SymmetricKey]
+    /// Every key id of the ring, the active one first (`flowtalk-admin rotate-keys` says which are still in use).
+    package var keyIDs: [String] { [activeKeyID] + keys.keys.filter { $0 != activeKeyID }.sorted() }
 
     /// A vault from `(id, 32-byte key)` pairs; the first is active.
     package init(keys: [(id: String, key: SymmetricKey)]) throws {

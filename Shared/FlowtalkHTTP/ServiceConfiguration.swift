@@ -19,6 +19,9 @@ package struct CommonConfiguration: Sendable {
     package var server: HTTPServerSettings
     /// `TRUSTED_PROXIES`: whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
     package var trustedProxies: TrustedProxies
+    /// `FLOWTALK_MIGRATE` (default true): apply missing migrations at start; false: wait until `flowtalk-admin migrate`
+    /// (a deployment's migration job) has, with `/readyz` answering 503 meanwhile.
+    package var migrate = true
 
     /// For tests and tools: development mode (plain HTTP on loopback) unless told otherwise. The services' `main`
     /// reads the environment instead, where an unset `FLOWTALK_ENV` is production.
@@ -52,6 +55,7 @@ package struct CommonConfiguration: Sendable {
         }
         logLevel = parsed
         databaseTimeout = .seconds(try environment.int("DATABASE_TIMEOUT_SECONDS", default: 10, range: 1...600))
+        migrate = try environment.bool("FLOWTALK_MIGRATE", default: true)
     }
 
     /// Outside development, `value` (read from `variable`) must be an https URL.

@@ -58,6 +58,6 @@ package struct ServiceRuntime: Sendable {
 
     /// The database client and the migrations, first in every service's group (they stop last).
     package var services: [any Service] {
-        [postgres, MigrationService(client: postgres, gate: gate, logger: logger)]
+        [postgres, MigrationService(client: postgres, gate: gate, logger: logger, migrate: common.migrate)]
     }
 }

@@ -48,16 +48,19 @@ package struct MigrationService: Service {
     let migrations: [Migration]
     let gate: SchemaGate
     let logger: Logger
+    /// False: only wait until someone else (`flowtalk-admin migrate`) has brought the schema up to date.
+    let migrate: Bool
 
-    package init(client: PostgresClient, migrations: [Migration] = FlowtalkMigrations.all, gate: SchemaGate, logger: Logger) {
-        self.init(client: Database(client), migrations: migrations, gate: gate, logger: logger)
+    package init(client: PostgresClient, migrations: [Migration] = FlowtalkMigrations.all, gate: SchemaGate, logger: Logger, migrate: Bool = true) {
+        self.init(client: Database(client), migrations: migrations, gate: gate, logger: logger, migrate: migrate)
     }
 
-    package init(client: Database, migrations: [Migration] = FlowtalkMigrations.all, gate: SchemaGate, logger: Logger) {
+    package init(client: Database, migrations: [Migration] = FlowtalkMigrations.all, gate: SchemaGate, logger: Logger, migrate: Bool = true) {
         self.client = client
         self.migrations = migrations
         self.gate = gate
         self.logger = logger
+        self.migrate = migrate
     }
 
     package func run() async throws {
@@ -65,15 +68,26 @@ package struct MigrationService: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 // Cancellable: while PostgreSQL is unreachable a lease can wait long, and shutdown must not.
-                try await cancelWhenGracefulShutdown { [client, migrations, logger] in
-                    _ = try await Migrator.apply(migrations, database: client, logger: logger)
+                if migrate {
+                    try await cancelWhenGracefulShutdown { [client, migrations, logger] in
+                        _ = try await Migrator.apply(migrations, database: client, logger: logger)
+                    }
+                } else {
+                    let current = try await cancelWhenGracefulShutdown { [client, migrations, logger] in
+                        try await Migrator.isCurrent(migrations, database: client, logger: logger)
+                    }
+                    guard current else { throw SchemaNotCurrent() }
                 }
                 gate.open()
                 break
             } catch {
                 // A start that is being abandoned (a sibling failed, or shutdown) is no migration failure.
                 if Task.isCancelled || Task.isShuttingDownGracefully { break }
-                logger.warning("Migrations not applied yet; retrying", metadata: ["error.type": "\(type(of: error))"])
+                if error is SchemaNotCurrent {
+                    logger.notice("Waiting for the schema (FLOWTALK_MIGRATE=false: run flowtalk-admin migrate)")
+                } else {
+                    logger.warning("Migrations not applied yet; retrying", metadata: ["error.type": "\(type(of: error))"])
+                }
                 let wait = delay
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
                 delay = min(delay * 2, .seconds(5))
@@ -83,3 +97,6 @@ package struct MigrationService: Service {
         try? await gracefulShutdown()
     }
 }
+
+/// The schema is not up to date yet and this service was told not to migrate it (`FLOWTALK_MIGRATE=false`).
+struct SchemaNotCurrent: Error {}

@@ -61,7 +61,7 @@ import Testing
         _ = try await conversations.purgeIdle()
         _ = try await conversations.purgeHandledEvents(olderThanDays: 30)
         try await conversations.purgeAIUsage()
-        _ = try await StaleInbound(store: DispatchStores(client: database, logger: .quiet("purge"))).expire()
+        _ = try await StaleInbound(client: database, logger: .quiet("purge")).expire()
         _ = try await JobQueue(client: client, logger: .quiet("purge")).purge()
     }
 

@@ -78,7 +78,7 @@ import Testing
             _ = try await h.queue.enqueue([InboundEventJob.make(InboundHandlerTests.message("price?", from: "c-old", mid: "m-old"))])
             _ = try await h.queue.enqueue([InboundEventJob.make(InboundHandlerTests.message("price?", from: "c-new", mid: "m-new"))])
             try await h.client.query("UPDATE jobs SET created_at = now() - interval '26 hours' WHERE dedupe_key = 'ig:message:m-old'")
-            let expiry = StaleInbound(store: DispatchStores(client: Database(h.client), logger: .quiet("store")))
+            let expiry = StaleInbound(client: Database(h.client), logger: .quiet("store"))
             #expect(try await expiry.expire() == 1)
             #expect(try await h.jobsLeft() == 1)
             #expect(try await h.activity("c-old") == ["skipped:outside_window"])

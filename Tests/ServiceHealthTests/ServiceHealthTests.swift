@@ -116,6 +116,29 @@ func checkHealthRoutes(_ client: some TestClientProtocol) async throws {
     }
 }
 
+/// Issue 14: with FLOWTALK_MIGRATE=false a service does not migrate; it is not ready until `flowtalk-admin migrate` has.
+@Suite struct MigrateSwitchTests {
+    @Test func aServiceToldNotToMigrateWaitsForTheSchema() async throws {
+        try await TestDatabase.withFresh { database in
+            var common = CommonConfiguration(database: database.configuration, port: 0)
+            common.migrate = false
+            let app = try await DispatchService.buildApplication(
+                configuration: DispatchConfiguration(common: common, vault: TokenVault.testing().vault), logger: .quiet("dispatch"))
+            try await app.test(.router) { client in
+                try await Task.sleep(for: .seconds(1))
+                #expect(try await client.execute(uri: "/readyz", method: .get).status == .serviceUnavailable)
+                try await database.withClient(logger: .quiet("m")) { db in
+                    var tables = 0
+                    for try await n in try await db.query("SELECT count(*)::int FROM pg_tables WHERE schemaname = current_schema()").decode(Int.self) { tables = n }
+                    #expect(tables == 0, "the service created no table")
+                    try await Migrator.apply(FlowtalkMigrations.all, client: db, logger: .quiet("m"))
+                }
+                _ = try await waitUntilReady(client)
+            }
+        }
+    }
+}
+
 /// Issue 13's retention backstop: dispatch shows the activity log's oldest entry's age, so a stopped 90-day purge shows.
 @Suite struct RetentionBackstopTests {
     @Test func dispatchShowsTheOldestActivityEntrysAge() async throws {

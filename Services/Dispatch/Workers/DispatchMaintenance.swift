@@ -25,7 +25,7 @@ struct DispatchMaintenance: Service {
                 if idle > 0 { logger.info("Idle conversations, replies and sent-message ids purged", metadata: ["dispatch.purged_idle": "\(idle)"]) }
                 var stale = 0
                 while true {
-                    let removed = try await StaleInbound(store: store).expire()
+                    let removed = try await StaleInbound(client: client, logger: logger).expire()
                     stale += removed
                     if removed < 500 || Task.isShuttingDownGracefully { break }
                 }
