@@ -3,10 +3,10 @@
 # (no registry, no Swift build inside the image), then runs the images and checks them:
 #   scripts/container-test.sh [SERVICE ...]      default: flowtalk-auth flowtalk-ingest
 #
-# - base: `debootstrap --variant=minbase bookworm`, imported as localhost/flowtalk-test-base:bookworm (made once, kept);
+# - base: `debootstrap --variant=minbase bookworm`, imported as debian:bookworm-slim (made once, kept);
 # - files: the binary from .build/release (or .build/debug when there is no release build), its Swift runtime
 #   libraries and the crash backtracer from the local toolchain (found with ldd), auth's resource bundle and the
-#   dashboard, staged as the Dockerfile's `build` stage stages them, and built with --build-arg ARTIFACTS=prebuilt;
+#   dashboard, staged as the Dockerfile's `build` stage stages them, and built with --target runtime-prebuilt;
 # - the runtime stage's own steps run for real (apt-get from Debian's mirror, the user, ldconfig, ENV, HEALTHCHECK;
 #   --format docker, since OCI images carry no HEALTHCHECK);
 # - each image runs as Kubernetes and compose run it (read-only root, all capabilities dropped, no new privileges,
@@ -27,7 +27,9 @@ for tool in podman runc debootstrap curl; do
 done
 podman=(podman --runtime "$(command -v runc)")
 limits=(--ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
-base=localhost/flowtalk-test-base:bookworm
+# The Dockerfile's runtime stage starts FROM debian:bookworm-slim: the debootstrap'd base is stored under that name
+# (podman's local storage only; nothing is pulled, since the image is present).
+base=docker.io/library/debian:bookworm-slim
 work=$(mktemp -d /var/tmp/flowtalk-container-test.XXXXXX)
 chmod 755 "$work"   # the postgres user must reach the cluster under it (scripts/pg.sh)
 pg_dir="$work/pg"
@@ -41,7 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step() { printf '%-68s' "$1"; }
+step() { printf '%-72s' "$1"; }
 ok() { echo "ok${1:+ ($1)}"; }
 fail() { echo "FAILED: $*"; exit 1; }
 
@@ -88,10 +90,10 @@ for service in "${services[@]}"; do
     chmod 0755 "$s/usr/local/bin/flowtalk-healthcheck"
     [ -e "$toolchain_lib/libswiftCore.so" ] || fail "no Swift runtime at $toolchain_lib"
 
-    step "$service: podman build (ARTIFACTS=prebuilt)"
+    step "$service: podman build --target runtime-prebuilt"
     start=$(date +%s)
-    "${podman[@]}" build --quiet --format docker "${limits[@]}" --network host -f deploy/container/Dockerfile \
-        --build-arg ARTIFACTS=prebuilt --build-arg RUNTIME_IMAGE="$base" --build-arg SERVICE="$service" \
+    "${podman[@]}" build --quiet --format docker --pull=never "${limits[@]}" --network host -f deploy/container/Dockerfile \
+        --target runtime-prebuilt --build-arg SERVICE="$service" \
         -t "$image" "$ctx" > "$work/build-$service.log" 2>&1 || { tail -30 "$work/build-$service.log"; fail "podman build"; }
     size=$("${podman[@]}" image inspect --format '{{.Size}}' "$image")
     ok "$(( $(date +%s) - start )) s, $(( size / 1048576 )) MiB"

@@ -28,6 +28,7 @@ struct AdminPurge {
             ("expired mailed links", try await AccountStore(client: database, logger: logger).purgeExpiredTokens()),
             ("ended rate-limit windows", try await RateLimiter(client: database, logger: logger).purgeStale()),
             ("sign-in failures a day old", try await SignInThrottle(client: database, logger: logger).purge()),
+            ("ids of connections removed 90 days ago", try await ConnectionStore(client: database, logger: logger).purgeFormerConnections()),
         ]
     }
 }

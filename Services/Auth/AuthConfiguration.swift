@@ -104,7 +104,7 @@ struct AuthConfiguration: Sendable {
     var policyFacts: PrivacyPolicy.Facts {
         PrivacyPolicy.Facts(
             operatorName: operatorName, contact: privacyContact, publicURL: publicURL, databaseHost: PrivacyPolicy.databaseHost(common.database),
-            aiProvider: aiProviderHost, mailHost: smtp.host)
+            aiProvider: aiProviderHost, mailHost: PrivacyPolicy.displayHost(smtp.host, what: "a mail server"))
     }
 
     /// The secrets a Meta callback's `signed_request` may be signed with.

@@ -106,8 +106,8 @@ struct DataRightsController: Sendable {
             let status =
                 outcome == "nothing_held"
                 ? "completed — Flowtalk held no data for this Instagram account, so there was nothing to delete."
-                : "completed — Flowtalk deleted the connection to this Instagram account, its access token, and \(deleted - 1) "
-                    + "conversation, reply and activity records derived from it. Queued messages from it were discarded."
+                : "completed — Flowtalk deleted the \(deleted) records it held for this Instagram account: its connection (with its "
+                    + "access token, if it was still connected) and the conversations, replies and activity log entries derived from it."
             let html = """
                 <!doctype html><html lang="en"><meta charset="utf-8"><title>Flowtalk data deletion</title>
                 <h1>Data deletion request</h1><p>Confirmation code: <code>\(code)</code></p>

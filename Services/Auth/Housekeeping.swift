@@ -16,19 +16,20 @@ struct Housekeeping: Sendable {
             logger.info("Auth purge done", metadata: [
                 "auth.purged_sessions": "\(counts.sessions)", "auth.purged_oauth_states": "\(counts.oauthStates)",
                 "auth.purged_rate_limits": "\(counts.rateLimits)", "auth.purged_sign_in_failures": "\(counts.signInFailures)",
-                "auth.purged_links": "\(counts.links)",
+                "auth.purged_links": "\(counts.links)", "auth.purged_former_connections": "\(counts.formerConnections)",
             ])
         }]
     }
 
     /// Deletes every expired row now; returns how many of each.
-    func purge() async throws -> (sessions: Int, oauthStates: Int, rateLimits: Int, signInFailures: Int, links: Int) {
+    func purge() async throws -> (sessions: Int, oauthStates: Int, rateLimits: Int, signInFailures: Int, links: Int, formerConnections: Int) {
         (
             try await SessionStore(client: database, logger: logger).purgeExpired(),
             try await ConnectionStore(client: database, logger: logger).purgeExpiredOAuthStates(),
             try await RateLimiter(client: database, logger: logger).purgeStale(),
             try await SignInThrottle(client: database, logger: logger).purge(),
-            try await AccountStore(client: database, logger: logger).purgeExpiredTokens()
+            try await AccountStore(client: database, logger: logger).purgeExpiredTokens(),
+            try await ConnectionStore(client: database, logger: logger).purgeFormerConnections()
         )
     }
 

@@ -71,8 +71,24 @@ struct PrivacyPolicy: Sendable {
         return out
     }
 
-    /// The database host as the page names it: a Unix socket is "this machine".
+    /// The database host as the page names it: a Unix socket is "this machine"; an internal address is not shown.
     static func databaseHost(_ configuration: PostgresClient.Configuration) -> String {
-        configuration.host ?? "a PostgreSQL server on the same machine"
+        configuration.host.map { displayHost($0, what: "a PostgreSQL server") } ?? "a PostgreSQL server on the same machine"
+    }
+
+    /// A host as a public page may name it: a private, loopback or link-local address, `localhost` or a name without a
+    /// dot (a container or cluster-internal name) becomes "<what> in this deployment's own network", so the page does not
+    /// map the operator's internal network for anyone who reads it.
+    static func displayHost(_ host: String, what: String) -> String {
+        let lower = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let octets = lower.split(separator: ".").compactMap { UInt8($0) }
+        let privateV4 =
+            octets.count == 4
+            && (octets[0] == 10 || octets[0] == 127 || (octets[0] == 172 && (16...31).contains(octets[1])) || (octets[0] == 192 && octets[1] == 168)
+                || (octets[0] == 169 && octets[1] == 254) || (octets[0] == 100 && (64...127).contains(octets[1])))
+        let privateV6 = lower.contains(":") && (lower == "::1" || lower.hasPrefix("fc") || lower.hasPrefix("fd") || lower.hasPrefix("fe80"))
+        let internalName = !lower.contains(".") && !lower.contains(":")
+        return privateV4 || privateV6 || internalName || lower == "localhost" || lower.hasSuffix(".local") || lower.hasSuffix(".internal.")
+            ? "\(what) in this deployment's own network" : host
     }
 }

@@ -136,9 +136,11 @@ package struct AccountStore: Sendable {
         return try await client.withTransaction(logger: logger) { db -> Int in
             var deleted = 0
             let removed = try await connections.remove(callbackUserID: callbackUserID, on: db)
-            for (account, instagramUserID) in removed {
-                deleted += 1 + (try await conversations.eraseConversations(accountID: account, on: db))
-                deleted += try await activity.erase(accountID: account, on: db)
+            for (account, instagramUserID, removedAt) in removed {
+                // A connection removed earlier: only what was recorded while it was connected (the account may have
+                // connected another Instagram account since).
+                deleted += 1 + (try await conversations.eraseConversations(accountID: account, before: removedAt, on: db))
+                deleted += try await activity.erase(accountID: account, before: removedAt, on: db)
                 try await queue.cancel(conversationsOf: instagramUserID, on: db)
             }
             try await queue.cancel(conversationsOf: callbackUserID, on: db)

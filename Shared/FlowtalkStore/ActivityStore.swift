@@ -106,10 +106,14 @@ package struct ActivityStore: Sendable {
     /// counts hold no personal data and stay.
     /// Returns how many entries were deleted.
     @discardableResult
-    package func erase(accountID: UUID, on db: DatabaseConnection) async throws -> Int {
+    package func erase(accountID: UUID, before: Date? = nil, on db: DatabaseConnection) async throws -> Int {
         var deleted = 0
         for try await count in try await db.query(
-            "WITH gone AS (DELETE FROM activity WHERE account_id = \(accountID) RETURNING 1) SELECT count(*) FROM gone", logger: logger
+            """
+            WITH gone AS (DELETE FROM activity WHERE account_id = \(accountID) AND (\(before)::timestamptz IS NULL OR occurred_at < \(before))
+                RETURNING 1)
+            SELECT count(*) FROM gone
+            """, logger: logger
         ).decode(Int.self) { deleted = count }
         return deleted
     }

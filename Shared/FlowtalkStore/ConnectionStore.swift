@@ -120,26 +120,56 @@ package struct ConnectionStore: Sendable {
     package func disconnect(accountID: UUID) async throws {
         let queue = JobQueue(client: client, logger: logger)
         try await client.withTransaction(logger: logger) { db in
-            for try await instagramUserID in try await db.query(
-                "DELETE FROM instagram_connections WHERE account_id = \(accountID) RETURNING ig_user_id", logger: logger
-            ).decode(String.self) { try await queue.cancel(conversationsOf: instagramUserID, on: db) }
+            var removed: [(String, String?, String?)] = []
+            for try await row in try await db.query(
+                "DELETE FROM instagram_connections WHERE account_id = \(accountID) RETURNING ig_user_id, app_scoped_id, login_user_id", logger: logger
+            ).decode((String, String?, String?).self) { removed.append(row) }
+            for (instagramUserID, appScoped, login) in removed {
+                // Its ids stay 90 days (no token): Meta's data-deletion request may come after its deauthorize.
+                try await db.query(
+                    """
+                    INSERT INTO former_connections (account_id, ig_user_id, app_scoped_id, login_user_id)
+                    VALUES (\(accountID), \(instagramUserID), \(appScoped), \(login))
+                    """, logger: logger)
+                try await queue.cancel(conversationsOf: instagramUserID, on: db)
+            }
             try await queue.cancel(account: accountID, on: db)
             try await ConversationStore(client: client, logger: logger).cancelWaitingReplies(accountID: accountID, on: db)
         }
     }
 
     /// Deletes the connections a Meta callback's `user_id` names (any of the IG user id, the app-scoped id, the code
-    /// exchange's user id) in the caller's transaction; returns the Flowtalk accounts and IG user ids they had.
-    package func remove(callbackUserID userID: String, on db: DatabaseConnection) async throws -> [(account: UUID, instagramUserID: String)] {
-        var removed: [(account: UUID, instagramUserID: String)] = []
-        for try await row in try await db.query(
+    /// exchange's user id), current or removed in the last 90 days, in the caller's transaction; returns the Flowtalk
+    /// accounts and IG user ids they had, and when a former one was removed (nil: it was current).
+    package func remove(callbackUserID userID: String, on db: DatabaseConnection) async throws
+        -> [(account: UUID, instagramUserID: String, removedAt: Date?)]
+    {
+        var removed: [(account: UUID, instagramUserID: String, removedAt: Date?)] = []
+        for try await (account, ig) in try await db.query(
             """
             DELETE FROM instagram_connections
             WHERE ig_user_id = \(userID) OR app_scoped_id = \(userID) OR login_user_id = \(userID)
             RETURNING account_id, ig_user_id
             """, logger: logger
-        ).decode((UUID, String).self) { removed.append(row) }
+        ).decode((UUID, String).self) { removed.append((account, ig, nil)) }
+        for try await (account, ig, at) in try await db.query(
+            """
+            DELETE FROM former_connections
+            WHERE ig_user_id = \(userID) OR app_scoped_id = \(userID) OR login_user_id = \(userID)
+            RETURNING account_id, ig_user_id, removed_at
+            """, logger: logger
+        ).decode((UUID, String, Date).self) { removed.append((account, ig, at)) }
         return removed
+    }
+
+    /// Forgets removed connections' ids after 90 days (nothing derived from them is left by then). Returns how many.
+    package func purgeFormerConnections() async throws -> Int {
+        try await client.deleteInBatches(
+            """
+            WITH gone AS (DELETE FROM former_connections WHERE ctid IN (
+                SELECT ctid FROM former_connections WHERE removed_at < now() - interval '90 days' LIMIT 1000) RETURNING 1)
+            SELECT count(*) FROM gone
+            """, batch: 1000, logger: logger)
     }
 
     /// The Flowtalk accounts whose connection a Meta callback's `user_id` names (any of its three ids).

@@ -127,14 +127,17 @@ package struct ConversationStore: Sendable {
         return false
     }
 
-    /// The customer unsent the message before its reply went out: a reply still waiting (an AI answer being asked for,
-    /// or parked for a retry) is cancelled. A reply being sent or sent already cannot be taken back.
-    package func cancelUnsentReply(inboundMID mid: String, on connection: DatabaseConnection) async throws {
-        try await connection.query(
+    /// Ends a reply still waiting (for the AI, or parked for a retry) as `skipped` with `reason`: the customer unsent the
+    /// message, or its 24-hour window closed. A reply being sent or sent already cannot be taken back. True when ended.
+    @discardableResult
+    package func endWaitingReply(inboundMID mid: String, accountID: UUID, reason: String, on connection: DatabaseConnection) async throws -> Bool {
+        for try await _ in try await connection.query(
             """
-            UPDATE replies SET state = 'skipped', error = 'unsent_by_customer', finished_at = now()
-            WHERE inbound_mid = \(mid) AND state IN ('pending', 'retry')
-            """, logger: logger)
+            UPDATE replies SET state = 'skipped', error = \(reason), finished_at = now()
+            WHERE inbound_mid = \(mid) AND account_id = \(accountID) AND state IN ('pending', 'retry') RETURNING 1
+            """, logger: logger
+        ).decode(Int.self) { return true }
+        return false
     }
 
     /// The account was disconnected: its replies still waiting (for the AI, or parked for a retry) will never be sent.
@@ -170,11 +173,16 @@ package struct ConversationStore: Sendable {
     /// data-deletion callback), in the caller's transaction. The AI usage ledger holds no personal data and stays.
     /// Returns how many conversations, replies and sent-message ids were deleted.
     @discardableResult
-    package func eraseConversations(accountID: UUID, on db: DatabaseConnection) async throws -> Int {
+    /// `before`: only rows written before then (a connection removed at that time).
+    package func eraseConversations(accountID: UUID, before: Date? = nil, on db: DatabaseConnection) async throws -> Int {
         var deleted = 0
-        for table in ["conversations", "replies", "sent_messages", "handled_events"] {
+        for (table, time) in [("conversations", "last_used_at"), ("replies", "created_at"), ("sent_messages", "created_at"), ("handled_events", "handled_at")] {
             for try await count in try await db.query(
-                "WITH gone AS (DELETE FROM \(unescaped: table) WHERE account_id = \(accountID) RETURNING 1) SELECT count(*) FROM gone", logger: logger
+                """
+                WITH gone AS (DELETE FROM \(unescaped: table) WHERE account_id = \(accountID)
+                    AND (\(before)::timestamptz IS NULL OR \(unescaped: time) < \(before)) RETURNING 1)
+                SELECT count(*) FROM gone
+                """, logger: logger
             ).decode(Int.self) where table != "handled_events" { deleted += count }
         }
         return deleted

@@ -52,5 +52,24 @@ extension FlowtalkMigrations {
                 "CREATE INDEX replies_last_used ON replies ((COALESCE(finished_at, created_at)))",
                 "CREATE INDEX sent_messages_created ON sent_messages (created_at)",
             ]),
+        Migration(
+            version: 19, name: "the ids of removed connections, for a later data-deletion request",
+            statements: [
+                // Meta sends deauthorize when the app is removed and may send data deletion later: the ids (never the
+                // token) of a connection that was removed are kept 90 days, as long as anything derived from it can be.
+                """
+                CREATE TABLE former_connections (
+                    account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    ig_user_id text NOT NULL,
+                    app_scoped_id text,
+                    login_user_id text,
+                    removed_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                "CREATE INDEX former_connections_ig ON former_connections (ig_user_id)",
+                "CREATE INDEX former_connections_app_scoped ON former_connections (app_scoped_id) WHERE app_scoped_id IS NOT NULL",
+                "CREATE INDEX former_connections_login_user ON former_connections (login_user_id) WHERE login_user_id IS NOT NULL",
+                "CREATE INDEX former_connections_removed ON former_connections (removed_at)",
+            ]),
     ]
 }

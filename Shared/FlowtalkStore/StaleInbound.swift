@@ -26,19 +26,38 @@ package struct StaleInbound: Sendable {
         let activity = ActivityStore(client: client, logger: logger)
         return try await client.withTransaction(logger: logger) { db -> Int in
             let removed = try await queue.removeStalePrivateJobs(olderThanHours: Self.hours, limit: limit, on: db)
-            let reason = ActivityReason.outsideWindow.rawValue
             for (_, payload) in removed {
-                guard let event = try? JSONDecoder().decode(InboundEvent.self, from: Data(payload.readableBytesView)),
-                    event.kind == .message || event.kind == .postback, let mid = event.mid, let customer = event.customerID,
-                    let connection = try await connections.connection(instagramUserID: event.accountID),
-                    try await conversations.markHandled(mid: mid, kind: event.kind.rawValue, accountID: connection.accountID, on: db)
+                guard let event = try? JSONDecoder().decode(InboundEvent.self, from: Data(payload.readableBytesView)), let mid = event.mid,
+                    let customer = event.customerID, let connection = try await connections.connection(instagramUserID: event.accountID)
                 else { continue }
-                try await activity.add(
-                    ActivityEntry(
-                        customerID: customer, eventKind: event.kind.rawValue, summary: event.kind == .postback ? (event.postbackTitle ?? event.postbackPayload) : event.text,
-                        outcome: ActivityOutcome.skipped.rawValue, reason: reason, mid: mid),
-                    accountID: connection.accountID, on: db)
-                try await activity.count([CountMetric.received, CountMetric.skipped(reason)], accountID: connection.accountID, on: db)
+                let account = connection.accountID
+                func log(_ outcome: ActivityOutcome, _ reason: ActivityReason, summary: String?, counts: [String]) async throws {
+                    try await activity.add(
+                        ActivityEntry(customerID: customer, eventKind: event.kind.rawValue, summary: summary, outcome: outcome.rawValue, reason: reason.rawValue, mid: mid),
+                        accountID: account, on: db)
+                    try await activity.count(counts, accountID: account, on: db)
+                }
+                switch event.kind {
+                case .deleted:
+                    // An unsend that waited as long: it still takes the message's text out of the log.
+                    guard try await conversations.markHandled(mid: mid, kind: event.kind.rawValue, accountID: account, on: db) else { continue }
+                    try await activity.forgetUnsent(mid: mid, accountID: account, on: db)
+                    try await conversations.endWaitingReply(inboundMID: mid, accountID: account, reason: "unsent_by_customer", on: db)
+                    let reason = ActivityReason.messageDeleted
+                    try await log(.ignored, reason, summary: nil, counts: ["\(ActivityOutcome.ignored.rawValue):\(reason.rawValue)"])
+                case .message, .postback:
+                    let unsent = try await queue.wasEnqueued(dedupeKey: InboundEventJob.unsendDedupeKey(mid: mid))
+                    let text = unsent ? nil : (event.kind == .postback ? (event.postbackTitle ?? event.postbackPayload) : event.text)
+                    let reason = ActivityReason.outsideWindow
+                    if try await conversations.markHandled(mid: mid, kind: event.kind.rawValue, accountID: account, on: db) {
+                        try await log(.skipped, reason, summary: text, counts: [CountMetric.received, CountMetric.skipped(reason.rawValue)])
+                    } else if try await conversations.endWaitingReply(inboundMID: mid, accountID: account, reason: reason.rawValue, on: db) {
+                        // Decided earlier, its reply parked for retries until the window closed: it ends here.
+                        try await log(.skipped, reason, summary: text, counts: [CountMetric.skipped(reason.rawValue)])
+                    }
+                default:
+                    continue
+                }
             }
             return removed.count
         }

@@ -52,10 +52,28 @@ import Testing
             let deleted = try await form(client, "/meta/data-deletion", signedRequest(metaPayload("28000000000000202")))
             #expect(deleted.status == .ok)
             let page = try await statusPage(client, deleted)
-            #expect(page.contains("deleted the connection") && page.contains("access token"))
+            #expect(page.contains("records it held") && page.contains("access token"))
             #expect(try decodeJSON(MeBody.self, from: try await bob.send(.get, "/api/auth/me").body).account.instagram == nil)
             let export = String(buffer: try await bob.send(.get, "/api/account/export").body)
             #expect(!export.contains("hello there") && !export.contains("cust-9"))
+        }
+    }
+
+    /// Meta sends deauthorize when the app is removed, and the data-deletion request may follow: the removed
+    /// connection's ids are kept (no token) so the second still finds and erases what was derived from it.
+    @Test func aDataDeletionAfterADeauthorizeStillErasesTheHistory() async throws {
+        try await withAuth { client, database in
+            let ana = Browser(client)
+            try await ana.signUpAndIn("removed@example.com")
+            _ = try await seedConnectedHistory(database, email: "removed@example.com", instagramID: "17841400000000505")
+            try await setIDs(database, email: "removed@example.com", appScoped: "26000000000000505", login: "26000000000000505")
+            #expect(try await form(client, "/meta/deauthorize", signedRequest(metaPayload("26000000000000505"))).status == .ok)
+            #expect(String(buffer: try await ana.send(.get, "/api/account/export").body).contains("hello there"))
+            let deleted = try await form(client, "/meta/data-deletion", signedRequest(metaPayload("26000000000000505")))
+            let page = try await statusPage(client, deleted)
+            #expect(page.contains("records it held") && !page.contains("held no data"))
+            let export = String(buffer: try await ana.send(.get, "/api/account/export").body)
+            #expect(!export.contains("hello there") && !export.contains("cust-9") && !export.contains("26000000000000505"))
         }
     }
 
@@ -64,7 +82,7 @@ import Testing
             let answer = try await form(client, "/meta/data-deletion", signedRequest(metaPayload("17841499999999999")))
             #expect(answer.status == .ok)
             let page = try await statusPage(client, answer)
-            #expect(page.contains("held no data") && !page.contains("deleted the connection"))
+            #expect(page.contains("held no data") && !page.contains("records it held"))
         }
     }
 

@@ -50,7 +50,7 @@ import Testing
         }
         let parts = name.split(separator: ".")
         guard parts.count == 2 else { return false }
-        return sources.values.contains { $0.contains("struct \(parts[0])") && $0.contains("func \(parts[1])(") }
+        return sources.values.contains { ($0.contains("struct \(parts[0]) ") || $0.contains("extension \(parts[0]) ")) && $0.contains("func \(parts[1])(") }
     }
 
     @Test func everyPromiseHasARowAndEveryNamedTestExists() throws {

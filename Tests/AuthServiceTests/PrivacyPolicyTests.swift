@@ -55,7 +55,7 @@ import Testing
             digest == PrivacyPolicyTests.versionDigest,
             "privacy.html changed: give PrivacyPolicy a new version and date (accounts will be asked to read it), then set versionDigest to \(digest)")
     }
-    static let versionDigest = "0a1277feaee88843e107aa896f824a0b5b49f8a8ffebcb704055c323f66b0771"
+    static let versionDigest = "eefe06bbd262bc07a6de5eaf3fcdd15c44d150aae6dafa1e73d6dc0a244649c6"
 
     @Test func signUpRecordsTheVersionAndAStaleFormIsRefused() async throws {
         try await withAuth { client, _ in
@@ -95,6 +95,13 @@ import Testing
             #expect(sessions.count == 1 && sessions[0]["started_at"] != nil && sessions[0].keys.allSatisfy { !$0.contains("token") })
             #expect(!export.contains("token_hash"))
         }
+    }
+
+    @Test func internalHostsAreNotShownOnThePublicPage() {
+        for host in ["10.0.3.7", "192.168.1.20", "172.20.0.5", "127.0.0.1", "::1", "fd12::5", "postgres", "localhost"] {
+            #expect(PrivacyPolicy.displayHost(host, what: "a PostgreSQL server") == "a PostgreSQL server in this deployment's own network", "\(host)")
+        }
+        for host in ["db.example.com", "mail.shop.eu", "8.8.8.8"] { #expect(PrivacyPolicy.displayHost(host, what: "x") == host) }
     }
 
     @Test func outsideDevelopmentTheOperatorMustBeNamed() throws {

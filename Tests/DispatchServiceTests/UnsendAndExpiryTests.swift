@@ -89,6 +89,23 @@ import Testing
         }
     }
 
+    @Test func aReplyParkedPastTheWindowEndsAndALateUnsendStillForgets() async throws {
+        try await InboundHandlerTests.withHarness { (h: Harness) async throws in
+            #expect(try await h.run(InboundHandlerTests.message("price? call 555 0199", from: "c-q", mid: "m-q")) == nil)
+            await h.sender.failNext([.transient("HTTP 500")])
+            #expect(try await h.run(InboundHandlerTests.message("price?", from: "c-p", mid: "m-p")) is JobFailure)
+            _ = try await h.queue.enqueue([InboundEventJob.make(Self.unsend("m-q", from: "c-q"))])
+            try await h.client.query("UPDATE jobs SET created_at = now() - interval '26 hours'")
+            let expiry = StaleInbound(client: Database(h.client), logger: .quiet("store"))
+            #expect(try await expiry.expire() == 2)
+            #expect(try await h.replyStates("c-p") == ["skipped"])
+            #expect(try await h.activity("c-p") == ["skipped:outside_window"])
+            let forgotten = try await Self.loggedTexts(h, "c-q")
+            #expect(forgotten.texts.isEmpty && forgotten.unsent == 1)
+            #expect(await h.sender.texts(to: "c-p").isEmpty)
+        }
+    }
+
     @Test func disconnectingCancelsParkedRepliesAndQueuedMessages() async throws {
         try await InboundHandlerTests.withHarness { (h: Harness) async throws in
             await h.sender.failNext([.transient("HTTP 500")])

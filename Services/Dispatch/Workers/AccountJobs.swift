@@ -70,8 +70,8 @@ struct AccountJobs: Sendable {
     /// A connection made before migration 15 has no app-scoped id, which Meta's callbacks may name: `/me` gives it.
     /// Best effort: the refresh has succeeded, and the next one tries again.
     private func backfillAppScopedID(_ connection: ConnectionRecord, token: Secret<String>, logger: Logger) async throws {
-        guard try await store.connections.lacksAppScopedID(accountID: connection.accountID) else { return }
         do {
+            guard try await store.connections.lacksAppScopedID(accountID: connection.accountID) else { return }
             let me = try await graph.identity(token)
             if let appScopedID = me.appScopedID, me.userID == connection.instagramUserID {
                 try await store.connections.storeAppScopedID(appScopedID, accountID: connection.accountID, instagramUserID: connection.instagramUserID)

@@ -76,8 +76,14 @@ struct InboundHandler: Sendable {
         let quiet = ReplyLedger.Subject(accountID: subject.accountID, customerID: subject.customerID, eventKind: subject.eventKind, summary: nil, mid: mid)
         let reason = ActivityReason.messageDeleted
         if let existing = try await store.conversations.reply(inboundMID: mid) {
-            if let state = ReplyState(rawValue: existing.state), state == .retry || state == .pending {
-                try await ledger.skip(existing.id, from: state, reason: reason.rawValue, source: existing.source, quiet)
+            switch ReplyState(rawValue: existing.state) {
+            case .retry?, .pending?:
+                try await ledger.skip(existing.id, from: ReplyState(rawValue: existing.state)!, reason: reason.rawValue, source: existing.source, quiet)
+            case .sending?:
+                // A run stopped mid-send: Instagram may have it. Unknown, as any interrupted send (an echo may confirm it).
+                try await ledger.interrupted(existing, quiet)
+            default:
+                break
             }
         } else {
             try await ledger.recordOnce(mid: mid, quiet, outcome: .skipped, reason: reason)

@@ -145,7 +145,7 @@ struct ReplyLedger: Sendable {
         try await store.client.withTransaction(logger: store.logger) { [store] db in
             guard try await store.conversations.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return }
             try await store.activity.forgetUnsent(mid: mid, accountID: subject.accountID, on: db)
-            try await store.conversations.cancelUnsentReply(inboundMID: mid, on: db)
+            try await store.conversations.endWaitingReply(inboundMID: mid, accountID: subject.accountID, reason: "unsent_by_customer", on: db)
             let reason = ActivityReason.messageDeleted.rawValue
             try await store.activity.add(
                 ActivityEntry(
