@@ -183,7 +183,7 @@ let package = Package(
                             .product(name: "SwiftASN1", package: "swift-asn1")]),
         tests("AdminToolTests", ["AdminTool", "FlowtalkCore", "FlowtalkContracts", "FlowtalkStore", postgres, logging, crypto,
                                  .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        tests("ServiceHealthTests", ["FlowtalkCore", "FlowtalkContracts", "AuthService", "DispatchService", "AnalyticsService", "IngestService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
+        tests("ServiceHealthTests", [.product(name: "InMemoryLogging", package: "swift-log"), "FlowtalkCore", "FlowtalkContracts", "AuthService", "DispatchService", "AnalyticsService", "IngestService", "FlowtalkHTTP", "FlowtalkStore", postgres, logging,
                                      .product(name: "HummingbirdTesting", package: "hummingbird"),
                                      .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOHTTP1", package: "swift-nio")]),
     ]

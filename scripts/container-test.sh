@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds deploy/container/Dockerfile's runtime stage with podman from a local Debian base and already built binaries
 # (no registry, no Swift build inside the image), then runs the images and checks them:
-#   scripts/container-test.sh [SERVICE ...]      default: flowtalk-auth flowtalk-ingest
+#   scripts/container-test.sh [SERVICE ...]      default: flowtalk-admin and the four services, in that order
 #
 # - base: `debootstrap --variant=minbase bookworm`, imported as debian:bookworm-slim (made once, kept);
 # - files: the binary from .build/release (or .build/debug when there is no release build), its Swift runtime
@@ -10,9 +10,11 @@
 # - the runtime stage's own steps run for real (apt-get from Debian's mirror, the user, ldconfig, ENV, HEALTHCHECK;
 #   --format docker, since OCI images carry no HEALTHCHECK);
 # - each image runs as Kubernetes and compose run it (read-only root, all capabilities dropped, no new privileges,
-#   its own uid 10001) on the host network against a private PostgreSQL (scripts/pg.sh): /healthz, /readyz (the
-#   service migrates: FLOWTALK_MIGRATE is left at its default), the image's HEALTHCHECK, and for auth the dashboard
-#   and /privacy (the resource bundle found next to the binary); then SIGABRT, and the Swift backtracer's report.
+#   its own uid 10001) on the host network against a private PostgreSQL (scripts/pg.sh): flowtalk-admin's image runs
+#   `migrate` as the deployments' migration job does, and the services then start with FLOWTALK_MIGRATE=false (without
+#   flowtalk-admin in the list they migrate themselves); /healthz, /readyz, the image's HEALTHCHECK, /metrics on
+#   METRICS_PORT only, for auth the dashboard and /privacy (the resource bundle next to the binary); then SIGABRT,
+#   and the Swift backtracer's report.
 #
 # Needs: podman, runc (this machine's cgroup v1/v2 hybrid is refused by crun), debootstrap, curl, the PostgreSQL
 # server; root. Podman's default rlimits exceed this sandbox's hard limits, so every container gets explicit ones.
@@ -20,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 services=("$@")
-[ ${#services[@]} -gt 0 ] || services=(flowtalk-auth flowtalk-ingest)
+[ ${#services[@]} -gt 0 ] || services=(flowtalk-admin flowtalk-auth flowtalk-ingest flowtalk-dispatch flowtalk-analytics)
 
 for tool in podman runc debootstrap curl; do
     command -v "$tool" >/dev/null || { echo "container-test: $tool is missing (apt-get install podman runc debootstrap curl)" >&2; exit 1; }
@@ -34,6 +36,7 @@ work=$(mktemp -d /var/tmp/flowtalk-container-test.XXXXXX)
 chmod 755 "$work"   # the postgres user must reach the cluster under it (scripts/pg.sh)
 pg_dir="$work/pg"
 pg_started=""
+migrated=""
 containers=()
 
 cleanup() {
@@ -104,9 +107,27 @@ for service in "${services[@]}"; do
     ok
 
     # --- run it as an orchestrator would --------------------------------------------------------------------------
+    if [ "$service" = flowtalk-admin ]; then
+        step "$service: migrate (the migration job), read-only, cap-drop ALL"
+        "${podman[@]}" run --rm "${limits[@]}" --network host --read-only --cap-drop ALL --security-opt no-new-privileges \
+            -e FLOWTALK_ENV=development -e "DATABASE_URL=$database_url" "$image" migrate > "$work/migrate.log" 2>&1 \
+            || { cat "$work/migrate.log"; fail "flowtalk-admin migrate"; }
+        grep -q "schema" "$work/migrate.log" || { cat "$work/migrate.log"; fail "flowtalk-admin migrate said nothing"; }
+        migrated=1
+        ok "$(tail -n 1 "$work/migrate.log" | cut -c1-60)"
+        step "$service: migrate again: nothing to apply, exit 0"
+        "${podman[@]}" run --rm "${limits[@]}" --network host --read-only --cap-drop ALL \
+            -e FLOWTALK_ENV=development -e "DATABASE_URL=$database_url" "$image" migrate > "$work/migrate2.log" 2>&1 \
+            || { cat "$work/migrate2.log"; fail "second migrate"; }
+        ok
+        continue
+    fi
     port=$(scripts/free-port.sh 2>/dev/null || echo 18081)
+    metrics_port=$(scripts/free-port.sh 2>/dev/null || echo 19100)
     name="flowtalk-ct-$service-$$"
-    env=(-e FLOWTALK_ENV=development -e "DATABASE_URL=$database_url" -e HOST=127.0.0.1 -e "PORT=$port" -e LOG_LEVEL=info)
+    env=(-e FLOWTALK_ENV=development -e "DATABASE_URL=$database_url" -e HOST=127.0.0.1 -e "PORT=$port" -e LOG_LEVEL=info
+         -e "METRICS_PORT=$metrics_port")
+    [ -z "$migrated" ] || env+=(-e FLOWTALK_MIGRATE=false)
     case "$service" in
         flowtalk-auth) env+=(-e META_APP_ID=1234 -e META_APP_SECRET=container-test-secret -e PASSWORD_PEPPER=container-test-pepper
                              -e "TOKEN_ENCRYPTION_KEYS=ct:$(head -c 32 /dev/urandom | base64)" -e "PUBLIC_URL=http://127.0.0.1:$port"
@@ -129,9 +150,20 @@ for service in "${services[@]}"; do
     ok
 
     step "$service: /healthz and the image's HEALTHCHECK"
-    curl -fsS "http://127.0.0.1:$port/healthz" | grep -q '"ok"' || fail "/healthz"
+    [ "$(curl -fsS "http://127.0.0.1:$port/healthz")" = '{"status":"ok"}' ] || fail "/healthz"
     "${podman[@]}" healthcheck run "$name" > /dev/null 2>&1 || fail "podman healthcheck run"
     ok
+
+    step "$service: /metrics on METRICS_PORT, not on the public port"
+    if grep -q METRICS_PORT "$bin_dir/$service"; then
+        curl -fsS -o "$work/metrics.txt" "http://127.0.0.1:$metrics_port/metrics" || fail "no /metrics on METRICS_PORT"
+        grep -q '^# TYPE' "$work/metrics.txt" || fail "METRICS_PORT's /metrics has no metrics"
+        public=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/metrics")
+        [ "$public" != 200 ] || fail "the public port serves /metrics too"
+        ok
+    else
+        ok "skipped: this build predates METRICS_PORT"
+    fi
 
     step "$service: PID 1 is the service, uid 10001, no capabilities"
     pid=$("${podman[@]}" inspect --format '{{.State.Pid}}' "$name")
@@ -143,8 +175,9 @@ for service in "${services[@]}"; do
 
     if [ "$service" = flowtalk-auth ]; then
         step "$service: dashboard and /privacy (resource bundle)"
-        curl -fsS "http://127.0.0.1:$port/" | grep -qi '<html' || fail "dashboard index"
-        curl -fsS "http://127.0.0.1:$port/privacy" | grep -q 'Container Test' || fail "/privacy"
+        curl -fsS -o "$work/index.html" "http://127.0.0.1:$port/" && grep -qi '<html' "$work/index.html" || fail "dashboard index"
+        curl -fsS -o "$work/privacy.html" "http://127.0.0.1:$port/privacy" && grep -q 'Container Test' "$work/privacy.html" \
+            || fail "/privacy"
         ok
     fi
 

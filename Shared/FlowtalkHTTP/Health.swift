@@ -7,16 +7,28 @@ import NIOCore
 import PostgresNIO
 import Prometheus
 
-/// `/healthz`, `/readyz` and `/metrics`, which every service serves.
+/// `/healthz`, `/readyz` and `/metrics`, which every service serves (`/metrics` on `METRICS_PORT` instead, when set).
 package struct HealthRoutes<Context: RequestContext>: Sendable {
     let client: Database
     let gate: SchemaGate
     let registry: PrometheusCollectorRegistry
+    let process: ProcessMetrics?
+    let serveMetrics: Bool
 
-    package init(database: Database, gate: SchemaGate, registry: PrometheusCollectorRegistry) {
+    package init(database: Database, gate: SchemaGate, registry: PrometheusCollectorRegistry, process: ProcessMetrics? = nil, serveMetrics: Bool = true) {
         self.client = database
         self.gate = gate
         self.registry = registry
+        self.process = process
+        self.serveMetrics = serveMetrics
+    }
+
+    /// The Prometheus text of `registry`, process metrics refreshed first.
+    static func metricsResponse(_ registry: PrometheusCollectorRegistry, _ process: ProcessMetrics?) -> Response {
+        process?.record()
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
     }
 
     package func add(to router: Router<Context>) {
@@ -31,10 +43,8 @@ package struct HealthRoutes<Context: RequestContext>: Sendable {
                 return Self.status(.serviceUnavailable, "database_unreachable")
             }
         }
-        router.get("/metrics") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        if serveMetrics {
+            router.get("/metrics") { [registry, process] _, _ in Self.metricsResponse(registry, process) }
         }
     }
 

@@ -22,6 +22,8 @@ package struct CommonConfiguration: Sendable {
     /// `FLOWTALK_MIGRATE` (default true): apply missing migrations at start; false: wait until `flowtalk-admin migrate`
     /// (a deployment's migration job) has, with `/readyz` answering 503 meanwhile.
     package var migrate = true
+    /// `METRICS_PORT`: when set, `/metrics` is served only there (plain HTTP, on `HOST`), never on the public port.
+    package var metricsPort: Int? = nil
 
     /// For tests and tools: development mode (plain HTTP on loopback) unless told otherwise. The services' `main`
     /// reads the environment instead, where an unset `FLOWTALK_ENV` is production.
@@ -56,6 +58,7 @@ package struct CommonConfiguration: Sendable {
         logLevel = parsed
         databaseTimeout = .seconds(try environment.int("DATABASE_TIMEOUT_SECONDS", default: 10, range: 1...600))
         migrate = try environment.bool("FLOWTALK_MIGRATE", default: true)
+        if environment.optional("METRICS_PORT") != nil { metricsPort = try environment.int("METRICS_PORT", default: 0, range: 1...65535) }
     }
 
     /// Outside development, `value` (read from `variable`) must be an https URL.

@@ -17,6 +17,8 @@ package struct ServiceRuntime: Sendable {
     package let gate: SchemaGate
     package let registry: PrometheusCollectorRegistry
     package let metricsFactory: PrometheusMetricsFactory
+    /// `flowtalk-<name>`.
+    package let label: String
 
     /// A runtime named `flowtalk-<name>`; tests pass their own logger and registry.
     package init(label: String, common: CommonConfiguration, logger: Logger?, registry: PrometheusCollectorRegistry) {
@@ -30,18 +32,22 @@ package struct ServiceRuntime: Sendable {
         self.gate = SchemaGate()
         self.registry = registry
         self.metricsFactory = PrometheusMetricsFactory(registry: registry)
+        self.label = label
     }
+
+    var processMetrics: ProcessMetrics { ProcessMetrics(factory: metricsFactory, service: label) }
 
     /// A router with HTTPS enforcement, the error middleware and the health routes mounted. `publicURL`: the https
     /// address users reach the service at, if it has one (plain-HTTP GETs through the proxy are redirected there).
     package func router<Context: PeerRequestContext>(context: Context.Type, publicURL: String? = nil) -> Router<Context> {
         let router = Router(context: Context.self)
         router.addMiddleware {
+            RequestObservabilityMiddleware<Context>(factory: metricsFactory)
             TransportSecurityMiddleware(
                 mode: common.mode, trustedProxies: common.trustedProxies, directTLS: common.server.tls != nil, publicURL: publicURL)
             ErrorMiddleware()
         }
-        HealthRoutes(database: database, gate: gate, registry: registry).add(to: router)
+        HealthRoutes(database: database, gate: gate, registry: registry, process: processMetrics, serveMetrics: common.metricsPort == nil).add(to: router)
         return router
     }
 
@@ -58,6 +64,15 @@ package struct ServiceRuntime: Sendable {
 
     /// The database client and the migrations, first in every service's group (they stop last).
     package var services: [any Service] {
-        [postgres, MigrationService(client: postgres, gate: gate, logger: logger, migrate: common.migrate)]
+        [postgres, MigrationService(client: postgres, gate: gate, logger: logger, migrate: common.migrate)] + (metricsServer.map { [$0] } ?? [])
+    }
+
+    /// `/metrics` alone on `METRICS_PORT`, when set: scrapers reach it, the public port does not serve it.
+    var metricsServer: (any Service)? {
+        guard let port = common.metricsPort else { return nil }
+        let router = Router()
+        let (registry, process) = (registry, processMetrics)
+        router.get("/metrics") { _, _ in HealthRoutes<BasicRequestContext>.metricsResponse(registry, process) }
+        return Application(router: router, configuration: .init(address: .hostname(common.host, port: port), serverName: nil), logger: logger)
     }
 }
