@@ -1,5 +1,5 @@
 # Flowtalk: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test bench bench-burst explain-claim bench-latency chaos fuzz demo build fmt clean
+.PHONY: check-deploy container-test run test bench bench-burst explain-claim bench-latency chaos fuzz demo build fmt clean
 
 run:
 	@scripts/run.sh
@@ -34,6 +34,15 @@ chaos:
 demo:
 	@swift build --product flowtalk-dev >/dev/null 2>&1 || swift build --product flowtalk-dev
 	@.build/debug/flowtalk-dev dm "$${TEXT:-Hi! Do you deliver to Porto?}"
+
+# deploy/'s checks alone (make test runs them too).
+check-deploy:
+	@scripts/check-deploy.sh
+
+# The container image from deploy/container/Dockerfile's runtime stage, built with podman on a debootstrap'd base (no
+# registry here) around the built binaries, and each service started from it (needs podman, runc, debootstrap).
+container-test:
+	@scripts/container-test.sh
 
 build:
 	swift build

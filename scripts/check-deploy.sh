@@ -82,8 +82,9 @@ check "kubernetes: probes, securityContext, HPA, Ingress, policies, README" "$py
 checkov_scan() {
     "$VENV/bin/checkov" --quiet --compact --skip-download --framework kubernetes dockerfile -d deploy > "$log/checkov" 2>&1 \
         || { cat "$log/checkov"; return 1; }
-    grep -q "kubernetes scan results" "$log/checkov" && grep -q "dockerfile scan results" "$log/checkov" \
-        || { echo "checkov did not scan both the manifests and the Dockerfile:"; cat "$log/checkov"; return 1; }
+    if ! grep -q "kubernetes scan results" "$log/checkov" || ! grep -q "dockerfile scan results" "$log/checkov"; then
+        echo "checkov did not scan both the manifests and the Dockerfile:"; cat "$log/checkov"; return 1
+    fi
     grep -E "scan results|Passed checks" "$log/checkov" | paste -sd ' ' | sed 's/  */ /g' > "$log/checkov-summary"
 }
 check "checkov: deploy/kubernetes and the Dockerfile, no failed check" checkov_scan
@@ -99,21 +100,22 @@ systemd_root="$log/root"
 mkdir -p "$systemd_root/opt/flowtalk/bin" "$systemd_root/etc/systemd/system" "$systemd_root/lib/systemd"
 cp -a /lib/systemd/system "$systemd_root/lib/systemd/"
 cp deploy/systemd/*.service "$systemd_root/etc/systemd/system/"
-for exe in $(sed -n 's#^ExecStart=/opt/flowtalk/bin/\([^ ]*\).*#\1#p' deploy/systemd/*.service | sort -u); do
+while read -r exe; do
     printf '#!/bin/sh\nexit 0\n' > "$systemd_root/opt/flowtalk/bin/$exe"
     chmod 755 "$systemd_root/opt/flowtalk/bin/$exe"
-done
-units=$(cd deploy/systemd && ls *.service)
+done < <(sed -n 's#^ExecStart=/opt/flowtalk/bin/\([^ ]*\).*#\1#p' deploy/systemd/*.service | sort -u)
+units=()
+for unit in deploy/systemd/*.service; do units+=("$(basename "$unit")"); done
 verify_units() {
     # verify exits 0 on unknown keys and other warnings: any output is a failure.
     local out
-    out=$(cd "$systemd_root/etc/systemd/system" && systemd-analyze verify --root="$systemd_root" $units 2>&1) || { echo "$out"; return 1; }
+    out=$(cd "$systemd_root/etc/systemd/system" && systemd-analyze verify --root="$systemd_root" "${units[@]}" 2>&1) || { echo "$out"; return 1; }
     [ -z "$out" ] || { echo "$out"; return 1; }
 }
 check "systemd-analyze verify (temporary root, stub binaries)" verify_units
 security_units() {
     local unit rc=0
-    for unit in $units; do
+    for unit in "${units[@]}"; do
         systemd-analyze security --offline=true --root="$systemd_root" --threshold=12 "$unit" > "$log/security" 2>&1 \
             || { grep -E "Overall|✗" "$log/security"; rc=1; }
     done

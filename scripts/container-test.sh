@@ -46,7 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step() { printf '%-72s' "$1"; }
+step() { printf '%-76s' "$1"; }
 ok() { echo "ok${1:+ ($1)}"; }
 fail() { echo "FAILED: $*"; exit 1; }
 
@@ -96,14 +96,16 @@ for service in "${services[@]}"; do
     step "$service: podman build --target runtime-prebuilt"
     start=$(date +%s)
     "${podman[@]}" build --quiet --format docker --pull=never "${limits[@]}" --network host -f deploy/container/Dockerfile \
-        --target runtime-prebuilt --build-arg SERVICE="$service" \
+        --target runtime-prebuilt --build-arg SERVICE="$service" --build-arg FLOWTALK_VERSION=container-test \
         -t "$image" "$ctx" > "$work/build-$service.log" 2>&1 || { tail -30 "$work/build-$service.log"; fail "podman build"; }
     size=$("${podman[@]}" image inspect --format '{{.Size}}' "$image")
     ok "$(( $(date +%s) - start )) s, $(( size / 1048576 )) MiB"
 
-    step "$service: image runs as uid 10001, not root"
+    step "$service: image runs as uid 10001, SERVICE=$service"
     user=$("${podman[@]}" image inspect --format '{{.Config.User}}' "$image")
     [ "$user" = "10001:10001" ] || fail "USER is '$user'"
+    image_env=$("${podman[@]}" image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$image")
+    grep -qx "SERVICE=$service" <<< "$image_env" || fail "the image's SERVICE is not $service"
     ok
 
     # --- run it as an orchestrator would --------------------------------------------------------------------------
@@ -154,12 +156,16 @@ for service in "${services[@]}"; do
     "${podman[@]}" healthcheck run "$name" > /dev/null 2>&1 || fail "podman healthcheck run"
     ok
 
-    step "$service: /metrics on METRICS_PORT, not on the public port"
+    step "$service: /metrics on METRICS_PORT only; build_info has the version"
     if grep -q METRICS_PORT "$bin_dir/$service"; then
         curl -fsS -o "$work/metrics.txt" "http://127.0.0.1:$metrics_port/metrics" || fail "no /metrics on METRICS_PORT"
         grep -q '^# TYPE' "$work/metrics.txt" || fail "METRICS_PORT's /metrics has no metrics"
         public=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/metrics")
         [ "$public" != 200 ] || fail "the public port serves /metrics too"
+        if grep -q '^flowtalk_build_info' "$work/metrics.txt"; then
+            grep -q '^flowtalk_build_info{.*version="container-test"' "$work/metrics.txt" \
+                || fail "flowtalk_build_info does not carry the image's FLOWTALK_VERSION"
+        fi
         ok
     else
         ok "skipped: this build predates METRICS_PORT"
@@ -175,9 +181,10 @@ for service in "${services[@]}"; do
 
     if [ "$service" = flowtalk-auth ]; then
         step "$service: dashboard and /privacy (resource bundle)"
-        curl -fsS -o "$work/index.html" "http://127.0.0.1:$port/" && grep -qi '<html' "$work/index.html" || fail "dashboard index"
-        curl -fsS -o "$work/privacy.html" "http://127.0.0.1:$port/privacy" && grep -q 'Container Test' "$work/privacy.html" \
-            || fail "/privacy"
+        curl -fsS -o "$work/index.html" "http://127.0.0.1:$port/" || fail "dashboard index"
+        grep -qi '<html' "$work/index.html" || fail "dashboard index is no page"
+        curl -fsS -o "$work/privacy.html" "http://127.0.0.1:$port/privacy" || fail "/privacy"
+        grep -q 'Container Test' "$work/privacy.html" || fail "/privacy does not name OPERATOR_NAME"
         ok
     fi
 

@@ -16,6 +16,11 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 
 swift build --build-tests
+# deploy/: the Kubernetes manifests (kubernetes-validate, checkov), compose against README's configuration, the systemd
+# units (systemd-analyze), the alert rules and dashboard (promtool). A filtered run leaves it out; DEPLOY_CHECK=1 forces it.
+if [ "${DEPLOY_CHECK:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
+    scripts/check-deploy.sh
+fi
 # The dashboard in headless Chromium (needs chromium, chromium-driver, python3-selenium: .ci/run installs them).
 # A filtered run (arguments given) leaves it out; BROWSER_TEST=1 forces it, BROWSER_TEST=0 leaves it out.
 if [ "${BROWSER_TEST:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then

@@ -47,19 +47,11 @@ struct KeyRotation {
             cursor = last.accountID
             for connection in page where result.tokens < tokenLimit {
                 result.tokens += 1
-                var sealed = connection.tokenSealed
-                if (try? TokenVault.keyID(of: sealed)) != vault.activeKeyID {
-                    do {
-                        let fresh = try vault.seal(try vault.open(sealed, for: connection.owner), for: connection.owner)
-                        if try await connections.replaceSealedToken(accountID: connection.accountID, old: sealed, new: fresh) {
-                            result.tokensResealed += 1
-                            sealed = fresh
-                        }
-                    } catch is TokenVaultError {
-                        result.unreadable.append("account \(connection.accountID.uuidString.lowercased())")
-                    }
+                let sealed = connection.tokenSealed
+                let outcome = try await reseal(sealed, owner: connection.owner) {
+                    try await connections.replaceSealedToken(accountID: connection.accountID, old: sealed, new: $0)
                 }
-                if let key = try? TokenVault.keyID(of: sealed) { result.keysInUse.insert(key) }
+                result.note(outcome, resealed: \.tokensResealed, item: "account \(connection.accountID.uuidString.lowercased())")
             }
             progress("tokens: \(result.tokens) seen, \(result.tokensResealed) re-sealed")
         }
@@ -71,22 +63,50 @@ struct KeyRotation {
             after = last.id
             for job in page {
                 result.mails += 1
-                var sealed = job.payload
-                if (try? TokenVault.keyID(of: sealed)) != vault.activeKeyID {
-                    do {
-                        let fresh = try vault.seal(try vault.open(sealed, for: MailJob.owner), for: MailJob.owner)
-                        if try await queue.replacePayload(id: job.id, old: sealed, new: fresh) {
-                            result.mailsResealed += 1
-                            sealed = fresh
-                        }
-                    } catch is TokenVaultError {
-                        result.unreadable.append("mail job \(job.id)")
-                    }
+                let outcome = try await reseal(job.payload, owner: MailJob.owner) {
+                    try await queue.replacePayload(id: job.id, old: job.payload, new: $0)
                 }
-                if let key = try? TokenVault.keyID(of: sealed) { result.keysInUse.insert(key) }
+                result.note(outcome, resealed: \.mailsResealed, item: "mail job \(job.id)")
             }
         }
         return result
+    }
+}
+
+extension KeyRotation {
+    /// What became of one sealed value: re-sealed (or already with the active key), with the key id it now has; or
+    /// unreadable (no configured key opens it, or it is damaged).
+    enum Outcome {
+        case sealed(keyID: String?, resealed: Bool)
+        case unreadable(keyID: String?)
+    }
+
+    /// Re-seals `sealed` with the active key unless it has it; `store` writes the new value if the old is still there.
+    func reseal(_ sealed: [UInt8], owner: TokenOwner, store: ([UInt8]) async throws -> Bool) async throws -> Outcome {
+        let keyID = try? TokenVault.keyID(of: sealed)
+        guard keyID != vault.activeKeyID else { return .sealed(keyID: keyID, resealed: false) }
+        let fresh: [UInt8]
+        do {
+            fresh = try vault.seal(try vault.open(sealed, for: owner), for: owner)
+        } catch is TokenVaultError {
+            return .unreadable(keyID: keyID)
+        }
+        // Lost to a concurrent write (a token refresh by a replica that may still have the old ring): the old key id is
+        // reported as still in use, so a rerun checks that value again.
+        return try await store(fresh) ? .sealed(keyID: vault.activeKeyID, resealed: true) : .sealed(keyID: keyID, resealed: false)
+    }
+}
+
+extension KeyRotation.Result {
+    mutating func note(_ outcome: KeyRotation.Outcome, resealed counter: WritableKeyPath<Self, Int>, item: String) {
+        switch outcome {
+        case .sealed(let keyID, let resealed):
+            if resealed { self[keyPath: counter] += 1 }
+            if let keyID { keysInUse.insert(keyID) }
+        case .unreadable(let keyID):
+            unreadable.append(item)
+            if let keyID { keysInUse.insert(keyID) }
+        }
     }
 }
 
