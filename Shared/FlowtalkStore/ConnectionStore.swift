@@ -134,7 +134,7 @@ package struct ConnectionStore: Sendable {
                 try await queue.cancel(conversationsOf: instagramUserID, on: db)
             }
             try await queue.cancel(account: accountID, on: db)
-            try await ConversationStore(client: client, logger: logger).cancelWaitingReplies(accountID: accountID, on: db)
+            try await ConversationStore(client: client, logger: logger).endWaitingReplies(accountID: accountID, reason: "disconnected", on: db)
         }
     }
 

@@ -127,26 +127,19 @@ package struct ConversationStore: Sendable {
         return false
     }
 
-    /// Ends a reply still waiting (for the AI, or parked for a retry) as `skipped` with `reason`: the customer unsent the
-    /// message, or its 24-hour window closed. A reply being sent or sent already cannot be taken back. True when ended.
+    /// Ends the account's replies still waiting (for the AI, or parked for a retry) as `skipped` with `reason`: all of
+    /// them (the account was disconnected), or the one to `inboundMID` (its customer unsent it, or its 24-hour window
+    /// closed). A reply being sent or sent already cannot be taken back. True when one ended.
     @discardableResult
-    package func endWaitingReply(inboundMID mid: String, accountID: UUID, reason: String, on connection: DatabaseConnection) async throws -> Bool {
+    package func endWaitingReplies(accountID: UUID, inboundMID mid: String? = nil, reason: String, on connection: DatabaseConnection) async throws -> Bool {
+        var ended = false
         for try await _ in try await connection.query(
             """
             UPDATE replies SET state = 'skipped', error = \(reason), finished_at = now()
-            WHERE inbound_mid = \(mid) AND account_id = \(accountID) AND state IN ('pending', 'retry') RETURNING 1
+            WHERE account_id = \(accountID) AND (\(mid)::text IS NULL OR inbound_mid = \(mid)) AND state IN ('pending', 'retry') RETURNING 1
             """, logger: logger
-        ).decode(Int.self) { return true }
-        return false
-    }
-
-    /// The account was disconnected: its replies still waiting (for the AI, or parked for a retry) will never be sent.
-    package func cancelWaitingReplies(accountID: UUID, on connection: DatabaseConnection) async throws {
-        try await connection.query(
-            """
-            UPDATE replies SET state = 'skipped', error = 'disconnected', finished_at = now()
-            WHERE account_id = \(accountID) AND state IN ('pending', 'retry')
-            """, logger: logger)
+        ).decode(Int.self) { ended = true }
+        return ended
     }
 
     /// Whether the customer's unsend of `mid` has reached the queue (it waits behind the message's own job, or is done;
@@ -171,9 +164,9 @@ package struct ConversationStore: Sendable {
 
     /// Erases an account's conversations: their state, replies, sent-message ids and handled-event markers (Meta's
     /// data-deletion callback), in the caller's transaction. The AI usage ledger holds no personal data and stays.
-    /// Returns how many conversations, replies and sent-message ids were deleted.
+    /// Returns how many conversations, replies and sent-message ids were deleted. `before`: only rows written before
+    /// then (a connection removed at that time).
     @discardableResult
-    /// `before`: only rows written before then (a connection removed at that time).
     package func eraseConversations(accountID: UUID, before: Date? = nil, on db: DatabaseConnection) async throws -> Int {
         var deleted = 0
         for (table, time) in [("conversations", "last_used_at"), ("replies", "created_at"), ("sent_messages", "created_at"), ("handled_events", "handled_at")] {

@@ -40,18 +40,14 @@ package struct StaleInbound: Sendable {
                 switch event.kind {
                 case .deleted:
                     // An unsend that waited as long: it still takes the message's text out of the log.
-                    guard try await conversations.markHandled(mid: mid, kind: event.kind.rawValue, accountID: account, on: db) else { continue }
-                    try await activity.forgetUnsent(mid: mid, accountID: account, on: db)
-                    try await conversations.endWaitingReply(inboundMID: mid, accountID: account, reason: "unsent_by_customer", on: db)
-                    let reason = ActivityReason.messageDeleted
-                    try await log(.ignored, reason, summary: nil, counts: ["\(ActivityOutcome.ignored.rawValue):\(reason.rawValue)"])
+                    _ = try await conversations.recordUnsend(mid: mid, accountID: account, customerID: customer, eventKind: event.kind.rawValue, on: db)
                 case .message, .postback:
                     let unsent = try await queue.wasEnqueued(dedupeKey: InboundEventJob.unsendDedupeKey(mid: mid))
                     let text = unsent ? nil : (event.kind == .postback ? (event.postbackTitle ?? event.postbackPayload) : event.text)
                     let reason = ActivityReason.outsideWindow
                     if try await conversations.markHandled(mid: mid, kind: event.kind.rawValue, accountID: account, on: db) {
                         try await log(.skipped, reason, summary: text, counts: [CountMetric.received, CountMetric.skipped(reason.rawValue)])
-                    } else if try await conversations.endWaitingReply(inboundMID: mid, accountID: account, reason: reason.rawValue, on: db) {
+                    } else if try await conversations.endWaitingReplies(accountID: account, inboundMID: mid, reason: reason.rawValue, on: db) {
                         // Decided earlier, its reply parked for retries until the window closed: it ends here.
                         try await log(.skipped, reason, summary: text, counts: [CountMetric.skipped(reason.rawValue)])
                     }

@@ -143,16 +143,8 @@ struct ReplyLedger: Sendable {
     /// and the unsend is logged ("unsent by the customer").
     func unsent(mid: String, _ subject: Subject) async throws {
         try await store.client.withTransaction(logger: store.logger) { [store] db in
-            guard try await store.conversations.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return }
-            try await store.activity.forgetUnsent(mid: mid, accountID: subject.accountID, on: db)
-            try await store.conversations.endWaitingReply(inboundMID: mid, accountID: subject.accountID, reason: "unsent_by_customer", on: db)
-            let reason = ActivityReason.messageDeleted.rawValue
-            try await store.activity.add(
-                ActivityEntry(
-                    customerID: subject.customerID, eventKind: subject.eventKind, summary: nil, outcome: ActivityOutcome.ignored.rawValue, reason: reason,
-                    mid: mid),
-                accountID: subject.accountID, on: db)
-            try await store.activity.count(["\(ActivityOutcome.ignored.rawValue):\(reason)"], accountID: subject.accountID, on: db)
+            _ = try await store.conversations.recordUnsend(
+                mid: mid, accountID: subject.accountID, customerID: subject.customerID, eventKind: subject.eventKind, on: db)
         }
     }
 
