@@ -123,6 +123,7 @@ Flowtalk is running (logs in .data/logs/).
 
   Mail sent by Flowtalk: http://127.0.0.1:8090/sandbox/mail
   The privacy policy:    http://127.0.0.1:8081/privacy   (OPERATOR_NAME and PRIVACY_CONTACT in .env fill it in)
+  Operate it:            DATABASE_URL='$DATABASE_URL' .build/debug/flowtalk-admin status   (--help for the rest)
 
 A seeded demo shop, @demo_shop (AI on), answers from the terminal too:
   make demo                                   (or: make demo TEXT="Is the blue mug dishwasher safe?")
