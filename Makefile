@@ -1,11 +1,22 @@
 # Flowtalk: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: check-deploy container-test run test bench bench-burst explain-claim bench-latency chaos fuzz demo build fmt clean
+.PHONY: check-deploy container-test run run-scaled scaled-test test bench bench-burst explain-claim bench-latency chaos fuzz demo build fmt clean
 
 run:
 	@scripts/run.sh
 
 test:
 	@scripts/test.sh
+
+# Every service scaled behind nginx (TLS on https://127.0.0.1:8443): 2 auth, 2 ingest, 3 dispatch, 2 analytics;
+# SCALE="ingest=3 dispatch=5" to change the counts (README "Running N replicas").
+run-scaled:
+	@scripts/run-scaled.sh
+
+# The scaled cluster under traffic, one replica of each service killed: nothing lost or duplicated (make test runs a
+# short one). SCALED_SECONDS (40), SCALED_RATE (15 DMs/s), SCALE.
+scaled-test:
+	@swift build
+	@python3 scripts/scaled/scaled_test.py
 
 bench:
 	@scripts/bench.sh

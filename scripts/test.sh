@@ -47,6 +47,11 @@ if [ "$status" = 124 ] || [ "$status" = 137 ]; then
 fi
 rm -f "$log"
 [ "$status" = 0 ] || exit "$status"
+# The scaled cluster (README "Running N replicas"): every service's replicas behind nginx over TLS, one of each killed
+# under traffic; fails on any lost or duplicated DM or a failed dashboard read. SCALED_TEST=1 forces it, 0 leaves it out.
+if [ "${SCALED_TEST:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
+    SCALED_SECONDS=${SCALED_SECONDS:-30} python3 scripts/scaled/scaled_test.py
+fi
 # The short fault-injection run (README "Fault injection") over the binaries just built, with its own PostgreSQL (fsync
 # on): fails on any lost or duplicated DM. A filtered run leaves it out; CHAOS=1 forces it, CHAOS=0 leaves it out.
 if [ "${CHAOS:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then

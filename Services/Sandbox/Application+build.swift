@@ -16,7 +16,7 @@ func buildApplication(configuration: SandboxConfiguration, logger: Logger? = nil
     var logger = logger ?? Logger(label: "flowtalk-sandbox")
     logger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
     let state = SandboxState(accounts: configuration.accounts)
-    let webhooks = WebhookSender(ingestURL: configuration.ingestURL, secret: configuration.appSecret, logger: logger)
+    let webhooks = WebhookSender(ingestURL: configuration.ingestURL, secret: configuration.appSecret, caFile: configuration.ingestCAFile, logger: logger)
     return Application(
         router: buildRouter(configuration: configuration, state: state, webhooks: webhooks, mailbox: mailbox),
         server: try HTTPServerSettings().serverBuilder(),

@@ -12,6 +12,9 @@ struct SandboxConfiguration: Sendable {
     var appSecret: Secret<String>
     /// Where simulated webhooks go.
     var ingestURL = "http://127.0.0.1:8082"
+    /// `SANDBOX_CA_FILE`: a PEM file of the certificate authority to trust for an `https` `INGEST_URL` with a private
+    /// certificate (`make run-scaled` posts through nginx); unset, the system's roots.
+    var ingestCAFile: String?
     /// Accounts known from the start: `ig_id:username:token` entries, comma-separated (`SANDBOX_ACCOUNTS`).
     var accounts: [SandboxAccount] = []
     /// Whether each sent message is echoed back to ingest as Instagram does.
@@ -35,6 +38,7 @@ struct SandboxConfiguration: Sendable {
         appSecret = try environment.requiredSecret("META_APP_SECRET")
         ingestURL = try environment.url("INGEST_URL", default: "http://127.0.0.1:8082")
         echoes = try environment.bool("SANDBOX_ECHOES", default: true)
+        ingestCAFile = environment.optional("SANDBOX_CA_FILE")
         logLevel = environment.optional("LOG_LEVEL") ?? "info"
         oauthAccount = environment.optional("SANDBOX_OAUTH_ACCOUNT")
         for entry in (environment.optional("SANDBOX_ACCOUNTS") ?? "").split(separator: ",") {

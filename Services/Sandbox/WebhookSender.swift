@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import NIOSSL
 import FlowtalkCore
 import Logging
 import NIOCore
@@ -70,11 +71,21 @@ final class WebhookSender: Service, Sendable {
     private let stream: AsyncStream<Delivery>
     private let continuation: AsyncStream<Delivery>.Continuation
     private let waiters = Mutex(Waiters())
+    /// Its own client when `SANDBOX_CA_FILE` names a CA to trust (ingest behind a TLS proxy with a private certificate,
+    /// `make run-scaled`); otherwise the shared one.
+    private let ownClient: HTTPClient?
 
-    init(ingestURL: String, secret: Secret<String>, queueLimit: Int = defaultQueueLimit, logger: Logger) {
+    init(ingestURL: String, secret: Secret<String>, queueLimit: Int = defaultQueueLimit, caFile: String? = nil, logger: Logger) {
         url = "\(ingestURL)/webhooks/instagram"
         self.secret = secret
         self.logger = logger
+        if let caFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(caFile)
+            ownClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
+        } else {
+            ownClient = nil
+        }
         let (stream, continuation) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .bufferingOldest(queueLimit))
         self.stream = stream
         self.continuation = continuation
@@ -124,6 +135,7 @@ final class WebhookSender: Service, Sendable {
             return Array(state.pending.values)
         }
         for waiter in stranded { waiter.resume(throwing: WebhookSenderError.stopped) }
+        try? await ownClient?.shutdown()
     }
 
     private func enqueue(_ delivery: Delivery) {
@@ -144,7 +156,7 @@ final class WebhookSender: Service, Sendable {
         request.headers.add(name: "X-Hub-Signature-256", value: WebhookSignatureVerifier.sign(body: delivery.body, secret: secret.value))
         request.body = .bytes(ByteBuffer(bytes: delivery.body))
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let response = try await (ownClient ?? HTTPClient.shared).execute(request, timeout: .seconds(10))
             _ = try await response.body.collect(upTo: 1 << 16)
             finish(delivery.waiter, .success(Int(response.status.code)))
         } catch {
