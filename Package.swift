@@ -12,12 +12,13 @@ let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let metrics: Target.Dependency = .product(name: "Metrics", package: "swift-metrics")
 let lifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+let tracing: Target.Dependency = .product(name: "Tracing", package: "swift-distributed-tracing")
 
 /// Every service looks alike: the shared libraries plus whatever it needs on top.
 @MainActor func service(_ target: String, folder: String, extra: [Target.Dependency] = [], resources: [Resource]? = nil) -> Target {
     .executableTarget(
         name: target,
-        dependencies: ["FlowtalkCore", "FlowtalkStore", "FlowtalkHTTP", hummingbird, postgres, logging, metrics, lifecycle] + extra,
+        dependencies: ["FlowtalkCore", "FlowtalkStore", "FlowtalkHTTP", hummingbird, postgres, logging, metrics, lifecycle, tracing] + extra,
         path: "Services/\(folder)",
         resources: resources,
         swiftSettings: swiftSettings
@@ -61,11 +62,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.0.0"),
+        // Tracing: the API everywhere; swift-otel's OTLP/HTTP exporter in the services (not its gRPC one: build time).
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         .target(
             name: "FlowtalkCore",
-            dependencies: [crypto, logging, .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")],
+            dependencies: [crypto, logging, tracing, .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")],
             path: "Shared/FlowtalkCore",
             swiftSettings: swiftSettings
         ),
@@ -84,8 +88,8 @@ let package = Package(
         .target(
             name: "FlowtalkHTTP",
             dependencies: [
-                "FlowtalkCore", "FlowtalkStore", hummingbird, postgres, logging, metrics, lifecycle,
-                .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "HummingbirdTLS", package: "hummingbird"),
+                "FlowtalkCore", "FlowtalkStore", hummingbird, postgres, logging, metrics, lifecycle, tracing,
+                .product(name: "OTel", package: "swift-otel"), .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
             ],
             path: "Shared/FlowtalkHTTP",
@@ -93,14 +97,14 @@ let package = Package(
         ),
         .target(
             name: "InstagramGraph",
-            dependencies: ["FlowtalkCore", logging, .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            dependencies: ["FlowtalkCore", logging, tracing, .product(name: "AsyncHTTPClient", package: "async-http-client")],
             path: "Shared/InstagramGraph",
             swiftSettings: swiftSettings
         ),
         .target(
             name: "AIReplies",
             dependencies: [
-                "FlowtalkCore", logging, metrics, .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "FlowtalkCore", logging, metrics, tracing, .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             path: "Shared/AIReplies",
@@ -167,8 +171,9 @@ let package = Package(
         tests("IngestServiceTests", ["IngestService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", postgres, logging,
                                      .product(name: "HummingbirdTesting", package: "hummingbird"),
                                      .product(name: "InMemoryLogging", package: "swift-log")]),
-        tests("EndToEndTests", ["FlowtalkCore", "FlowtalkContracts", "FlowtalkStore", "FlowtalkDevSupport", postgres, logging,
-                                .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        tests("EndToEndTests", ["FlowtalkCore", "FlowtalkContracts", "FlowtalkStore", "FlowtalkDevSupport", postgres, logging, hummingbird,
+                                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                .product(name: "HummingbirdTesting", package: "hummingbird")]),
         tests("AuthServiceTests", ["AuthService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", "InstagramGraph", "Mail", postgres, logging, crypto,
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "InMemoryLogging", package: "swift-log")]),

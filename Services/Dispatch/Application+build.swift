@@ -34,7 +34,7 @@ func buildApplication(
     } else {
         runtime.logger.info("AI replies off: GROQ_API_KEY is not set")
     }
-    let inbound = InboundHandler(store: store, sender: graph, vault: configuration.vault, ai: ai)
+    let inbound = InboundHandler(store: store, sender: graph, vault: configuration.vault, ai: ai, metricsFactory: runtime.metricsFactory)
     let accounts = AccountJobs(store: store, graph: graph, vault: configuration.vault, queue: queue)
     let worker = JobWorker(
         queue: queue, handlers: handlers ?? inbound.handlers.merging(accounts.handlers) { a, _ in a }, configuration: configuration.worker,

@@ -83,7 +83,11 @@ struct WebhookController<Context: RequestContext>: Sendable {
         }
         for (reason, count) in parsed.skipped { metrics.skipped(reason, count: count) }
 
-        let jobs = parsed.events.map(InboundEventJob.make)
+        var events = parsed.events
+        if let trace = TraceContext.current() {
+            for index in events.indices { (events[index].traceParent, events[index].traceState) = (trace.parent, trace.state) }
+        }
+        let jobs = events.map(InboundEventJob.make)
         if !jobs.isEmpty {
             guard gate.isOpen else {
                 metrics.delivery("unavailable")

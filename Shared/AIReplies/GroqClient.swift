@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import FlowtalkCore
 import Foundation
 import Logging
+import Tracing
 import NIOCore
 import NIOHTTP1
 
@@ -129,7 +130,19 @@ package struct GroqClient: Sendable {
     }
 
     /// One HTTP exchange bounded by the deadline, body included.
+    /// A client span per attempt (`groq.chat_completion`: the model and the status, never the prompt or the answer).
     private func exchange(_ request: HTTPClientRequest, deadline: NIODeadline) async throws -> (Int, Double?, [UInt8]) {
+        try await withSpan("groq.chat_completion", ofKind: .client) { span in
+            span.attributes["gen_ai.system"] = "groq"
+            span.attributes["gen_ai.request.model"] = configuration.model
+            let result = try await timedExchange(request, deadline: deadline)
+            span.attributes["http.response.status_code"] = result.0
+            if result.0 >= 400 { span.setStatus(SpanStatus(code: .error)) }
+            return result
+        }
+    }
+
+    private func timedExchange(_ request: HTTPClientRequest, deadline: NIODeadline) async throws -> (Int, Double?, [UInt8]) {
         let remaining = deadline - .now()
         guard remaining > .zero else { throw AIError.timeout }
         let http = self.http

@@ -33,6 +33,9 @@ package struct InboundEvent: Codable, Sendable, Equatable {
     package var postbackTitle: String?
     package var isSelf: Bool?
     package var isUnsupported: Bool?
+    /// The W3C trace context of the webhook request that queued it (`TraceContext`), when tracing is on.
+    package var traceParent: String?
+    package var traceState: String?
 
     /// An event; optional details are set afterwards.
     package init(kind: Kind, accountID: String, customerID: String?, mid: String?, timestampMs: Int64, receivedAtMs: Int64) {
@@ -95,6 +98,8 @@ extension InboundEvent {
         string("postbackTitle", postbackTitle)
         bool("isSelf", isSelf)
         bool("isUnsupported", isUnsupported)
+        string("traceParent", traceParent)
+        string("traceState", traceState)
         out.append(UInt8(ascii: "}"))
         return out
     }

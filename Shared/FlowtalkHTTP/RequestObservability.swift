@@ -2,6 +2,7 @@ import CoreMetrics
 import Dispatch
 import Hummingbird
 import Logging
+import Tracing
 
 /// Every request's metrics and log line: `flowtalk_http_requests_total{method, route, status}` and
 /// `flowtalk_http_request_duration_seconds{method, route}`, and one structured log entry (method, route, status,
@@ -11,6 +12,32 @@ struct RequestObservabilityMiddleware<Context: RequestContext>: RouterMiddleware
     let factory: any MetricsFactory
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // Probes and scrapes are not traced (they would drown the traces); everything else is a server span named after
+        // its route once it is known ("POST /webhooks/instagram"), with the method, route and status, never a query.
+        let path = request.uri.path
+        if path == "/healthz" || path == "/readyz" || path == "/metrics" { return try await observe(request, context: context, next: next) }
+        return try await withSpan("\(request.method.rawValue) request", ofKind: .server) { span in
+            do {
+                let response = try await observe(request, context: context, next: next)
+                annotate(span, request, context, status: response.status)
+                return response
+            } catch {
+                annotate(span, request, context, status: (error as? any HTTPResponseError)?.status ?? .internalServerError)
+                throw error
+            }
+        }
+    }
+
+    private func annotate(_ span: any Span, _ request: Request, _ context: Context, status: HTTPResponse.Status) {
+        let route = context.endpointPath.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "unmatched"
+        span.operationName = "\(request.method.rawValue) \(route)"
+        span.attributes["http.request.method"] = request.method.rawValue
+        span.attributes["http.route"] = route
+        span.attributes["http.response.status_code"] = Int(status.code)
+        if status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
+    }
+
+    private func observe(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = DispatchTime.now().uptimeNanoseconds
         let response: Response
         do {

@@ -86,6 +86,9 @@ package enum ServiceMain {
             return handler
         }
         do {
+            if try ServiceTracing.bootstrap(serviceName: name) {
+                Logger(label: name).info("Tracing on: spans are exported over OTLP/HTTP")
+            }
             try await body(ConfigEnvironment.load())
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("\(name): configuration error: \(error)\n".utf8))

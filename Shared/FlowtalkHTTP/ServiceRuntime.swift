@@ -31,7 +31,11 @@ package struct ServiceRuntime: Sendable {
         self.database = Database(postgres, timeout: common.databaseTimeout)
         self.gate = SchemaGate()
         self.registry = registry
-        self.metricsFactory = PrometheusMetricsFactory(registry: registry)
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Dispatch's webhook→reply latency (ReplyMetrics): rules answer in milliseconds, the AI in seconds.
+        factory.durationHistogramBuckets["flowtalk_reply_latency_seconds"] =
+            [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60].map { .milliseconds(Int64($0 * 1000)) }
+        self.metricsFactory = factory
         self.label = label
     }
 
@@ -62,9 +66,11 @@ package struct ServiceRuntime: Sendable {
             services: services, logger: logger)
     }
 
-    /// The database client and the migrations, first in every service's group (they stop last).
+    /// The trace exporter when tracing is on, the database client and the migrations, first in every service's group
+    /// (they stop last).
     package var services: [any Service] {
-        [postgres, MigrationService(client: postgres, gate: gate, logger: logger, migrate: common.migrate)] + (metricsServer.map { [$0] } ?? [])
+        (ServiceTracing.service.map { [$0] } ?? []) + [postgres, MigrationService(client: postgres, gate: gate, logger: logger, migrate: common.migrate)]
+            + (metricsServer.map { [$0] } ?? [])
     }
 
     /// `/metrics` alone on `METRICS_PORT`, when set: scrapers reach it, the public port does not serve it.

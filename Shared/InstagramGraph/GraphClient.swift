@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import FlowtalkCore
 import Foundation
 import Logging
+import Tracing
 import NIOCore
 import NIOHTTP1
 
@@ -124,7 +125,14 @@ package struct GraphClient: Sendable {
         package let error: GraphError
     }
 
+    /// One Send API call in a client span (`instagram.send_message`: no ids, no text).
     private func sendOne(from instagramUserID: String, to recipient: String, text: String, token: Secret<String>) async throws -> String {
+        try await withSpan("instagram.send_message", ofKind: .client) { _ in
+            try await sendOneUntraced(from: instagramUserID, to: recipient, text: text, token: token)
+        }
+    }
+
+    private func sendOneUntraced(from instagramUserID: String, to recipient: String, text: String, token: Secret<String>) async throws -> String {
         var body: [UInt8] = Array(#"{"recipient":{"id":"#.utf8)
         JSONText.appendString(recipient, to: &body)
         body.append(contentsOf: #"},"message":{"text":"#.utf8)

@@ -100,6 +100,10 @@ import Testing
             #expect(metrics.contains(#"flowtalk_ai_calls_total{outcome="answered"} 2"#))
             #expect(metrics.contains(#"flowtalk_ai_tokens_total{kind="completion"}"#))
             #expect(metrics.contains("flowtalk_ai_call_duration_seconds"))
+            // Replies out by outcome, and the webhook→reply latency of each as a histogram (the Grafana panels use both).
+            #expect(metrics.contains(#"flowtalk_replies_total{outcome="replied"} 3"#))
+            #expect(metrics.contains("flowtalk_reply_latency_seconds_count 3"))
+            #expect(metrics.contains(#"flowtalk_reply_latency_seconds_bucket{le="60.0"} 3"#) || metrics.contains(#"flowtalk_reply_latency_seconds_bucket{le="60"} 3"#))
         }
     }
 

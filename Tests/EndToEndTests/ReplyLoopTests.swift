@@ -118,7 +118,9 @@ import Testing
 
     /// Starts sandbox, ingest and dispatch against a migrated schema with one seeded shop, runs `body`, stops them.
     /// `{sandbox}` in a dispatch variable's value stands for the sandbox's base URL.
-    static func withStack(dispatchEnvironment: [String: String] = [:], _ body: @Sendable (Stack, Dispatch) async throws -> Void) async throws {
+    static func withStack(
+        dispatchEnvironment: [String: String] = [:], ingestEnvironment: [String: String] = [:], _ body: @Sendable (Stack, Dispatch) async throws -> Void
+    ) async throws {
         try await TestDatabase.withMigrated { database, client in
             let (vault, keyRing) = TokenVault.testing()
             let seeder = AccountSeeder(client: client, vault: vault, logger: .quiet("seed"))
@@ -138,7 +140,8 @@ import Testing
                 try ServiceProcess(
                     "flowtalk-sandbox",
                     environment: common.merging(["PORT": "\(sandboxPort)", "INGEST_URL": ingest, "SANDBOX_ACCOUNTS": "\(shop):shop:\(token)"]) { $1 }))
-            processes.append(try ServiceProcess("flowtalk-ingest", environment: common.merging(["PORT": "\(ingestPort)"]) { $1 }))
+            processes.append(
+                try ServiceProcess("flowtalk-ingest", environment: common.merging(["PORT": "\(ingestPort)"]) { $1 }.merging(ingestEnvironment) { $1 }))
             let dispatchEnvironment = common.merging(
                 ["PORT": "\(dispatchPort)", "TOKEN_ENCRYPTION_KEYS": keyRing, "INSTAGRAM_GRAPH_URL": sandbox, "GRAPH_TIMEOUT_SECONDS": "3"]
             ) { $1 }.merging(dispatchEnvironment.mapValues { $0.replacingOccurrences(of: "{sandbox}", with: sandbox) }) { $1 }

@@ -4,8 +4,10 @@ import FlowtalkCore
 import FlowtalkStore
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import ReplyRules
+import Tracing
 
 /// Handles inbound Instagram events: decides whether and what to answer (ReplyPolicy), answers through a ReplySender,
 /// and records what happened (ReplyLedger) — never twice for one message (DESIGN §5).
@@ -17,9 +19,9 @@ struct InboundHandler: Sendable {
     let matchers: MatcherCache
     let ai: AIResponder
 
-    init(store: DispatchStores, sender: any ReplySender, vault: TokenVault, ai: AIResponder) {
+    init(store: DispatchStores, sender: any ReplySender, vault: TokenVault, ai: AIResponder, metricsFactory: any MetricsFactory = MetricsSystem.factory) {
         self.store = store
-        self.ledger = ReplyLedger(store: store)
+        self.ledger = ReplyLedger(store: store, metrics: ReplyMetrics(factory: metricsFactory))
         self.sender = sender
         self.vault = vault
         self.ai = ai
@@ -39,6 +41,18 @@ struct InboundHandler: Sendable {
         } catch {
             throw JobFailure.permanent("undecodable payload")
         }
+        // The trace ingest began at the webhook continues here (a new one when the job carries none): one consumer span
+        // per run, with the decision, the Send API and the AI calls inside it.
+        try await withSpan("dispatch \(job.kind)", context: TraceContext.context(parent: event.traceParent, state: event.traceState), ofKind: .consumer) {
+            span in
+            span.attributes["flowtalk.job.kind"] = job.kind
+            span.attributes["flowtalk.job.attempt"] = Int(job.attempt)
+            span.attributes["flowtalk.job.wait_ms"] = Int(job.waitSeconds * 1000)
+            try await handle(event, job: job, logger: logger)
+        }
+    }
+
+    private func handle(_ event: InboundEvent, job: ClaimedJob, logger: Logger) async throws {
         guard let connection = try await store.connections.connection(instagramUserID: event.accountID) else {
             // Unknown or disconnected account: acknowledged and dropped (there is no account to record it for).
             logger.notice("Event for unknown account dropped", metadata: ["event.kind": "\(event.kind.rawValue)"])

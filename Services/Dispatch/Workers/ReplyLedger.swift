@@ -3,12 +3,14 @@ import FlowtalkCore
 import FlowtalkStore
 import Foundation
 import InstagramGraph
+import Tracing
 
 /// The record of one customer event as it is decided and answered. Each call is one transaction that moves the reply
 /// (when there is one), writes the activity entry and adds the hourly counts together, so the dashboard's log and
 /// figures never disagree with the replies.
 struct ReplyLedger: Sendable {
     let store: DispatchStores
+    var metrics = ReplyMetrics()
 
     /// Who and what the entries are about.
     struct Subject: Sendable {
@@ -42,7 +44,24 @@ struct ReplyLedger: Sendable {
         mid: String, _ subject: Subject, eventTime: Date,
         _ decide: @escaping @Sendable (ConversationState, DatabaseConnection) async throws -> Decision
     ) async throws -> (Decision, Int64)? {
-        try await store.client.withTransaction(logger: store.logger) { [store] db in
+        let result = try await withSpan("reply.decide") { span in
+            let result = try await decideInTransaction(mid: mid, subject, decide)
+            span.attributes["flowtalk.decision"] = switch result?.0 {
+            case .skip(let reason): "skip:\(reason.rawValue)"
+            case .reply(let plan): "reply:\(plan.source)"
+            case .ai: "ai"
+            case nil: "handled_before"
+            }
+            return result
+        }
+        if case .skip = result?.0 { metrics.decided(ActivityOutcome.skipped.rawValue) }
+        return result
+    }
+
+    private func decideInTransaction(
+        mid: String, _ subject: Subject, _ decide: @escaping @Sendable (ConversationState, DatabaseConnection) async throws -> Decision
+    ) async throws -> (Decision, Int64)? {
+        try await store.client.withTransaction(logger: store.logger) { [store] db -> (Decision, Int64)? in
             guard try await store.conversations.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return nil }
             let conversation = try await store.conversations.touchConversation(accountID: subject.accountID, customerID: subject.customerID, on: db)
             let decision = try await decide(conversation, db)
@@ -75,6 +94,7 @@ struct ReplyLedger: Sendable {
             try await add(subject, outcome: .unknown, source: reply.source, ruleID: reply.ruleID, reason: ActivityReason.interruptedWhileSending.rawValue, on: db)
             try await store.activity.count([CountMetric.unknown], accountID: subject.accountID, on: db)
         }
+        metrics.decided(ActivityOutcome.unknown.rawValue)
     }
 
     /// Moves a reply on (retry → pending or sending, pending → sending); throws `changedUnderUs` when another run did.
@@ -89,6 +109,7 @@ struct ReplyLedger: Sendable {
             try await add(subject, outcome: .skipped, source: source, reason: reason, on: db)
             try await store.activity.count([CountMetric.skipped(reason)], accountID: subject.accountID, on: db)
         }
+        metrics.decided(ActivityOutcome.skipped.rawValue)
     }
 
     /// Starts the send of a `pending` AI reply with what it will send (only one run gets from pending to sending).
@@ -112,8 +133,10 @@ struct ReplyLedger: Sendable {
         _ replyID: Int64, state: ReplyState, outcome: ActivityOutcome, reason: String?, plan: ReplyPlan, sentText: String, messageIDs: [String],
         counts: [String], latencyMs: Int, _ subject: Subject
     ) async throws {
-        try await store.client.withTransaction(logger: store.logger) { [store] db in
-            guard try await store.conversations.transition(replyID: replyID, from: ReplyState.sending.rawValue, to: state.rawValue, error: reason, on: db) else { return }
+        let recorded = try await store.client.withTransaction(logger: store.logger) { [store] db -> Bool in
+            guard try await store.conversations.transition(replyID: replyID, from: ReplyState.sending.rawValue, to: state.rawValue, error: reason, on: db) else {
+                return false
+            }
             try await store.conversations.recordSent(messageIDs: messageIDs, accountID: subject.accountID, replyID: replyID, on: db)
             if reason == ActivityReason.tokenInvalid.rawValue { try await store.connections.markNeedsReconnect(accountID: subject.accountID, on: db) }
             try await store.activity.add(
@@ -123,20 +146,26 @@ struct ReplyLedger: Sendable {
                     replySummary: messageIDs.isEmpty ? nil : sentText, mid: subject.mid),
                 accountID: subject.accountID, on: db)
             try await store.activity.count(counts, accountID: subject.accountID, on: db)
+            return true
         }
+        guard recorded else { return }
+        metrics.decided(outcome.rawValue)
+        if outcome == .replied { metrics.replied(latencyMs: latencyMs) }
     }
 
     /// Records an event that needs no reply, once.
     func recordOnce(mid: String, _ subject: Subject, outcome: ActivityOutcome, reason: ActivityReason) async throws {
-        try await store.client.withTransaction(logger: store.logger) { [store] db in
-            guard try await store.conversations.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return }
+        let recorded = try await store.client.withTransaction(logger: store.logger) { [store] db -> Bool in
+            guard try await store.conversations.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return false }
             try await store.activity.add(
                 ActivityEntry(
                     customerID: subject.customerID.isEmpty ? nil : subject.customerID, eventKind: subject.eventKind, summary: nil, outcome: outcome.rawValue,
                     reason: reason.rawValue, mid: subject.mid),
                 accountID: subject.accountID, on: db)
             try await store.activity.count(["\(outcome.rawValue):\(reason.rawValue)"], accountID: subject.accountID, on: db)
+            return true
         }
+        if recorded { metrics.decided(outcome.rawValue) }
     }
 
     /// The customer unsent `mid` (once): the log entries about it lose their text, a reply not yet sent is cancelled,
@@ -150,15 +179,17 @@ struct ReplyLedger: Sendable {
 
     /// A person answered from the Instagram app: the bot steps back from this conversation for `minutes`, once per echo.
     func pauseForHumanReply(mid: String, _ subject: Subject, minutes: Int) async throws {
-        try await store.client.withTransaction(logger: store.logger) { [store] db in
-            guard try await store.conversations.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return }
+        let recorded = try await store.client.withTransaction(logger: store.logger) { [store] db -> Bool in
+            guard try await store.conversations.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return false }
             try await store.conversations.pause(accountID: subject.accountID, customerID: subject.customerID, minutes: minutes, on: db)
             try await store.activity.add(
                 ActivityEntry(customerID: subject.customerID, eventKind: subject.eventKind, summary: nil, outcome: ActivityOutcome.paused.rawValue,
                               reason: ActivityReason.humanReply.rawValue),
                 accountID: subject.accountID, on: db)
             try await store.activity.count([CountMetric.humanReplies], accountID: subject.accountID, on: db)
+            return true
         }
+        if recorded { metrics.decided(ActivityOutcome.paused.rawValue) }
     }
 
     // MARK: Within a transaction
