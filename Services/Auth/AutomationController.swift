@@ -128,6 +128,8 @@ struct AutomationController: Sendable {
             let match_type: String
             let keyword: String
             let explanation: String
+            /// The reply as a customer would read it, `{username}` filled with a sample name.
+            let preview: String
         }
         struct Output: Encodable {
             let match: Match?
@@ -139,10 +141,14 @@ struct AutomationController: Sendable {
             }
         }
         let match = matcher.match(text).map {
-            Match(rule_id: $0.ruleID, reply: $0.reply, match_type: $0.matchType.rawValue, keyword: $0.keyword, explanation: $0.explanation)
+            Match(rule_id: $0.ruleID, reply: $0.reply, match_type: $0.matchType.rawValue, keyword: $0.keyword, explanation: $0.explanation,
+                  preview: ReplyTemplate.render($0.reply, username: Self.sampleUsername))
         }
         return try encode(Output(match: match))
     }
+
+    /// The name the rule tester fills `{username}` with (a customer's is fetched from Instagram when the reply is sent).
+    static let sampleUsername = "jane_doe"
 
     /// The settings as the API shows them, and the body of PUT /api/settings: a field left out stays as it is.
     struct SettingsFields: Codable {

@@ -34,6 +34,11 @@ struct GraphAccountRoutes: Sendable {
         let data: [App]
     }
 
+    struct Profile: Encodable {
+        let id: String
+        let username: String
+    }
+
     struct Me: Encodable {
         let id: String
         let user_id: NumericID
@@ -114,6 +119,15 @@ struct GraphAccountRoutes: Sendable {
         router.get("/:version/me") { request, _ -> Response in
             guard let account = await state.account(forToken: request.bearerToken ?? "") else { return Refusal.invalidToken.response }
             return try SandboxJSON.response(Me(id: account.appScopedID, user_id: NumericID(text: account.igID), username: account.username))
+        }
+        // The User Profile API (`GET /{igsid}?fields=username`): a customer who wrote to the token's account.
+        router.get("/:version/:igid") { request, context -> Response in
+            guard let account = await state.account(forToken: request.bearerToken ?? "") else { return Refusal.invalidToken.response }
+            let customer = try context.parameters.require("igid")
+            guard let name = await state.username(customer: customer, account: account.igID) else {
+                return Refusal.unknownObject(method: "get", id: customer).response
+            }
+            return try SandboxJSON.response(Profile(id: customer, username: name))
         }
         // Long-lived tokens, with the token in the query as Meta documents these two routes.
         router.get("/refresh_access_token") { request, _ -> Response in try await longLivedToken(request, grantType: "ig_refresh_token") }

@@ -69,6 +69,7 @@ actor SandboxState {
     private var codes: [String: String] = [:]  // authorization code → ig_id
     private var subscriptions: [String: [String]] = [:]  // ig_id → the webhook fields it is subscribed to
     private var groqRequests: [String] = []
+    private var usernames: [String: String] = [:]  // customer id → the username the simulator gave ("" = no profile)
     private var groqFaults: [GroqFault] = []
     /// Faults applied so far, by `graph.<kind>` / `groq.<kind>` (for fault-injection runs: `GET /sandbox/faults`).
     private(set) var appliedFaults: [String: Int] = [:]
@@ -126,6 +127,17 @@ actor SandboxState {
     func account(_ igID: String) -> SandboxAccount? { accounts[igID] }
 
     func record(_ message: SandboxMessage, account igID: String) { conversations[igID, default: []].append(message) }
+
+    func setUsername(_ name: String, customer: String) { usernames[customer] = name }
+
+    /// The User Profile API's view of a customer of `igID`: only one who has written to it (as on Instagram), with the
+    /// username the simulator gave, else `user_` and the id's last letters and digits; nil when the simulator said ""
+    /// (no profile: a customer who blocked the business).
+    func username(customer: String, account igID: String) -> String? {
+        guard (conversations[igID] ?? []).contains(where: { $0.direction == "in" && $0.customerID == customer }) else { return nil }
+        if let given = usernames[customer] { return given.isEmpty ? nil : given }
+        return "user_" + String(customer.filter { $0.isASCII && ($0.isLetter || $0.isNumber) }.suffix(12))
+    }
     func messages(_ igID: String) -> [SandboxMessage] { conversations[igID] ?? [] }
 
     func addFaults(_ list: [Fault], account igID: String) { faults[igID, default: []].append(contentsOf: list) }

@@ -17,6 +17,8 @@ struct SimulatorRoutes: Sendable {
         let timestamp_ms: Int64?
         let mid: String?
         let is_echo: Bool?
+        /// The customer's Instagram username, for the User Profile API; "" for none (a customer who blocked the business).
+        let username: String?
     }
 
     /// `POST /simulate/postback`: a tap on an Ice Breaker.
@@ -61,6 +63,7 @@ struct SimulatorRoutes: Sendable {
         if mid.isEmpty { mid = await state.newMID() }
         let timestamp = body.timestamp_ms ?? Int64(Date().timeIntervalSince1970 * 1000)
         let isEcho = body.is_echo ?? false
+        if let name = body.username, !isEcho { await state.setUsername(name, customer: body.from) }
         let webhook = InstagramWebhook(
             account: body.ig_id, sender: isEcho ? body.ig_id : body.from, recipient: isEcho ? body.from : body.ig_id, timestampMs: timestamp,
             message: .init(mid: mid, text: body.text, is_echo: isEcho ? true : nil))

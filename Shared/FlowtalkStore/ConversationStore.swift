@@ -89,13 +89,13 @@ package struct ConversationStore: Sendable {
     /// Commits a reply as `sending` (unique per inbound message) and stamps the conversation's last reply.
     package func beginReply(
         accountID: UUID, inboundMID: String, customerID: String, source: String, ruleID: UUID?, state: String = "sending", note: String? = nil,
-        on connection: DatabaseConnection
+        answerKey: String? = nil, on connection: DatabaseConnection
     ) async throws -> Int64 {
         let rows = try await connection.query(
             """
-            INSERT INTO replies (account_id, inbound_mid, customer_id, state, source, rule_id, note, sending_at)
+            INSERT INTO replies (account_id, inbound_mid, customer_id, state, source, rule_id, note, sending_at, answer_key)
             VALUES (\(accountID), \(inboundMID), \(customerID), \(state), \(source), \(ruleID), \(note),
-                    CASE WHEN \(state) = 'sending' THEN now() END) RETURNING id
+                    CASE WHEN \(state) = 'sending' THEN now() END, \(answerKey)) RETURNING id
             """, logger: logger)
         var id: Int64 = 0
         for try await value in rows.decode(Int64.self) { id = value }
@@ -105,6 +105,17 @@ package struct ConversationStore: Sendable {
                 "UPDATE conversations SET last_reply_at = now() WHERE account_id = \(accountID) AND customer_id = \(customerID)", logger: logger)
         }
         return id
+    }
+
+    /// When this customer was last sent (or may have been sent) the answer `answerKey`, if ever: the cooldown's clock.
+    package func lastAnswered(accountID: UUID, customerID: String, answerKey: String, on connection: DatabaseConnection) async throws -> Date? {
+        let rows = try await connection.query(
+            """
+            SELECT max(created_at) FROM replies
+            WHERE account_id = \(accountID) AND customer_id = \(customerID) AND answer_key = \(answerKey) AND state <> 'failed'
+            """, logger: logger)
+        for try await value in rows.decode(Date?.self) { return value }
+        return nil
     }
 
     package func reply(inboundMID: String) async throws -> ReplyRecord? {

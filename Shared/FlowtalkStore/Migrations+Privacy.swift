@@ -1,5 +1,5 @@
 extension FlowtalkMigrations {
-    /// Migrations 15 on: the privacy policy's promises (issue 13).
+    /// Migrations 15 on: the privacy policy's promises (issue 13, 15–19), then what came after (20: the cooldown's answer key).
     static let privacy: [Migration] = [
         Migration(
             version: 15, name: "every id Meta's callbacks may name; what a deletion request found",
@@ -70,6 +70,14 @@ extension FlowtalkMigrations {
                 "CREATE INDEX former_connections_app_scoped ON former_connections (app_scoped_id) WHERE app_scoped_id IS NOT NULL",
                 "CREATE INDEX former_connections_login_user ON former_connections (login_user_id) WHERE login_user_id IS NOT NULL",
                 "CREATE INDEX former_connections_removed ON former_connections (removed_at)",
+            ]),
+        Migration(
+            version: 20, name: "what each reply answered, for the cooldown",
+            statements: [
+                // The cooldown stops the same answer from going to a customer twice within cooldown_seconds, never a new
+                // question: each reply records which answer it was ("rule:<id>", "ice_breaker:<position>", "fallback").
+                "ALTER TABLE replies ADD COLUMN answer_key text",
+                "CREATE INDEX replies_cooldown ON replies (account_id, customer_id, answer_key, created_at) WHERE answer_key IS NOT NULL",
             ]),
     ]
 }

@@ -5,7 +5,7 @@
 
 export const REASONS = {
   no_rule: 'No rule matched',
-  cooldown: 'Replied to this customer a moment ago',
+  cooldown: 'Sent this customer the same answer a moment ago',
   human_active: 'You were answering this customer yourself',
   human_reply: 'You answered yourself; the bot paused',
   outside_window: 'Message older than 24 hours (Instagram does not allow a reply)',

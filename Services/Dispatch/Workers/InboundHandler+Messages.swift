@@ -17,10 +17,15 @@ extension InboundHandler {
         let settings = try await store.automation.accountSettings(accountID: connection.accountID)
         let eventTime = Date(timeIntervalSince1970: Double(event.timestampMs) / 1000)
         let decided = try await ledger.decide(mid: mid, subject, eventTime: eventTime) { [self] conversation, db in
+            var lastSameAnswerAt: Date?
+            if let key = candidate?.answerKey, settings.cooldownSeconds > 0 {
+                lastSameAnswerAt = try await store.conversations.lastAnswered(
+                    accountID: connection.accountID, customerID: subject.customerID, answerKey: key, on: db)
+            }
             let facts = ReplyFacts(
                 kind: event.kind, customerID: subject.customerID, text: subject.summary, hasAttachments: event.attachmentTypes != nil,
                 eventTime: eventTime, businessID: connection.instagramUserID, connectionActive: connection.status == "active",
-                pausedUntil: conversation.pausedUntil, lastReplyAt: conversation.lastReplyAt, cooldownSeconds: settings.cooldownSeconds,
+                pausedUntil: conversation.pausedUntil, lastSameAnswerAt: lastSameAnswerAt, cooldownSeconds: settings.cooldownSeconds,
                 aiEnabled: settings.aiEnabled, candidate: candidate)
             switch ReplyPolicy.decide(facts, now: Date()) {
             case .skip(let reason): return .skip(reason)

@@ -5,6 +5,7 @@ import FlowtalkStore
 import Foundation
 import InstagramGraph
 import Logging
+import NIOCore
 import ReplyRules
 
 extension InboundHandler {
@@ -63,12 +64,14 @@ extension InboundHandler {
         _ plan: ReplyPlan, replyID: Int64, _ event: InboundEvent, _ subject: ReplyLedger.Subject, _ connection: ConnectionRecord, job: ClaimedJob,
         logger: Logger
     ) async throws {
-        // An AI answer is sent as written; rule and Ice Breaker answers may hold placeholders.
-        let reply = plan.source == "ai" ? plan.text : ReplyTemplate.render(plan.text, username: nil)
+        // An AI answer is sent as written; rule and Ice Breaker answers may hold {username}, filled from Instagram's
+        // user profile at send time (below). The activity log keeps the answer without the name: it is never stored.
+        let logged = plan.source == "ai" ? plan.text : ReplyTemplate.render(plan.text, username: nil)
+        var reply = logged
         func finish(_ state: ReplyState, _ outcome: ActivityOutcome, reason: String?, counts: [String], sent: [String] = []) async throws {
             let latency = Int(Date().timeIntervalSince1970 * 1000 - Double(event.receivedAtMs))
             try await ledger.finish(
-                replyID, state: state, outcome: outcome, reason: reason, plan: plan, sentText: reply, messageIDs: sent, counts: counts, latencyMs: latency,
+                replyID, state: state, outcome: outcome, reason: reason, plan: plan, sentText: logged, messageIDs: sent, counts: counts, latencyMs: latency,
                 subject)
         }
 
@@ -79,6 +82,10 @@ extension InboundHandler {
             logger.error("Stored token cannot be opened", metadata: ["error.type": "\(type(of: error))"])
             try await finish(.failed, .failed, reason: ActivityReason.tokenUnreadable.rawValue, counts: [CountMetric.failed])
             return
+        }
+        if plan.source != "ai", plan.text.contains("{username}") {
+            let name = await sender.customerUsername(subject.customerID, token: token, timeout: .seconds(3))
+            reply = ReplyTemplate.render(plan.text, username: name)
         }
         do {
             let ids = try await sender.sendText(from: connection.instagramUserID, to: subject.customerID, text: reply, token: token)

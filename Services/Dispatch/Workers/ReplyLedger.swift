@@ -73,7 +73,7 @@ struct ReplyLedger: Sendable {
             case .reply(let plan):
                 let id = try await store.conversations.beginReply(
                     accountID: subject.accountID, inboundMID: mid, customerID: subject.customerID, source: plan.source, ruleID: plan.ruleID,
-                    note: plan.note, on: db)
+                    note: plan.note, answerKey: plan.answerKey, on: db)
                 try await store.activity.count([CountMetric.received], accountID: subject.accountID, on: db)
                 return (decision, id)
             case .ai:

@@ -15,6 +15,17 @@ struct ReplyPlan: Sendable, Equatable {
     /// Why this was sent instead of an AI answer (fallback text), for the activity log.
     var note: String? = nil
 
+    /// Which answer this is, for the cooldown (`replies.answer_key`): the same rule or Ice Breaker again is the same
+    /// answer; an AI answer never is (each answers its own question).
+    var answerKey: String? {
+        if let iceBreaker { return "ice_breaker:\(iceBreaker)" }
+        switch source {
+        case "ai": return nil
+        case "fallback": return "fallback"
+        default: return ruleID.map { "rule:\($0.uuidString.lowercased())" }
+        }
+    }
+
     /// The hourly counts a sent reply adds.
     var counts: [String] {
         if let iceBreaker { return [CountMetric.replied(source: "ice_breaker"), CountMetric.iceBreaker(iceBreaker)] }
@@ -37,7 +48,8 @@ struct ReplyFacts: Sendable {
     var businessID: String
     var connectionActive = true
     var pausedUntil: Date? = nil
-    var lastReplyAt: Date? = nil
+    /// When this customer was last sent the candidate's answer (`ReplyPlan.answerKey`), if ever.
+    var lastSameAnswerAt: Date? = nil
     var cooldownSeconds = 0
     var aiEnabled = false
     /// The tapped Ice Breaker's answer or the matching rule's, if any (`ReplyPolicy.candidate`).
@@ -57,14 +69,17 @@ enum ReplyPolicy {
     }
 
     /// In order: the business writing to itself, a connection that needs reconnecting, Instagram's 24-hour window, a
-    /// person answering, the cooldown; then the Ice Breaker or rule answer, the AI, or nothing.
+    /// person answering; then the Ice Breaker or rule answer (unless the customer got that same answer less than
+    /// `cooldown_seconds` ago: the cooldown), the AI, or nothing. A new question is never held back by the cooldown.
     static func decide(_ facts: ReplyFacts, now: Date) -> Verdict {
         if facts.customerID == facts.businessID { return .skip(.fromBusiness) }
         if !facts.connectionActive { return .skip(.needsReconnect) }
         if now.timeIntervalSince(facts.eventTime) > window { return .skip(.outsideWindow) }
         if let paused = facts.pausedUntil, paused > now { return .skip(.humanActive) }
-        if let last = facts.lastReplyAt, now.timeIntervalSince(last) < Double(facts.cooldownSeconds) { return .skip(.cooldown) }
-        if let candidate = facts.candidate { return .reply(candidate) }
+        if let candidate = facts.candidate {
+            if let last = facts.lastSameAnswerAt, now.timeIntervalSince(last) < Double(facts.cooldownSeconds) { return .skip(.cooldown) }
+            return .reply(candidate)
+        }
         guard let text = facts.text, !text.isEmpty else { return .skip(facts.hasAttachments ? .attachmentOnly : .noText) }
         return facts.kind == .message && facts.aiEnabled ? .askAI : .skip(.noRule)
     }

@@ -117,7 +117,10 @@ async function tryMessage(text) {
   }
   result.append(
     el('p', {}, 'Answered by the rule with keyword ', el('strong', { text: `“${match.keyword}”` }), ':'),
-    el('blockquote', { className: 'rule-reply', text: match.reply }));
+    el('blockquote', { className: 'rule-reply', text: match.preview || match.reply }));
+  if (match.reply.includes('{username}')) {
+    result.append(el('p', { className: 'muted', text: 'The customer\'s Instagram username replaces {username}; here a sample name, jane_doe.' }));
+  }
   if (match.explanation) result.append(el('p', { className: 'muted', text: `Why: ${match.explanation}` }));
 }
 
