@@ -1,5 +1,5 @@
 # Flowtalk: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: check-deploy container-test run run-scaled scaled-test test bench bench-burst explain-claim bench-latency chaos fuzz demo build fmt clean
+.PHONY: check-deploy container-test openapi-check run run-scaled scaled-test test bench bench-burst explain-claim bench-latency chaos fuzz demo build fmt clean
 
 run:
 	@scripts/run.sh
@@ -49,6 +49,12 @@ demo:
 # deploy/'s checks alone (make test runs them too).
 check-deploy:
 	@scripts/check-deploy.sh
+
+# The dashboard API against docs/openapi.yaml alone (make test runs it too), on a throwaway PostgreSQL.
+openapi-check: build
+	@tmp=$$(mktemp -d /tmp/flowtalk-openapi.XXXXXX); chmod 755 $$tmp; port=$$(scripts/free-port.sh); \
+	url=$$(scripts/pg.sh start $$tmp/pg $$port -c fsync=off) && DATABASE_URL=$$url scripts/openapi-check.sh; rc=$$?; \
+	scripts/pg.sh stop $$tmp/pg >/dev/null 2>&1; rm -rf $$tmp; exit $$rc
 
 # The container image from deploy/container/Dockerfile's runtime stage, built with podman on a debootstrap'd base (no
 # registry here) around the built binaries, and each service started from it (needs podman, runc, debootstrap).

@@ -147,7 +147,7 @@ let package = Package(
         service("AuthService", folder: "Auth", extra: [
             "ReplyRules", "InstagramGraph", "FlowtalkContracts", "Mail", crypto, .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-        ], resources: [.copy("Resources/common-passwords.txt"), .copy("Resources/privacy.html")]),
+        ], resources: [.copy("Resources/common-passwords.txt"), .copy("Resources/privacy.html"), .copy("Resources/openapi.yaml")]),
         service("IngestService", folder: "Ingest"),
         service("DispatchService", folder: "Dispatch", extra: ["InstagramGraph", "ReplyRules", "AIReplies"]),
         service("AnalyticsService", folder: "Analytics"),

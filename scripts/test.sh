@@ -26,6 +26,11 @@ fi
 if [ "${BROWSER_TEST:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
     scripts/browser-test.sh
 fi
+# The dashboard API against docs/openapi.yaml: openapi-spec-validator, then schemathesis against the running services
+# (.venv-openapi). A filtered run leaves it out; OPENAPI_CHECK=1 forces it, OPENAPI_CHECK=0 leaves it out.
+if [ "${OPENAPI_CHECK:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
+    scripts/openapi-check.sh
+fi
 # A watchdog: a hung test would otherwise hold CI until its own limit, saying nothing. Past TEST_TIMEOUT_SECONDS
 # (default 1800) the run is stopped and the tests that started and never ended are named.
 # `timeout` runs the tests in a process group of their own, which Ctrl-C does not reach: the trap passes it on.

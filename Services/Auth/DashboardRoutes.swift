@@ -128,6 +128,13 @@ struct DashboardRoutes: Sendable {
                 status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "public, max-age=86400"],
                 body: .init(byteBuffer: passwordList))
         }
+        // This API as OpenAPI 3.1, for people and tools (no session needed: it describes, it holds nothing).
+        let openAPI = ByteBuffer(string: OpenAPIDocument.body)
+        router.get("/api/openapi.yaml") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "application/yaml; charset=utf-8", .cacheControl: "no-cache"],
+                body: .init(byteBuffer: openAPI))
+        }
     }
 
     func serve(_ path: String) throws -> Response {

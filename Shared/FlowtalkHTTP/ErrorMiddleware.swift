@@ -27,7 +27,9 @@ package struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as APIError:
             return error
         case let error as HTTPError:
-            let message = error.body ?? HTTPResponse.Status(code: error.status.code).reasonPhrase
+            // Hummingbird's own errors (an unknown route) carry an empty body: the status's words instead, never "".
+            let reason = HTTPResponse.Status(code: error.status.code).reasonPhrase
+            let message = [error.body ?? "", reason].first { !$0.isEmpty } ?? "The request failed (HTTP \(error.status.code))."
             return APIError(error.status, code: errorCode(for: error.status), message: message, headers: error.headers)
         case let error as any HTTPResponseError:
             return APIError(error.status, code: errorCode(for: error.status), message: error.status.reasonPhrase)
