@@ -41,9 +41,13 @@ chaos:
 	else swift build; fi
 	@python3 scripts/chaos.py
 
-# While `make run` is running: a simulated customer asks the demo shop a question and the bot's answer is printed.
+# While `make run` is running: a simulated customer asks the demo shop a question and the bot's answer is printed. Uses
+# the flowtalk-dev that make run built; builds it only when it is missing or older than its own sources.
 demo:
-	@swift build --product flowtalk-dev >/dev/null 2>&1 || swift build --product flowtalk-dev
+	@if [ -x .build/debug/flowtalk-dev ] && [ -z "$$(find Services/DevTool Support/DevSupport Package.swift -newer .build/debug/flowtalk-dev 2>/dev/null | head -n 1)" ]; then \
+	    echo "(using .build/debug/flowtalk-dev, built $$(date -r .build/debug/flowtalk-dev '+%F %T'); make build rebuilds it)"; \
+	else echo "building flowtalk-dev (missing, or older than its sources)…"; \
+	    swift build --product flowtalk-dev >/dev/null 2>&1 || swift build --product flowtalk-dev; fi
 	@.build/debug/flowtalk-dev dm "$${TEXT:-Hi! Do you deliver to Porto?}"
 
 # deploy/'s checks alone (make test runs them too).

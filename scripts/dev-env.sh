@@ -27,6 +27,9 @@ ensure_env() { grep -qE "^(export )?$1=" .env || echo "$1=$2" >> .env; }
 ensure_env TOKEN_ENCRYPTION_KEYS "dev1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
 ensure_env SANDBOX_DEMO_TOKEN "IGAA-sandbox-$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=')"
 ensure_env SANDBOX_NEW_SHOP_TOKEN "IGAA-sandbox-$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=')"
+ensure_env SANDBOX_CURL_SHOP_TOKEN "IGAA-sandbox-$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=')"
+# The seeded demo shop's sign-in (demo@flowtalk.local; flowtalk-dev seed-demo sets it). Development only: make run prints it.
+ensure_env DEMO_PASSWORD "demo-$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=' | head -c 16)"
 ensure_env INSTAGRAM_GRAPH_URL "http://127.0.0.1:8090"
 ensure_env SANDBOX_URL "http://127.0.0.1:8090"
 ensure_env INGEST_URL "http://127.0.0.1:8082"

@@ -14,6 +14,8 @@ DATABASE_URL=${DATABASE_URL:-$(env_value DATABASE_URL || true)}
 META_APP_SECRET=$(env_value META_APP_SECRET)
 SANDBOX_DEMO_TOKEN=$(env_value SANDBOX_DEMO_TOKEN)
 SANDBOX_NEW_SHOP_TOKEN=$(env_value SANDBOX_NEW_SHOP_TOKEN)
+SANDBOX_CURL_SHOP_TOKEN=$(env_value SANDBOX_CURL_SHOP_TOKEN)
+DEMO_PASSWORD=$(env_value DEMO_PASSWORD)
 
 echo "building (debug)…"
 swift build
@@ -27,7 +29,7 @@ if [ -z "$DATABASE_URL" ]; then
 fi
 export DATABASE_URL
 
-# The demo shop (a sandbox Instagram account with a few rules), created once.
+# The demo shop (a sandbox Instagram account with a few rules), created once; its sign-in is set from .env each time.
 .build/debug/flowtalk-dev seed-demo
 
 pids=()
@@ -45,9 +47,10 @@ trap stop_all EXIT
 
 declare -A ports=([auth]=8081 [ingest]=8082 [dispatch]=8083 [analytics]=8084 [sandbox]=8090)
 for name in sandbox auth ingest dispatch analytics; do
-    # Two sandbox Instagram accounts: the seeded demo shop, and a new one that Instagram Login (OAuth) connects.
+    # Three sandbox Instagram accounts: the seeded demo shop, @new_shop that Instagram Login (OAuth) approves, and
+    # @curl_shop that the README's curl walkthrough connects (flowtalk-dev connect-sandbox).
     HOST=127.0.0.1 PORT=${ports[$name]} SANDBOX_OAUTH_ACCOUNT=17841400000000043 \
-        SANDBOX_ACCOUNTS="17841400000000042:demo_shop:$SANDBOX_DEMO_TOKEN,17841400000000043:new_shop:$SANDBOX_NEW_SHOP_TOKEN" \
+        SANDBOX_ACCOUNTS="17841400000000042:demo_shop:$SANDBOX_DEMO_TOKEN,17841400000000043:new_shop:$SANDBOX_NEW_SHOP_TOKEN,17841400000000044:curl_shop:$SANDBOX_CURL_SHOP_TOKEN" \
         ".build/debug/flowtalk-$name" > >(tee -a ".data/logs/$name.log" | sed -u "s/^/[$name] /") 2>&1 &
     pids+=($!)
 done
@@ -87,6 +90,7 @@ Flowtalk is running (logs in .data/logs/).
 
 A seeded demo shop, @demo_shop (AI on), answers from the terminal too:
   make demo                                   (or: make demo TEXT="Is the blue mug dishwasher safe?")
+  Its dashboard sign-in: demo@flowtalk.local  password: $DEMO_PASSWORD   (DEMO_PASSWORD in .env; development only)
 
 Ctrl-C stops everything.
 MSG

@@ -9,13 +9,16 @@ import NIOHTTP1
 import PostgresNIO
 
 /// flowtalk-dev: development helpers for `make run` and `make demo` (never deployed).
-///   flowtalk-dev seed-demo          create the demo shop (account, sandbox connection, rules) if it does not exist
+///   flowtalk-dev seed-demo          create the demo shop (account, sandbox connection, rules) if it does not exist, and
+///                                   give it the sign-in demo@flowtalk.local / DEMO_PASSWORD (from .env)
+///   flowtalk-dev connect-sandbox email   connect the sandbox's @curl_shop to that account (the README's curl walkthrough)
 ///   flowtalk-dev dm "text" [from]   send a DM as a customer through the sandbox and print the bot's answer
 ///   flowtalk-dev bench-latency [rate] [seconds]   DMs at a fixed rate; prints webhook→reply latency p50/p99
 ///   flowtalk-dev seed-chaos [ig_id]  the shop of `make chaos` (scripts/chaos.py), in a fresh database
 ///   flowtalk-dev migrate            apply the migrations (scripts that measure the schema)
 @main struct DevToolMain {
     static let demoInstagramID = "17841400000000042"
+    static let demoEmail = "demo@flowtalk.local"
 
     static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
@@ -24,6 +27,7 @@ import PostgresNIO
             switch arguments.first {
             case "seed-demo": try await seedDemo(environment)
             case "migrate": try await migrate(environment)
+            case "connect-sandbox": try await connectSandbox(environment, email: arguments.dropFirst().first ?? "")
             case "seed-chaos": try await seedChaos(environment, instagramID: arguments.dropFirst().first ?? "17841400000000077")
             case "dm": try await dm(environment, text: arguments.dropFirst().first ?? "Hi! What's the price?", from: arguments.dropFirst(2).first)
             case "bench-latency":
@@ -31,7 +35,7 @@ import PostgresNIO
                 let seconds = arguments.dropFirst(2).first.flatMap(Int.init) ?? 10
                 try await benchLatency(environment, rate: rate, seconds: seconds)
             default:
-                FileHandle.standardError.write(Data("usage: flowtalk-dev seed-demo | migrate | seed-chaos [ig_id] | dm \"text\" [customer-id] | bench-latency [rate] [seconds]\n".utf8))
+                FileHandle.standardError.write(Data("usage: flowtalk-dev seed-demo | migrate | connect-sandbox email | seed-chaos [ig_id] | dm \"text\" [customer-id] | bench-latency [rate] [seconds]\n".utf8))
                 exit(2)
             }
         } catch let error as ConfigurationError {
@@ -68,10 +72,11 @@ import PostgresNIO
         try await withMigratedClient(environment) { client in
             if try await ConnectionStore(client: Database(client), logger: logger).connection(instagramUserID: demoInstagramID) != nil {
                 print("demo shop already seeded (Instagram id \(demoInstagramID))")
+                try await setDemoLogin(environment, client: client)
                 return
             }
             let seeder = AccountSeeder(client: client, vault: vault, logger: logger)
-            let account = try await seeder.createAccount(email: "demo@flowtalk.local", instagramUserID: demoInstagramID, username: "demo_shop", token: token)
+            let account = try await seeder.createAccount(email: demoEmail, instagramUserID: demoInstagramID, username: "demo_shop", token: token)
             try await seeder.setSettings(accountID: account, AccountSettings(
                     cooldownSeconds: 3, humanPauseMinutes: 30, aiEnabled: true,
                     businessDescription: "Demo Shop sells handmade ceramics (mugs, bowls, plates) online and in a small studio shop.",
@@ -83,6 +88,7 @@ import PostgresNIO
                 accountID: account, keywords: ["shipping", "delivery", "deliver"], negativeKeywords: ["international"],
                 reply: "We ship within 2–3 business days.")
             print("seeded the demo shop @demo_shop (Instagram id \(demoInstagramID)) with 3 rules")
+            try await setDemoLogin(environment, client: client)
         }
     }
 

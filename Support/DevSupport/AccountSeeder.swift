@@ -31,11 +31,17 @@ package struct AccountSeeder: Sendable {
     {
         let id = UUID()
         guard try await AccountStore(client: client, logger: logger).create(id: id, email: email, passwordHash: passwordHash) else { throw EmailTaken() }
-        let sealed = try vault.seal(token, for: TokenOwner(accountID: id.uuidString.lowercased(), instagramUserID: instagramUserID))
-        _ = try await ConnectionStore(client: client, logger: logger).connect(
-            accountID: id, instagramUserID: instagramUserID, username: username, sealedToken: sealed, expiresAt: Date().addingTimeInterval(60 * 86_400),
-            scheduleRefresh: false)
+        _ = try await connect(accountID: id, instagramUserID: instagramUserID, username: username, token: token)
         return id
+    }
+
+    /// Connects an Instagram account to an existing account, as Instagram Login would (token valid 60 days, sealed for it;
+    /// no refresh queued). False, with nothing written, when that Instagram account belongs to another account.
+    package func connect(accountID: UUID, instagramUserID: String, username: String, token: Secret<String>) async throws -> Bool {
+        let sealed = try vault.seal(token, for: TokenOwner(accountID: accountID.uuidString.lowercased(), instagramUserID: instagramUserID))
+        return try await ConnectionStore(client: client, logger: logger).connect(
+            accountID: accountID, instagramUserID: instagramUserID, username: username, sealedToken: sealed,
+            expiresAt: Date().addingTimeInterval(60 * 86_400), scheduleRefresh: false)
     }
 
     @discardableResult
