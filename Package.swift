@@ -69,7 +69,10 @@ let package = Package(
     targets: [
         .target(
             name: "FlowtalkCore",
-            dependencies: [crypto, logging, tracing, .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")],
+            dependencies: [
+                crypto, logging, tracing, .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             path: "Shared/FlowtalkCore",
             swiftSettings: swiftSettings
         ),

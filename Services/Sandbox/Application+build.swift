@@ -16,10 +16,12 @@ func buildApplication(configuration: SandboxConfiguration, logger: Logger? = nil
     var logger = logger ?? Logger(label: "flowtalk-sandbox")
     logger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
     let state = SandboxState(accounts: configuration.accounts)
+    // Whatever can fail comes first: the sender's own client (SANDBOX_CA_FILE) must reach run(), which shuts it down.
+    let server = try HTTPServerSettings().serverBuilder()
     let webhooks = WebhookSender(ingestURL: configuration.ingestURL, secret: configuration.appSecret, caFile: configuration.ingestCAFile, logger: logger)
     return Application(
         router: buildRouter(configuration: configuration, state: state, webhooks: webhooks, mailbox: mailbox),
-        server: try HTTPServerSettings().serverBuilder(),
+        server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         services: [webhooks, SMTPCatcher(host: configuration.host, port: configuration.smtpPort, mailbox: mailbox, logger: logger)], logger: logger)
 }

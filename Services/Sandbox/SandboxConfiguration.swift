@@ -1,4 +1,5 @@
 import FlowtalkCore
+import Foundation
 
 /// flowtalk-sandbox's configuration (development and tests only; never deployed).
 struct SandboxConfiguration: Sendable {
@@ -39,6 +40,9 @@ struct SandboxConfiguration: Sendable {
         ingestURL = try environment.url("INGEST_URL", default: "http://127.0.0.1:8082")
         echoes = try environment.bool("SANDBOX_ECHOES", default: true)
         ingestCAFile = environment.optional("SANDBOX_CA_FILE")
+        if let file = ingestCAFile, !FileManager.default.isReadableFile(atPath: file) {
+            throw ConfigurationError.malformed("SANDBOX_CA_FILE", "no readable PEM file at that path")
+        }
         logLevel = environment.optional("LOG_LEVEL") ?? "info"
         oauthAccount = environment.optional("SANDBOX_OAUTH_ACCOUNT")
         for entry in (environment.optional("SANDBOX_ACCOUNTS") ?? "").split(separator: ",") {

@@ -3,7 +3,7 @@ import Hummingbird
 
 @main struct SandboxMain {
     static func main() async {
-        await ServiceMain.run("flowtalk-sandbox") { environment in
+        await ServiceMain.run("flowtalk-sandbox", tracing: false) { environment in
             let configuration = try SandboxConfiguration(environment: environment)
             try await buildApplication(configuration: configuration).runService(listeningOn: configuration.host, port: configuration.port)
         }

@@ -56,7 +56,7 @@ package struct GroqClient: Sendable {
     package let configuration: GroqConfiguration
     let http: HTTPClient
 
-    package init(configuration: GroqConfiguration, http: HTTPClient = .shared) {
+    package init(configuration: GroqConfiguration, http: HTTPClient = .outbound) {
         self.configuration = configuration
         self.http = http
     }

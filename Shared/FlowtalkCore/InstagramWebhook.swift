@@ -99,7 +99,9 @@ package enum InstagramWebhook {
             guard let customerID = validID(customer) else { return result.skip("invalid_id") }
             var event = InboundEvent(kind: kind, accountID: accountID, customerID: customerID, mid: mid, timestampMs: timestampMs, receivedAtMs: receivedAtMs)
             if kind != .deleted {
-                event.text = message.text
+                // An echo's text is what the business or the bot sent: nothing reads it, and a {username} reply holds the
+                // customer's name, which is never kept (privacy policy). Only that it was sent is queued.
+                event.text = isEcho ? nil : message.text
                 let types = message.attachments?.compactMap(\.type) ?? []
                 event.attachmentTypes = types.isEmpty ? nil : types
                 event.quickReplyPayload = message.quick_reply?.payload

@@ -79,14 +79,15 @@ package struct CommonConfiguration: Sendable {
 /// Runs a service's entry point: a configuration error prints one line naming the variable, an address it cannot
 /// listen on one line naming the address, and it exits with status 1.
 package enum ServiceMain {
-    package static func run(_ name: String, _ body: @Sendable (ConfigEnvironment) async throws -> Void) async {
+    /// `tracing`: whether the process may export traces (`ServiceTracing`); the sandbox, which runs no exporter, does not.
+    package static func run(_ name: String, tracing: Bool = true, _ body: @Sendable (ConfigEnvironment) async throws -> Void) async {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .trace
             return handler
         }
         do {
-            if try ServiceTracing.bootstrap(serviceName: name) {
+            if tracing, try ServiceTracing.bootstrap(serviceName: name) {
                 Logger(label: name).info("Tracing on: spans are exported over OTLP/HTTP")
             }
             try await body(ConfigEnvironment.load())

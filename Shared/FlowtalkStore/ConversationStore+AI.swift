@@ -37,11 +37,11 @@ extension ConversationStore {
 
     /// Moves a reply to `sending` with the source it is sent as (an AI answer, or the fallback text in its place), and
     /// starts the conversation's cooldown.
-    package func startSending(replyID: Int64, from: String, source: String, note: String? = nil) async throws -> Bool {
+    package func startSending(replyID: Int64, from: String, source: String, note: String? = nil, answerKey: String? = nil) async throws -> Bool {
         let rows = try await client.query(
             """
             WITH moved AS (
-                UPDATE replies SET state = 'sending', source = \(source), note = \(note), sending_at = now()
+                UPDATE replies SET state = 'sending', source = \(source), note = \(note), sending_at = now(), answer_key = \(answerKey)
                 WHERE id = \(replyID) AND state = \(from)
                 RETURNING account_id, customer_id),
             stamped AS (

@@ -107,15 +107,27 @@ package struct ConversationStore: Sendable {
         return id
     }
 
-    /// When this customer was last sent (or may have been sent) the answer `answerKey`, if ever: the cooldown's clock.
+    /// When this customer was last sent (or may have been sent, or is about to be) the answer `answerKey`, if ever: the
+    /// cooldown's clock. Replies that ended without a send (failed, skipped) do not count.
     package func lastAnswered(accountID: UUID, customerID: String, answerKey: String, on connection: DatabaseConnection) async throws -> Date? {
-        let rows = try await connection.query(
-            """
-            SELECT max(created_at) FROM replies
-            WHERE account_id = \(accountID) AND customer_id = \(customerID) AND answer_key = \(answerKey) AND state <> 'failed'
-            """, logger: logger)
+        let rows = try await connection.query(Self.lastAnsweredQuery(accountID, customerID, answerKey), logger: logger)
         for try await value in rows.decode(Date?.self) { return value }
         return nil
+    }
+
+    /// The same, outside a transaction (the AI path decides its fallback after the AI answered).
+    package func lastAnswered(accountID: UUID, customerID: String, answerKey: String) async throws -> Date? {
+        let rows = try await client.query(Self.lastAnsweredQuery(accountID, customerID, answerKey), logger: logger)
+        for try await value in rows.decode(Date?.self) { return value }
+        return nil
+    }
+
+    private static func lastAnsweredQuery(_ accountID: UUID, _ customerID: String, _ answerKey: String) -> PostgresQuery {
+        """
+        SELECT max(created_at) FROM replies
+        WHERE account_id = \(accountID) AND customer_id = \(customerID) AND answer_key = \(answerKey)
+          AND state IN ('sending', 'sent', 'unknown', 'retry')
+        """
     }
 
     package func reply(inboundMID: String) async throws -> ReplyRecord? {

@@ -78,6 +78,12 @@ extension FlowtalkMigrations {
                 // question: each reply records which answer it was ("rule:<id>", "ice_breaker:<position>", "fallback").
                 "ALTER TABLE replies ADD COLUMN answer_key text",
                 "CREATE INDEX replies_cooldown ON replies (account_id, customer_id, answer_key, created_at) WHERE answer_key IS NOT NULL",
+                // The last hour's replies (the longest cooldown) get their key, so an answer sent just before the upgrade
+                // is not sent again just after it. An Ice Breaker's position was not recorded: those start afresh.
+                """
+                UPDATE replies SET answer_key = CASE WHEN source = 'fallback' THEN 'fallback' ELSE 'rule:' || rule_id::text END
+                WHERE created_at > now() - interval '1 hour' AND (source = 'fallback' OR (source = 'rule' AND rule_id IS NOT NULL))
+                """,
             ]),
     ]
 }

@@ -57,21 +57,32 @@ extension GraphClient {
         return RefreshedToken(token: Secret(fresh), expiresIn: expires)
     }
 
-    /// One Graph API call; returns the body of a 2xx answer, throws a classified `GraphError` otherwise.
     /// The customer's Instagram username for `{username}` in a reply (`GET /{igsid}?fields=username`, the User Profile
     /// API: it works once the customer has written to the business, and fails when they blocked it). Nil on any failure or
     /// an answer that is not a username; at most `timeout` (a reply is never held up long for a name). Never stored.
     package func customerUsername(_ igsid: String, token: Secret<String>, timeout: TimeAmount = .seconds(3)) async -> String? {
-        guard let id = igsid.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))), !id.isEmpty,
-              let payload = try? await call(.GET, path: "/\(configuration.version)/\(id)?fields=username", body: nil, token: token,
-                                            timeout: min(timeout, configuration.timeout)),
-              let document = try? JSONValue.parse(payload), let name = document["username"]?.string
+        guard let id = igsid.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))), !id.isEmpty
         else { return nil }
+        let path = "/\(configuration.version)/\(id)?fields=username"
+        let limit = min(timeout, configuration.timeout)
+        // The whole exchange, body included, races the limit (the client's own deadline ends at the response head).
+        let payload: [UInt8]? = await withTaskGroup(of: [UInt8]?.self) { group in
+            group.addTask { try? await self.call(.GET, path: path, body: nil, token: token, timeout: limit) }
+            group.addTask {
+                try? await Task.sleep(nanoseconds: UInt64(max(0, limit.nanoseconds)))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let payload, let document = try? JSONValue.parse(payload), let name = document["username"]?.string else { return nil }
         // Instagram usernames: letters, digits, "." and "_", at most 30.
         let allowed = name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || $0 == "." || $0 == "_" }
         return allowed && (1...30).contains(name.count) ? name : nil
     }
 
+    /// One Graph API call; returns the body of a 2xx answer, throws a classified `GraphError` otherwise.
     func call(_ method: HTTPMethod, path: String, body: [UInt8]?, token: Secret<String>?, timeout: TimeAmount? = nil) async throws -> [UInt8] {
         var request = HTTPClientRequest(url: configuration.baseURL + path)
         request.method = method

@@ -100,7 +100,7 @@ package struct GraphClient: Sendable {
     package let configuration: GraphConfiguration
     let http: HTTPClient
 
-    package init(configuration: GraphConfiguration, http: HTTPClient = .shared) {
+    package init(configuration: GraphConfiguration, http: HTTPClient = .outbound) {
         self.configuration = configuration
         self.http = http
     }

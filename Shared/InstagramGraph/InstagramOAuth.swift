@@ -33,7 +33,7 @@ package struct InstagramOAuth: Sendable {
     package let configuration: Configuration
     let graph: GraphClient
 
-    package init(configuration: Configuration, http: HTTPClient = .shared) {
+    package init(configuration: Configuration, http: HTTPClient = .outbound) {
         self.configuration = configuration
         self.graph = GraphClient(configuration: configuration.graph, http: http)
     }
@@ -91,7 +91,7 @@ package struct InstagramOAuth: Sendable {
         request.body = .bytes(ByteBuffer(string: form.percentEncodedQuery ?? ""))
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: configuration.graph.timeout)
+            response = try await graph.http.execute(request, timeout: configuration.graph.timeout)
         } catch {
             throw GraphError.transient("connect")
         }

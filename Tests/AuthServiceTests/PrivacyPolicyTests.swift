@@ -55,7 +55,7 @@ import Testing
             digest == PrivacyPolicyTests.versionDigest,
             "privacy.html changed: give PrivacyPolicy a new version and date (accounts will be asked to read it), then set versionDigest to \(digest)")
     }
-    static let versionDigest = "f8ad3c7d3a15cf2e731499198e7ffeb0b8a1c479b0d51826f598659ef56cff10"
+    static let versionDigest = "f204836e8ca8ce7bb906f27440afa45813388e67a6561887283b6921faa93371"
 
     @Test func signUpRecordsTheVersionAndAStaleFormIsRefused() async throws {
         try await withAuth { client, _ in

@@ -124,9 +124,14 @@ import Testing
         // Nothing a customer wrote, no id and no token is an attribute.
         for span in spans {
             for value in span.attributes.values {
-                #expect(!value.contains("Sundays") && !value.contains("how much") && !value.contains(Loop.token) && !value.contains("trace-ai"))
+                for secret in ["Sundays", "how much", Loop.token, "trace-ai", "trace-rule", Loop.shop] {
+                    #expect(!value.contains(secret), "span \(span.name) holds \(secret)")
+                }
             }
         }
+        // async-http-client's own client spans (named by method, with full URLs: Meta's token routes carry the token in
+        // the query) are off for calls to Instagram and Groq, and with them the traceparent header it would send there.
+        #expect(!spans.contains { $0.service == "flowtalk-dispatch" && ["GET", "POST", "DELETE"].contains($0.name) }, "\(spans.map(\.name))")
         // For the record (issue 14 asks for one DM's trace): names, services and durations.
         for trace in [rule, ai] {
             print("trace \(trace[0].traceID):")

@@ -229,8 +229,9 @@ class Cluster:
             replica.start()
         wait_ready(self.replicas + [self.sandbox], 180, self.log)
         (runtime / "nginx.conf").write_text(nginx_config(runtime, self.https_port, ports))
+        # nginx writes its own error.log (-e): nothing is left open here.
         self.nginx = subprocess.Popen(["nginx", "-e", str(runtime / "error.log"), "-p", str(runtime), "-c", str(runtime / "nginx.conf")],
-                                      stdout=subprocess.DEVNULL, stderr=open(runtime / "error.log", "ab"), start_new_session=True)
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 20
         while not https_ready(self.https_port, ca):
             if self.nginx.poll() is not None or time.monotonic() > deadline:

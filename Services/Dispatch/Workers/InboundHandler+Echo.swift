@@ -21,7 +21,7 @@ extension InboundHandler {
             try await store.activity.add(
                 ActivityEntry(
                     customerID: customer, eventKind: event.kind.rawValue, summary: nil, outcome: ActivityOutcome.replied.rawValue, source: reply.source,
-                    ruleID: reply.ruleID, reason: ActivityReason.confirmedByEcho.rawValue, replySummary: event.text),
+                    ruleID: reply.ruleID, reason: ActivityReason.confirmedByEcho.rawValue),
                 accountID: accountID, on: db)
             var deltas = [CountMetric.unknown: -1, CountMetric.replied(source: reply.source): 1]
             if let rule = reply.ruleID { deltas[CountMetric.rule(rule.uuidString.lowercased())] = 1 }

@@ -16,6 +16,8 @@ extension InboundHandler {
         let candidate = try await candidate(for: event, accountID: connection.accountID)
         let settings = try await store.automation.accountSettings(accountID: connection.accountID)
         let eventTime = Date(timeIntervalSince1970: Double(event.timestampMs) / 1000)
+        // Before anything is committed `sending` (see `username(for:)`): the answer's, or the fallback the AI path may send.
+        let name = await username(for: [candidate?.text ?? (settings.aiEnabled ? settings.fallbackText : nil)], subject.customerID, connection)
         let decided = try await ledger.decide(mid: mid, subject, eventTime: eventTime) { [self] conversation, db in
             var lastSameAnswerAt: Date?
             if let key = candidate?.answerKey, settings.cooldownSeconds > 0 {
@@ -37,7 +39,7 @@ extension InboundHandler {
         switch decision {
         case .skip: return
         case .ai: try await answerWithAI(replyID: replyID, event, subject, connection, settings: settings, job: job, logger: logger)
-        case .reply(let plan): try await send(plan, replyID: replyID, event, subject, connection, job: job, logger: logger)
+        case .reply(let plan): try await send(plan, username: name, replyID: replyID, event, subject, connection, job: job, logger: logger)
         }
     }
 
@@ -74,9 +76,11 @@ extension InboundHandler {
                 try await ledger.skip(existing.id, from: .retry, reason: ActivityReason.fallbackRemoved.rawValue, source: "fallback", subject)
                 return
             }
+            let name = await username(for: [fallback], subject.customerID, connection)
             try await ledger.resume(existing.id, from: .retry, to: .sending)
             try await send(
-                ReplyPlan(text: fallback, source: "fallback", note: existing.note), replyID: existing.id, event, subject, connection, job: job, logger: logger)
+                ReplyPlan(text: fallback, source: "fallback", note: existing.note), username: name, replyID: existing.id, event, subject, connection,
+                job: job, logger: logger)
         case (.retry?, _):
             // The last attempt delivered nothing: safe to send again, with what the rules say now. When no rule answers
             // any more (removed or changed meanwhile), nothing is sent.
@@ -84,8 +88,9 @@ extension InboundHandler {
                 try await ledger.skip(existing.id, from: .retry, reason: ActivityReason.ruleRemoved.rawValue, source: existing.source, subject)
                 return
             }
+            let name = await username(for: [again.text], subject.customerID, connection)
             try await ledger.resume(existing.id, from: .retry, to: .sending)
-            try await send(again, replyID: existing.id, event, subject, connection, job: job, logger: logger)
+            try await send(again, username: name, replyID: existing.id, event, subject, connection, job: job, logger: logger)
         default:
             return  // sent, failed, unknown or skipped: decided for good
         }

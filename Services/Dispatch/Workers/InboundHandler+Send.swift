@@ -14,18 +14,23 @@ extension InboundHandler {
     /// Whether to ask the AI for a message no rule answers, inside the decision transaction: the limits are checked and
     /// counted there, so two workers cannot both take the last call of a budget.
     func aiDecision(settings: AccountSettings, accountID: UUID, customer: String, on db: DatabaseConnection) async throws -> ReplyLedger.Decision {
-        func fallbackOrSkip(_ reason: ActivityReason) -> ReplyLedger.Decision {
+        func fallbackOrSkip(_ reason: ActivityReason) async throws -> ReplyLedger.Decision {
             ai.metrics.failure(reason: reason.rawValue)
             guard !settings.fallbackText.isEmpty else { return .skip(reason) }
+            // The fallback is one answer like a rule's: not sent to the same customer twice within the cooldown.
+            if settings.cooldownSeconds > 0, let last = try await store.conversations.lastAnswered(
+                accountID: accountID, customerID: customer, answerKey: "fallback", on: db),
+                Date().timeIntervalSince(last) < Double(settings.cooldownSeconds)
+            { return .skip(.cooldown) }
             return .reply(ReplyPlan(text: settings.fallbackText, source: "fallback", note: reason.rawValue))
         }
         guard ai.available else { return .skip(.aiNotConfigured) }
-        if ai.breaker.isOpen() { return fallbackOrSkip(.aiCircuitOpen) }
+        if ai.breaker.isOpen() { return try await fallbackOrSkip(.aiCircuitOpen) }
         switch try await store.conversations.reserveAICall(
             accountID: accountID, customerID: customer, dailyBudget: settings.aiDailyBudget, conversationLimit: ai.conversationLimit, on: db)
         {
         case .granted: return .ai
-        case .budgetExhausted: return fallbackOrSkip(.aiBudgetExhausted)
+        case .budgetExhausted: return try await fallbackOrSkip(.aiBudgetExhausted)
         case .conversationLimit:
             // The bot has said enough in this conversation today: a person should take it from here, so nothing is sent.
             ai.metrics.failure(reason: ActivityReason.aiConversationLimit.rawValue)
@@ -47,27 +52,46 @@ extension InboundHandler {
         case .answer(let reply):
             plan = ReplyPlan(text: reply, source: "ai")
         case .declined(let reason) where !settings.fallbackText.isEmpty:
+            if settings.cooldownSeconds > 0, let last = try await store.conversations.lastAnswered(
+                accountID: connection.accountID, customerID: subject.customerID, answerKey: "fallback"),
+                Date().timeIntervalSince(last) < Double(settings.cooldownSeconds)
+            {
+                // The fallback went to this customer a moment ago: not again (the conversation's jobs run one at a time).
+                try await ledger.skip(replyID, from: .pending, reason: ActivityReason.cooldown.rawValue, source: "ai", subject)
+                return
+            }
             plan = ReplyPlan(text: settings.fallbackText, source: "fallback", note: reason)
         case .declined(let reason):
             try await ledger.skip(replyID, from: .pending, reason: reason, source: "ai", subject)
             return
         }
         // Only one run gets from pending to sending: the send below happens once.
+        let name = await username(for: [plan.source == "ai" ? nil : plan.text], subject.customerID, connection)
         try await ledger.startSending(replyID, plan: plan)
-        try await send(plan, replyID: replyID, event, subject, connection, job: job, logger: logger)
+        try await send(plan, username: name, replyID: replyID, event, subject, connection, job: job, logger: logger)
     }
 
     // MARK: Sending
 
+    /// The customer's Instagram username when one of `texts` greets them by name (`{username}`), else nil. Read before
+    /// a reply is committed `sending`: a lookup still running when the process died would leave a reply that never went
+    /// out marked as maybe sent. At most 3 s; never stored.
+    func username(for texts: [String?], _ customer: String, _ connection: ConnectionRecord) async -> String? {
+        guard texts.contains(where: { $0?.contains("{username}") == true }),
+            let token = try? vault.open(connection.tokenSealed, for: connection.owner)
+        else { return nil }
+        return await sender.customerUsername(customer, token: token, timeout: .seconds(3))
+    }
+
     /// Sends a reply that is `sending` and records what came of it.
     func send(
-        _ plan: ReplyPlan, replyID: Int64, _ event: InboundEvent, _ subject: ReplyLedger.Subject, _ connection: ConnectionRecord, job: ClaimedJob,
-        logger: Logger
+        _ plan: ReplyPlan, username: String?, replyID: Int64, _ event: InboundEvent, _ subject: ReplyLedger.Subject, _ connection: ConnectionRecord,
+        job: ClaimedJob, logger: Logger
     ) async throws {
-        // An AI answer is sent as written; rule and Ice Breaker answers may hold {username}, filled from Instagram's
-        // user profile at send time (below). The activity log keeps the answer without the name: it is never stored.
+        // An AI answer is sent as written; rule, Ice Breaker and fallback answers may hold {username}, filled with the
+        // name read before the reply was committed. The activity log keeps the answer without the name: it is never stored.
         let logged = plan.source == "ai" ? plan.text : ReplyTemplate.render(plan.text, username: nil)
-        var reply = logged
+        let reply = plan.source == "ai" ? plan.text : ReplyTemplate.render(plan.text, username: username)
         func finish(_ state: ReplyState, _ outcome: ActivityOutcome, reason: String?, counts: [String], sent: [String] = []) async throws {
             let latency = Int(Date().timeIntervalSince1970 * 1000 - Double(event.receivedAtMs))
             try await ledger.finish(
@@ -82,10 +106,6 @@ extension InboundHandler {
             logger.error("Stored token cannot be opened", metadata: ["error.type": "\(type(of: error))"])
             try await finish(.failed, .failed, reason: ActivityReason.tokenUnreadable.rawValue, counts: [CountMetric.failed])
             return
-        }
-        if plan.source != "ai", plan.text.contains("{username}") {
-            let name = await sender.customerUsername(subject.customerID, token: token, timeout: .seconds(3))
-            reply = ReplyTemplate.render(plan.text, username: name)
         }
         do {
             let ids = try await sender.sendText(from: connection.instagramUserID, to: subject.customerID, text: reply, token: token)

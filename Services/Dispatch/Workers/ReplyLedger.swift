@@ -114,7 +114,8 @@ struct ReplyLedger: Sendable {
 
     /// Starts the send of a `pending` AI reply with what it will send (only one run gets from pending to sending).
     func startSending(_ replyID: Int64, plan: ReplyPlan) async throws {
-        guard try await store.conversations.startSending(replyID: replyID, from: ReplyState.pending.rawValue, source: plan.source, note: plan.note) else {
+        guard try await store.conversations.startSending(
+            replyID: replyID, from: ReplyState.pending.rawValue, source: plan.source, note: plan.note, answerKey: plan.answerKey) else {
             throw Self.changedUnderUs
         }
     }
