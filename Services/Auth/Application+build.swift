@@ -36,6 +36,7 @@ func buildApplication(
     accountController.addEmailFlows(auth: api.group("auth"), api: api)
     AutomationController(client: runtime.database, logger: runtime.logger).add(to: api)
     CustomerController(client: runtime.database, limiter: limiter, logger: runtime.logger).add(to: api)
+    HealthController(client: runtime.database, logger: runtime.logger).add(to: api)
     let oauth = InstagramOAuth(configuration: configuration.instagram)
     InstagramController(
         client: runtime.database, oauth: oauth, vault: configuration.vault, publicURL: configuration.publicURL, limiter: limiter,

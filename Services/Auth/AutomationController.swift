@@ -43,16 +43,21 @@ struct AutomationController: Sendable {
 
         func rule() throws -> ReplyRule {
             guard let type = MatchType(rawValue: match_type ?? "contains") else {
-                throw APIError.badRequest("match_type must be one of contains, exact, starts_with, any_word, regex.", code: "invalid_rule")
+                throw APIError.invalid("match_type", "Choose how the keywords match: contains, exact, starts with, any word or pattern.", code: "invalid_rule")
             }
             let priority = priority ?? 0
-            guard (-1000...1000).contains(priority) else { throw APIError.badRequest("priority must be between -1000 and 1000.", code: "invalid_rule") }
+            guard (-1000...1000).contains(priority) else {
+                throw APIError.invalid("priority", "The priority must be a whole number from -1,000 to 1,000.", code: "invalid_rule")
+            }
             let rule = ReplyRule(
                 id: "", keywords: keywords.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }, matchType: type,
                 negativeKeywords: (negative_keywords ?? []).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty },
                 priority: priority, enabled: enabled ?? true, reply: reply.trimmingCharacters(in: .whitespacesAndNewlines))
-            let problems = RuleValidator.problems(rule)
-            guard problems.isEmpty else { throw APIError.badRequest(problems.joined(separator: " "), code: "invalid_rule") }
+            let problems = RuleValidator.fieldProblems(rule)
+            guard problems.isEmpty else {
+                // The first problem's field, so the form can point at it; every problem in words.
+                throw APIError.invalid(problems[0].field, problems.map(\.message).joined(separator: " "), code: "invalid_rule")
+            }
             return rule
         }
     }
@@ -195,13 +200,25 @@ struct AutomationController: Sendable {
         change.business_description = input.business_description?.trimmingCharacters(in: .whitespacesAndNewlines)
         change.ai_tone = input.ai_tone?.trimmingCharacters(in: .whitespacesAndNewlines)
         change.fallback_text = input.fallback_text?.trimmingCharacters(in: .whitespacesAndNewlines)
-        func invalid(_ message: String) -> APIError { APIError.badRequest(message, code: "invalid_settings") }
-        if let value = change.cooldown_seconds, !(0...3600).contains(value) { throw invalid("cooldown_seconds must be 0–3600.") }
-        if let value = change.human_pause_minutes, !(0...10_080).contains(value) { throw invalid("human_pause_minutes must be 0–10080 (a week).") }
-        if let value = change.business_description, value.count > 2_000 { throw invalid("Keep the business description under 2,000 characters.") }
-        if let value = change.ai_tone, value.count > 200 { throw invalid("Keep the tone under 200 characters, e.g. \"friendly, short, informal\".") }
-        if let value = change.fallback_text, value.utf8.count > 1_000 { throw invalid("Keep the fallback text under 1,000 bytes.") }
-        if let value = change.ai_daily_budget, !(0...100_000).contains(value) { throw invalid("ai_daily_budget must be 0–100000 AI answers a day.") }
+        func invalid(_ field: String, _ message: String) -> APIError { APIError.invalid(field, message, code: "invalid_settings") }
+        if let value = change.cooldown_seconds, !(0...3600).contains(value) {
+            throw invalid("cooldown_seconds", "The time before an answer may repeat must be 0 to 3,600 seconds (an hour).")
+        }
+        if let value = change.human_pause_minutes, !(0...10_080).contains(value) {
+            throw invalid("human_pause_minutes", "The pause after a person answers must be 0 to 10,080 minutes (a week).")
+        }
+        if let value = change.business_description, value.count > 2_000 {
+            throw invalid("business_description", "Keep the business description under 2,000 characters (it has \(value.count.formatted())).")
+        }
+        if let value = change.ai_tone, value.count > 200 {
+            throw invalid("ai_tone", "Keep the tone under 200 characters, e.g. \"friendly, short, informal\".")
+        }
+        if let value = change.fallback_text, value.count > 1_000 {
+            throw invalid("fallback_text", "Keep the fallback text under 1,000 characters (it has \(value.count.formatted())).")
+        }
+        if let value = change.ai_daily_budget, !(0...100_000).contains(value) {
+            throw invalid("ai_daily_budget", "The daily limit of AI answers must be 0 to 100,000.")
+        }
         return change
     }
 
@@ -230,13 +247,16 @@ struct AutomationController: Sendable {
         let items = try await request.decode(as: Input.self, context: context).items.map {
             (question: $0.question.trimmingCharacters(in: .whitespacesAndNewlines), answer: $0.answer.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        guard items.count <= 4 else { throw APIError.badRequest("Instagram shows at most 4 Ice Breakers.", code: "invalid_ice_breakers") }
-        for item in items {
+        guard items.count <= 4 else { throw APIError.invalid("items", "Instagram shows at most 4 Ice Breakers.", code: "invalid_ice_breakers") }
+        for (index, item) in items.enumerated() {
             guard (1...80).contains(item.question.count) else {
-                throw APIError.badRequest("Each question needs 1–80 characters.", code: "invalid_ice_breakers")
+                throw APIError.invalid(
+                    "items.\(index).question", "Question \(index + 1) needs 1 to 80 characters (it has \(item.question.count)).", code: "invalid_ice_breakers")
             }
-            guard !item.answer.isEmpty, item.answer.utf8.count <= 1_000 else {
-                throw APIError.badRequest("Each answer needs 1–1,000 bytes of text.", code: "invalid_ice_breakers")
+            guard !item.answer.isEmpty, item.answer.count <= 1_000 else {
+                throw APIError.invalid(
+                    "items.\(index).answer", "The answer to question \(index + 1) needs 1 to 1,000 characters (it has \(item.answer.count.formatted())).",
+                    code: "invalid_ice_breakers")
             }
         }
         let saved = try await store.replaceIceBreakers(items, accountID: account, queue: queue)

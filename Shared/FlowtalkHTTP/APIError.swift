@@ -9,12 +9,20 @@ package struct APIError: Error, HTTPResponseError, Sendable {
     package var code: String
     package var message: String
     package var headers: HTTPFields
+    /// The request field the error is about (`"reply"`, `"items.2.question"`), so a form can show it next to that field.
+    package var field: String?
 
-    package init(_ status: HTTPResponse.Status, code: String, message: String, headers: HTTPFields = [:]) {
+    package init(_ status: HTTPResponse.Status, code: String, message: String, headers: HTTPFields = [:], field: String? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers
+        self.field = field
+    }
+
+    /// A 400 about one field of the request.
+    package static func invalid(_ field: String, _ message: String, code: String) -> APIError {
+        .init(.badRequest, code: code, message: message, field: field)
     }
 
     package static func badRequest(_ message: String, code: String = "bad_request") -> APIError { .init(.badRequest, code: code, message: message) }
@@ -30,6 +38,7 @@ package struct APIError: Error, HTTPResponseError, Sendable {
         struct Inner: Encodable {
             let code: String
             let message: String
+            let field: String?
         }
         let error: Inner
     }
@@ -38,7 +47,7 @@ package struct APIError: Error, HTTPResponseError, Sendable {
         // Sorted keys: the same error is the same bytes every time (a sign-in failure must not differ by key order).
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(Body(error: .init(code: code, message: message)))
+        let data = try encoder.encode(Body(error: .init(code: code, message: message, field: field)))
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))

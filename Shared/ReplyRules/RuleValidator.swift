@@ -2,28 +2,43 @@
 package enum RuleValidator {
     package static let maximumKeywords = 50
     package static let maximumKeywordLength = 100
-    package static let maximumReplyBytes = 1_000
+    /// Characters (what a person counts); a reply longer than Instagram's 1,000-byte message is sent in parts.
+    package static let maximumReplyCharacters = 1_000
     package static let maximumPatternLength = 200
 
     /// Problems with a rule, in words a business owner understands; empty when it is fine.
-    package static func problems(_ rule: ReplyRule) -> [String] {
-        var problems: [String] = []
+    package static func problems(_ rule: ReplyRule) -> [String] { fieldProblems(rule).map(\.message) }
+
+    /// The same problems, each with the field it is about (`keywords`, `negative_keywords`, `reply`), so the dashboard
+    /// can show it next to that field.
+    package static func fieldProblems(_ rule: ReplyRule) -> [(field: String, message: String)] {
+        var problems: [(field: String, message: String)] = []
         let keywords = rule.keywords.map { $0.trimmingWhitespace() }
-        if keywords.isEmpty || keywords.allSatisfy(\.isEmpty) { problems.append("Add at least one keyword.") }
-        if keywords.count > maximumKeywords { problems.append("Use at most \(maximumKeywords) keywords in one rule.") }
-        for keyword in keywords + rule.negativeKeywords where keyword.count > maximumKeywordLength {
-            problems.append("Keep each keyword under \(maximumKeywordLength) characters.")
-            break
+        if keywords.isEmpty || keywords.allSatisfy(\.isEmpty) { problems.append(("keywords", "Add at least one keyword.")) }
+        if keywords.count > maximumKeywords { problems.append(("keywords", "Use at most \(maximumKeywords) keywords in one rule.")) }
+        if keywords.contains(where: { $0.count > maximumKeywordLength }) {
+            problems.append(("keywords", "Keep each keyword under \(maximumKeywordLength) characters."))
+        }
+        if rule.negativeKeywords.contains(where: { $0.count > maximumKeywordLength }) {
+            problems.append(("negative_keywords", "Keep each word under \(maximumKeywordLength) characters."))
         }
         if rule.matchType == .regex {
-            for pattern in keywords { if let problem = patternProblem(pattern) { problems.append(problem) } }
+            for pattern in keywords { if let problem = patternProblem(pattern) { problems.append(("keywords", problem)) } }
         } else if keywords.contains(where: { !$0.isEmpty && TextNormalizer.tokens($0).isEmpty }) {
-            problems.append("A keyword made only of punctuation can never match.")
+            problems.append(("keywords", "A keyword made only of punctuation can never match."))
         }
         let reply = rule.reply.trimmingWhitespace()
-        if reply.isEmpty { problems.append("Write the reply to send.") }
-        if reply.utf8.count > maximumReplyBytes { problems.append("Keep the reply under \(maximumReplyBytes) bytes (Instagram's limit).") }
+        if reply.isEmpty { problems.append(("reply", "Write the reply to send.")) }
+        if reply.count > maximumReplyCharacters {
+            problems.append(("reply", "Keep the reply under \(grouped(maximumReplyCharacters)) characters (it has \(grouped(reply.count))).")) }
         return problems
+    }
+
+    /// 1234 → "1,234", as the dashboard writes numbers (this module does without Foundation).
+    static func grouped(_ n: Int) -> String {
+        var digits = String(n), out = ""
+        while digits.count > 3 { out = "," + digits.suffix(3) + out; digits.removeLast(3) }
+        return digits + out
     }
 
     /// Why a regular expression is refused, in plain words quoting it; nil when it is fine. Patterns run on RE2

@@ -74,7 +74,10 @@ class Steps:
 
     def page(self, name):
         self.step = f"open the {name} page"
-        self.el(f'a[href="#{name}"]').click()
+        link = self.el(f'.nav a[href="#{name}"]')
+        # On a phone the menu is one row that scrolls sideways: bring the link into view as a thumb would.
+        self.browser.execute_script("arguments[0].scrollIntoView({block: 'nearest', inline: 'center'})", link)
+        link.click()
         self.el(f"#page-{name}")
 
     def run(self):
@@ -95,8 +98,9 @@ class Steps:
         # (Set by script: ChromeDriver cannot type characters outside the BMP.)
         b.execute_script("document.querySelector('#signup-password').value = arguments[0]", "\U0001F44D\U0001F3FD" * 5)
         self.el("#signup-form button[type=submit], #signup-form input[type=submit]").click()
-        self.until("a password too short as the server counts it is refused in the page",
-                   lambda: f"needs at least {minimum} characters" in self.text_of("#message") and "error" in self.el("#message").get_attribute("class"))
+        self.until("a password too short as the server counts it is refused next to the field, which has the focus",
+                   lambda: f"needs at least {minimum} characters" in self.text_of("#signup-password-error"))
+        self.field_error_is_accessible("signup-password")
         assert not b.find_element(By.CSS_SELECTOR, "#app").is_displayed()
         # The strength meter uses the server's list of 30,000 common passwords: "Manchester1!" is one of them, dressed up.
         self.type("#signup-password", "Manchester1!")
@@ -116,13 +120,35 @@ class Steps:
 
         self.page("connection")
         self.until("not connected yet", lambda: "Not connected" in self.text_of("#connection-status"))
+        self.until("the health strip says nobody is answering",
+                   lambda: "Instagram is not connected" in self.text_of("#health-strip") and "nobody is answering" in self.text_of("#health-strip"))
+        self.until("the onboarding checklist starts at 0 of 5", lambda: "0 of 5 done" in self.text_of("#onboarding"))
+        self.snap("onboarding-start")
         self.step = "connect Instagram"
         self.el("#connect-button").click()  # → sandbox authorize → callback → back to the dashboard
         self.until("connected as @browser_shop", lambda: "Connected as @browser_shop" in self.text_of("#connection-status"))
         self.snap("connected")
         self.privacy_policy()
 
+        self.step = "a first rule from a checklist template"
+        self.until("step 1 of the checklist done", lambda: "1 of 5 done" in self.text_of("#onboarding"))
+        self.el('#onboarding button[data-template="Opening hours"]').click()
+        self.until("step 2 done with the template", lambda: "2 of 5 done" in self.text_of("#onboarding"))
+        self.until("the health strip gone once something answers", lambda: not b.find_element(By.CSS_SELECTOR, "#health-strip").is_displayed())
+
         self.page("rules")
+        self.until("the template's rule listed", lambda: "We are open Monday to Saturday" in self.text_of("#rules-list"))
+        self.step = "a reply over the limit is refused next to the field, counted in characters"
+        self.type("#rule-keywords", "essay")
+        b.execute_script("const f = document.querySelector('#rule-reply'); f.value = arguments[0]; f.dispatchEvent(new Event('input'))", "é" * 1001)
+        self.until("the counter counts characters", lambda: "1,001 / 1,000 characters" in self.text_of("#rule-reply-count"))
+        self.el("#rule-save").click()
+        self.until("the server's error under the reply field", lambda: "under 1,000 characters" in self.text_of("#rule-reply-error"))
+        self.field_error_is_accessible("rule-reply")
+        assert "bytes" not in self.text_of("#rule-reply-error"), self.text_of("#rule-reply-error")
+        self.snap("field-error")
+        self.type("#rule-keywords", "")
+        self.type("#rule-reply", "")
         self.type("#rule-keywords", "price, how much")
         self.type("#rule-reply", "Our prices start at 10 EUR.")
         self.el("#rule-save").click()
@@ -130,6 +156,7 @@ class Steps:
         self.type("#try-text", "What is the PRICE of the blue mug?")
         self.el("#try-form button[type=submit], #try-form input[type=submit]").click()
         self.until("the tester names the rule", lambda: "Our prices start at 10 EUR." in self.text_of("#try-result"))
+        self.until("no field error left after the success", lambda: not b.find_elements(By.CSS_SELECTOR, "#rule-form .field-error"))
 
         self.step = "a customer writes"
         answer = post(SANDBOX + "/simulate/dm", {"ig_id": INSTAGRAM_ID, "from": "cust-browser", "text": "What is the price of the blue mug?"})
@@ -141,6 +168,7 @@ class Steps:
         self.until("the bot replied through the Graph API", replied)
 
         self.page("stats")
+        self.until("steps 3 and 4 of the checklist done", lambda: "4 of 5 done" in self.text_of("#onboarding"))
 
         def counted():
             self.el('button[data-days="7"]').click()
@@ -155,6 +183,7 @@ class Steps:
         self.until("the reply listed in the activity log", lambda: any(
             "What is the price of the blue mug?" in row.text for row in b.find_elements(By.CSS_SELECTOR, 'tr.activity-row[data-outcome="replied"]')))
         self.snap("activity")
+        self.until("the checklist done and gone", lambda: not b.find_element(By.CSS_SELECTOR, "#onboarding").is_displayed())
         Select(self.el("#activity-filter")).select_by_value("skipped")
         self.until("the filter shows no replied rows", lambda: not b.find_elements(By.CSS_SELECTOR, 'tr.activity-row[data-outcome="replied"]'))
 
@@ -162,8 +191,9 @@ class Steps:
         self.step = "a bad value is refused in words"
         self.type("#ai-budget", "-5")
         self.el("#ai-save").click()
-        self.until("an error in words", lambda: "error" in self.el("#message").get_attribute("class") and self.text_of("#message"))
-        assert "invalid_settings" not in self.text_of("#message"), self.text_of("#message")
+        self.until("an error in words next to the field", lambda: "daily limit of AI answers" in self.text_of("#ai-budget-error"))
+        self.field_error_is_accessible("ai-budget")
+        assert "ai_daily_budget" not in self.text_of("#ai-budget-error") and not self.text_of("#message"), self.text_of("#ai-budget-error")
         self.step = "turn the AI on"
         self.type("#ai-budget", "50")
         self.type("#ai-description", "We sell handmade ceramic mugs.")
@@ -184,6 +214,8 @@ class Steps:
         self.until("the AI reply listed", lambda: any(
             "Is the mug dishwasher safe?" in row.text for row in b.find_elements(By.CSS_SELECTOR, 'tr.activity-row[data-outcome="replied"]')))
 
+        self.health_strip_on_revoked_token()
+
         self.page("account")
         self.until("the new-password hint gives the server's minimum", lambda: f"At least {minimum} characters." in self.text_of("#new-password-hint"))
 
@@ -194,21 +226,77 @@ class Steps:
             ".map(e => e.id || e.name || e.outerHTML.slice(0, 60))")
         assert not unlabeled, f"fields without a label: {unlabeled}"
 
-        self.step = "readable at phone width"
-        b.set_window_size(375, 800)
-        self.page("stats")
-        time.sleep(0.5)
-        width = b.execute_script("return document.documentElement.scrollWidth")
-        assert width <= 380, f"the page is {width}px wide at a 375px window"
-        self.snap("phone-stats")
+        self.phone()
 
         self.step = "no errors in the browser console"
         # Expected 4xx answers are logged by Chromium as failed loads: the signed-out check at start (GET /api/auth/me →
-        # 401) and the refused setting above (400). Anything else — a script error, a CSP violation, a 5xx — fails.
-        expected = (("/api/auth/me", "status of 401"), ("/api/settings", "status of 400"))
+        # 401) and the refused setting and rule above (400). Anything else — a script error, a CSP violation, a 5xx — fails.
+        expected = (("/api/auth/me", "status of 401"), ("/api/settings", "status of 400"), ("/api/rules", "status of 400"))
         errors = [entry["message"] for entry in b.get_log("browser")
                   if entry["level"] == "SEVERE" and not any(path in entry["message"] and status in entry["message"] for path, status in expected)]
         assert not errors, f"console errors: {errors}"
+
+    def field_error_is_accessible(self, field_id):
+        """The field is marked invalid, names its error (aria-describedby), the error is an alert, and the field has focus."""
+        self.step = f"the error on #{field_id} is accessible"
+        b = self.browser
+        field = b.find_element(By.ID, field_id)
+        assert field.get_attribute("aria-invalid") == "true", f"#{field_id} not aria-invalid"
+        assert f"{field_id}-error" in (field.get_attribute("aria-describedby") or ""), field.get_attribute("aria-describedby")
+        assert b.find_element(By.ID, f"{field_id}-error").get_attribute("role") == "alert"
+        assert b.execute_script("return document.activeElement && document.activeElement.id") == field_id, "focus not on the field"
+
+    def health_strip_on_revoked_token(self):
+        """Instagram revokes the token (the sandbox answers the next send with error 190): every page says so."""
+        b = self.browser
+        self.step = "the sandbox revokes the token"
+        post(SANDBOX + "/sandbox/faults", {"ig_id": INSTAGRAM_ID, "faults": [{"kind": "token_expired", "count": 5}]})
+        answer = post(SANDBOX + "/simulate/dm", {"ig_id": INSTAGRAM_ID, "from": "cust-revoked", "text": "What is the price now?"})
+        assert answer.get("ingest_status") == 200, answer
+
+        def strip():
+            self.page("stats")
+            time.sleep(0.3)
+            return "Instagram needs reconnecting" in self.text_of("#health-strip")
+        self.until("the health strip says Instagram needs reconnecting", strip)
+        assert "Reconnect" in self.text_of("#health-strip")
+        self.snap("health-strip")
+        self.page("rules")
+        self.until("the strip shows on another page too", lambda: "Instagram needs reconnecting" in self.text_of("#health-strip"))
+
+    def phone(self):
+        """At 390×844: no sideways scrolling, a compact header, one row of pages, readable chart labels, page titles,
+        and focus rings of at least 3:1 against the page."""
+        b = self.browser
+        self.step = "readable at phone width"
+        b.set_window_size(390, 844)
+        self.page("stats")
+        time.sleep(0.5)
+        width = b.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 392, f"the page is {width}px wide at a 390px window"
+        nav = b.execute_script("""
+            const r = document.querySelector('.nav ul').getBoundingClientRect();
+            const notices = ['#health-strip', '#onboarding', '#verify-banner', '#policy-banner']
+                .map(s => document.querySelector(s)).filter(e => e && !e.hidden).reduce((h, e) => h + e.getBoundingClientRect().height + 12, 0);
+            return [r.height, r.bottom - notices]""")
+        assert nav[0] < 60, f"the menu takes {nav[0]}px: more than one row"
+        assert nav[1] < 170, f"the header and menu (notices aside) end {nav[1]}px down a 844px screen"
+        sizes = b.execute_script("return [...document.querySelectorAll('#stats-chart text')].map(t => t.getBoundingClientRect().height)")
+        assert sizes and min(sizes) >= 11, f"chart labels {sizes}px tall"
+        assert b.title.startswith("Statistics"), b.title
+        self.page("rules")
+        assert b.title.startswith("Keyword rules"), b.title
+        self.step = "focus rings of at least 3:1"
+        ratio = b.execute_script("""
+            const input = document.querySelector('#try-text'); input.focus();
+            const parse = (c) => c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+            const lum = (rgb) => { const [r, g, b] = rgb.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+                                   return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+            const ring = lum(parse(getComputedStyle(input).outlineColor));
+            const page = lum(parse(getComputedStyle(document.body).backgroundColor));
+            return (Math.max(ring, page) + 0.05) / (Math.min(ring, page) + 0.05);""")
+        assert ratio >= 3, f"focus ring contrast {ratio:.2f}:1"
+        self.snap("phone-rules")
 
     def privacy_policy(self):
         """The footer's link opens the policy page with its date and version; sign-up accepted it, so no notice shows."""

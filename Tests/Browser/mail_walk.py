@@ -85,7 +85,8 @@ def walk(steps):
     steps.type("#login-email", email)
     steps.type("#login-password", old)
     steps.el("#login-form button[type=submit]").click()
-    steps.until("mail walk: the old password is refused", lambda: "incorrect" in steps.text_of("#message"))
+    # Not about one field: shown above the form's button, where the eye is.
+    steps.until("mail walk: the old password is refused", lambda: "incorrect" in steps.text_of("#login-form .form-error"))
     steps.type("#login-password", new)
     steps.el("#login-form button[type=submit]").click()
     steps.until("mail walk: the new password signs in", lambda: b.find_element(By.CSS_SELECTOR, "#app").is_displayed())

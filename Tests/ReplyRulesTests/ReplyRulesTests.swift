@@ -175,7 +175,9 @@ import Testing
         #expect(RuleValidator.problems(rule(["  "])).contains("Add at least one keyword."))
         #expect(RuleValidator.problems(rule(["!!!"])) == ["A keyword made only of punctuation can never match."])
         #expect(RuleValidator.problems(rule(["x"], reply: "  ")) == ["Write the reply to send."])
-        #expect(!RuleValidator.problems(rule(["x"], reply: String(repeating: "é", count: 600))).isEmpty)
+        // Characters, not bytes: 1,000 accented letters (2,000 bytes) are fine, 1,001 are not.
+        #expect(RuleValidator.problems(rule(["x"], reply: String(repeating: "é", count: 1_000))).isEmpty)
+        #expect(RuleValidator.fieldProblems(rule(["x"], reply: String(repeating: "é", count: 1_001))).map(\.field) == ["reply"])
         #expect(!RuleValidator.problems(rule(Array(repeating: "x", count: 51))).isEmpty)
         #expect(!RuleValidator.problems(rule([String(repeating: "x", count: 101)])).isEmpty)
     }

@@ -1,6 +1,7 @@
 // Talking to the services: the fetch wrapper, GET /api/config, and error codes in words.
 
-import { $$, notify } from './dom.js';
+import { $, $$, clearMessage, notify } from './dom.js';
+import { clearFeedback, fieldError, fieldFor, formErrorNear } from './feedback.js';
 import { state } from './state.js';
 
 const ERROR_WORDS = {
@@ -38,16 +39,22 @@ const EXPLAINED = {
 };
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, field) {
     super(message || code);
     this.status = status;
     this.code = code;
+    this.field = field || null; // the request field the server says it is about
+    this.input = null; // the field the page found wrong
     this.handled = false;
   }
 }
 
-/** An error found by the page itself: shown as its message. */
-export const formError = (message, status = 400) => new ApiError(status, 'form', message);
+/** An error found by the page itself, shown as its message next to `input` when given. */
+export function formError(message, input = null) {
+  const err = new ApiError(400, 'form', message);
+  err.input = input;
+  return err;
+}
 
 /** The words for one error code. */
 export const errorWords = (code) => ERROR_WORDS[code];
@@ -83,7 +90,7 @@ async function request(url, options, networkCode) {
   if (!response.ok) {
     const error = (data && data.error) || {};
     const fallback = response.status === 429 ? 'rate_limited' : response.status >= 500 ? 'internal' : `http_${response.status}`;
-    throw new ApiError(response.status, error.code || fallback, error.message || '');
+    throw new ApiError(response.status, error.code || fallback, error.message || '', error.field);
   }
   return data;
 }
@@ -142,14 +149,25 @@ export async function analytics(path) {
   }
 }
 
-/** Disables a form's buttons while `work` runs; reports errors. */
-export async function busy(form, work) {
+/** Shows an error in the form it came from: next to its field, or above the form's buttons (`button`'s row). */
+export function reportIn(form, err, button) {
+  if (err && err.handled) return;
+  if (!(err instanceof ApiError)) console.error(err); // eslint-disable-line no-console
+  const input = fieldFor(form, err);
+  if (input) fieldError(input, friendly(err));
+  else formErrorNear(form, friendly(err), button);
+}
+
+/** Disables a form's buttons while `work` runs; an error is shown in the form, a success clears earlier errors. */
+export async function busy(form, work, button) {
   const buttons = $$('button', form);
+  clearFeedback(form);
   buttons.forEach((b) => { b.disabled = true; });
   try {
     await work();
+    if ($('#message').classList.contains('error')) clearMessage();
   } catch (err) {
-    report(err);
+    reportIn(form, err, button);
   } finally {
     buttons.forEach((b) => { b.disabled = false; });
   }

@@ -22,8 +22,7 @@ export const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 export function intValue(input, label) {
   const raw = input.value.trim();
   if (!/^-?\d+$/.test(raw)) {
-    input.focus();
-    throw formError(`${label} must be a whole number.`);
+    throw formError(`${label} must be a whole number.`, input);
   }
   return parseInt(raw, 10);
 }

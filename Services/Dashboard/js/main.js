@@ -8,6 +8,7 @@ import { notify } from './dom.js';
 import { showPasswordRule } from './password.js';
 import { startRouter } from './router.js';
 import { attachMeter } from './strength.js';
+import { attachCounters } from './counters.js';
 import { setupAccount } from './pages/account.js';
 import { setupCustomers } from './pages/customers.js';
 import { setupActivity } from './pages/activity.js';
@@ -40,6 +41,7 @@ async function start() {
   setupAccount();
   setupCustomers();
   startRouter();
+  attachCounters();
   for (const id of ['signup-password', 'new-password', 'reset-password']) {
     const input = document.getElementById(id);
     if (input) attachMeter(input);

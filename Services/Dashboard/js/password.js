@@ -29,7 +29,6 @@ export async function showPasswordRule() {
 export async function checkNewPassword(password, input) {
   const min = await showPasswordRule();
   if (min != null && characterCount(password) < min) {
-    input.focus();
-    throw formError(`The password needs at least ${min} characters.`);
+    throw formError(`The password needs at least ${min} characters.`, input);
   }
 }

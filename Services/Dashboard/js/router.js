@@ -3,6 +3,8 @@
 import { $, $$, clearMessage } from './dom.js';
 import { report } from './api.js';
 import { state } from './state.js';
+import { refreshHealth } from './pages/health.js';
+import { renderOnboarding } from './pages/onboarding.js';
 
 const pages = new Map(); // name → { load, reset }
 
@@ -28,15 +30,23 @@ export function route(moveFocus) {
   }
   for (const name of pages.keys()) $(`#page-${name}`).hidden = name !== page;
   for (const link of $$('.nav a')) {
-    if (link.getAttribute('href') === `#${page}`) link.setAttribute('aria-current', 'page');
-    else link.removeAttribute('aria-current');
+    if (link.getAttribute('href') === `#${page}`) {
+      link.setAttribute('aria-current', 'page');
+      // On a phone the menu scrolls sideways: keep the current page's link in sight.
+      if (link.parentElement.parentElement.scrollWidth > link.parentElement.parentElement.clientWidth) {
+        link.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+      }
+    } else link.removeAttribute('aria-current');
   }
+  // A title per page, so history, tabs and screen readers say where one is.
+  const heading = $(`#page-${page} h1`);
+  document.title = `${heading ? heading.textContent : page} — Flowtalk`;
   if (moveFocus) {
-    const heading = $(`#page-${page} h1`);
     heading.setAttribute('tabindex', '-1');
     heading.focus();
   }
-  Promise.resolve().then(() => pages.get(page).load()).catch(report);
+  // Every page shows the health strip; pages that depend on it (the checklist, empty states) wait for it.
+  refreshHealth().then(() => { renderOnboarding(); return pages.get(page).load(); }).catch(report);
 }
 
 /** Follows the hash as the person clicks the navigation. */

@@ -2,6 +2,7 @@
 
 import { $, notify } from '../dom.js';
 import { api, busy, formError } from '../api.js';
+import { need } from '../feedback.js';
 import { checkNewPassword, showPasswordRule } from '../password.js';
 import { registerPage } from '../router.js';
 import { showSignedOut } from './session.js';
@@ -11,7 +12,7 @@ async function changePassword(form, current, next) {
   try {
     await api('POST', '/api/auth/password', { current_password: current, new_password: next });
   } catch (err) {
-    if (err.code === 'invalid_credentials') throw formError('The current password is incorrect.', 401);
+    if (err.code === 'invalid_credentials') throw formError('The current password is incorrect.', $('#current-password'));
     throw err;
   }
   form.reset();
@@ -22,7 +23,7 @@ async function changeEmail(form, email, password) {
   try {
     await api('POST', '/api/account/email', { email, password });
   } catch (err) {
-    if (err.code === 'invalid_credentials') throw formError('The password is incorrect. Your email was not changed.', 401);
+    if (err.code === 'invalid_credentials') throw formError('The password is incorrect. Your email was not changed.', $('#email-password'));
     throw err;
   }
   form.reset();
@@ -33,7 +34,7 @@ async function deleteAccount(password) {
   try {
     await api('DELETE', '/api/account', { password });
   } catch (err) {
-    if (err.code === 'invalid_credentials') throw formError('The password is incorrect. Your account was not deleted.', 401);
+    if (err.code === 'invalid_credentials') throw formError('The password is incorrect. Your account was not deleted.', $('#delete-password'));
     throw err;
   }
   showSignedOut('Your account and all its data have been deleted.');
@@ -49,7 +50,7 @@ export function setupAccount() {
     const form = event.currentTarget;
     const current = $('#current-password').value;
     const next = $('#new-password').value;
-    if (!current) { notify('Enter your current password.', true); $('#current-password').focus(); return; }
+    if (!current) { need(form, $('#current-password'), 'Enter your current password.'); return; }
     busy(form, () => changePassword(form, current, next));
   });
 
@@ -58,8 +59,8 @@ export function setupAccount() {
     const form = event.currentTarget;
     const email = $('#new-email').value.trim();
     const password = $('#email-password').value;
-    if (!email) { notify('Enter the new email address.', true); $('#new-email').focus(); return; }
-    if (!password) { notify('Enter your password.', true); $('#email-password').focus(); return; }
+    if (!email) { need(form, $('#new-email'), 'Enter the new email address.'); return; }
+    if (!password) { need(form, $('#email-password'), 'Enter your password.'); return; }
     busy(form, () => changeEmail(form, email, password));
   });
 
@@ -67,7 +68,7 @@ export function setupAccount() {
     event.preventDefault();
     const form = event.currentTarget;
     const password = $('#delete-password').value;
-    if (!password) { notify('Type your password to confirm.', true); $('#delete-password').focus(); return; }
+    if (!password) { need(form, $('#delete-password'), 'Type your password to confirm.'); return; }
     if (!window.confirm('Delete your Flowtalk account and all its data for good? This cannot be undone.')) return;
     busy(form, () => deleteAccount(password));
   });

@@ -4,6 +4,7 @@ import { $, el } from '../dom.js';
 import { analytics, report } from '../api.js';
 import { registerPage } from '../router.js';
 import { EVENTS, OUTCOMES, SOURCES, isPartlySent, reasonText } from '../words.js';
+import { markDone } from './onboarding.js';
 
 let activityRequest = 0;
 let activityBefore = null;
@@ -60,6 +61,7 @@ async function loadActivity(reset) {
     activityBefore = data.next_before || null;
     more.hidden = !activityBefore;
     $('#activity-empty').hidden = list.children.length > 0;
+    if (list.children.length > 0) markDone('seen-activity');
   } finally {
     more.disabled = false;
   }

@@ -3,6 +3,7 @@
 import { $, notify } from '../dom.js';
 import { api, busy } from '../api.js';
 import { intValue } from '../format.js';
+import { refreshCounters } from '../counters.js';
 import { registerPage } from '../router.js';
 
 function fillSettings(s) {
@@ -14,6 +15,7 @@ function fillSettings(s) {
   $('#ai-budget').value = String(s.ai_daily_budget ?? '');
   $('#cooldown-seconds').value = String(s.cooldown_seconds ?? '');
   $('#human-pause-minutes').value = String(s.human_pause_minutes ?? '');
+  refreshCounters($('#ai-form'));
 }
 
 async function loadSettings() {
@@ -29,7 +31,7 @@ async function saveSettings() {
     fallback_text: $('#ai-fallback').value,
     ai_memory: $('#ai-memory').checked,
     ai_daily_budget: intValue($('#ai-budget'), 'The daily AI answer limit'),
-    cooldown_seconds: intValue($('#cooldown-seconds'), 'The pause between replies'),
+    cooldown_seconds: intValue($('#cooldown-seconds'), 'The time before an answer may repeat'),
     human_pause_minutes: intValue($('#human-pause-minutes'), 'The pause after you answer'),
   };
   const data = await api('PUT', '/api/settings', body);

@@ -6,6 +6,7 @@ import { api, report } from '../api.js';
 import { registerPage } from '../router.js';
 import { state } from '../state.js';
 import { refreshAccount } from './session.js';
+import { currentHealth, refreshHealth } from './health.js';
 
 const INSTAGRAM_ERRORS = {
   expired_or_invalid_state: 'The connection took too long or was started in another tab. Please try again.',
@@ -27,7 +28,11 @@ function renderConnection() {
     status.textContent = `@${ig.username} needs reconnecting: Instagram access has expired, so Flowtalk cannot reply. Connect again.`;
     connect.textContent = 'Reconnect Instagram';
   } else {
-    status.textContent = `Connected as @${ig.username}. Flowtalk is answering its messages.`;
+    const health = currentHealth();
+    const nobody = health && health.problems.some((p) => p.code === 'nobody_answering');
+    status.textContent = nobody
+      ? `Connected as @${ig.username}, but nothing answers yet: add a rule or turn on the AI.`
+      : `Connected as @${ig.username}. Flowtalk is answering its messages.`;
   }
   connect.hidden = Boolean(ig && ig.status !== 'needs_reconnect');
   $('#disconnect-button').hidden = !ig;
@@ -36,6 +41,7 @@ function renderConnection() {
 async function loadConnection() {
   renderConnection();
   await refreshAccount();
+  await refreshHealth();
   renderConnection();
 }
 

@@ -2,6 +2,7 @@
 
 import { $, $$, el, notify } from '../dom.js';
 import { api, busy, formError } from '../api.js';
+import { attachCounters } from '../counters.js';
 import { registerPage } from '../router.js';
 
 const MAX_ICE_BREAKERS = 4;
@@ -11,8 +12,8 @@ function addIceBreakerRow(item = { question: '', answer: '' }) {
   const rows = $('#ib-rows');
   if (rows.children.length >= MAX_ICE_BREAKERS) return null;
   const n = ++rowCounter;
-  const question = el('input', { id: `ib-q-${n}`, type: 'text', className: 'ib-question', maxlength: '80', autocomplete: 'off' });
-  const answer = el('input', { id: `ib-a-${n}`, type: 'text', className: 'ib-answer', autocomplete: 'off' });
+  const question = el('input', { id: `ib-q-${n}`, type: 'text', className: 'ib-question', autocomplete: 'off', dataset: { max: '80' } });
+  const answer = el('textarea', { id: `ib-a-${n}`, rows: '2', className: 'ib-answer', autocomplete: 'off', dataset: { max: '1000' } });
   question.value = item.question || '';
   answer.value = item.answer || '';
   const remove = el('button', { type: 'button', className: 'secondary small ib-remove', text: 'Remove' });
@@ -27,6 +28,7 @@ function addIceBreakerRow(item = { question: '', answer: '' }) {
     $('#ib-add').focus();
   });
   rows.append(row);
+  attachCounters(row);
   updateIceBreakerRows();
   return row;
 }
@@ -60,8 +62,11 @@ async function saveIceBreakers() {
     const question = $('.ib-question', row).value.trim();
     const answer = $('.ib-answer', row).value.trim();
     if (!question && !answer) continue;
-    if (!question) { $('.ib-question', row).focus(); throw formError('Each answer needs a question.'); }
-    if (!answer) { $('.ib-answer', row).focus(); throw formError('Each question needs an answer.'); }
+    if (!question) throw formError('Each answer needs a question.', $('.ib-question', row));
+    if (!answer) throw formError('Each question needs an answer.', $('.ib-answer', row));
+    // The server names a wrong field by its place among the saved items.
+    $('.ib-question', row).dataset.field = `items.${items.length}.question`;
+    $('.ib-answer', row).dataset.field = `items.${items.length}.answer`;
     items.push({ question, answer });
   }
   const data = await api('PUT', '/api/ice-breakers', { items });

@@ -3,6 +3,7 @@
 
 import { $, notify } from '../dom.js';
 import { api, busy, formError, friendly, report } from '../api.js';
+import { need } from '../feedback.js';
 import { checkNewPassword, showPasswordRule } from '../password.js';
 
 const TITLES = {
@@ -40,7 +41,7 @@ function setupReset(token) {
     const again = $('#reset-password-again').value;
     busy(form, async () => {
       await checkNewPassword(password, $('#reset-password'));
-      if (password !== again) { $('#reset-password-again').focus(); throw formError('The two passwords are not the same.'); }
+      if (password !== again) throw formError('The two passwords are not the same.', $('#reset-password-again'));
       await api('POST', '/api/auth/password-reset/confirm', { token, password });
       form.reset();
       form.hidden = true;
@@ -73,7 +74,7 @@ export function setupForgotPassword() {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const email = $('#forgot-email').value.trim();
-    if (!email) { notify('Enter the email address of your account.', true); $('#forgot-email').focus(); return; }
+    if (!email) { need(form, $('#forgot-email'), 'Enter the email address of your account.'); return; }
     busy(form, async () => {
       await api('POST', '/api/auth/password-reset', { email });
       $('#forgot-sent').textContent = 'If an account exists for this address, we sent it a link to set a new password. It works for 30 minutes.';

@@ -2,9 +2,12 @@
 
 import { $, el, notify } from '../dom.js';
 import { api, busy, formError, report } from '../api.js';
+import { need } from '../feedback.js';
 import { intValue, splitList } from '../format.js';
+import { refreshCounters } from '../counters.js';
 import { registerPage } from '../router.js';
 import { MATCH_TYPES } from '../words.js';
+import { markDone } from './onboarding.js';
 
 let rules = [];
 let editingRuleId = null;
@@ -49,6 +52,7 @@ function resetRuleForm() {
   $('#rule-enabled').checked = true;
   $('#rule-form-title').textContent = 'Add a rule';
   $('#rule-cancel').hidden = true;
+  refreshCounters($('#rule-form'));
 }
 
 function editRule(rule) {
@@ -61,6 +65,7 @@ function editRule(rule) {
   $('#rule-enabled').checked = Boolean(rule.enabled);
   $('#rule-form-title').textContent = 'Edit rule';
   $('#rule-cancel').hidden = false;
+  refreshCounters($('#rule-form'));
   $('#rule-form').scrollIntoView({ block: 'start' });
   $('#rule-keywords').focus();
 }
@@ -83,8 +88,8 @@ async function deleteRule(rule, button) {
 async function saveRule() {
   const keywords = splitList($('#rule-keywords').value);
   const reply = $('#rule-reply').value;
-  if (!keywords.length) { $('#rule-keywords').focus(); throw formError('Add at least one keyword.'); }
-  if (!reply.trim()) { $('#rule-reply').focus(); throw formError('Write the reply Flowtalk should send.'); }
+  if (!keywords.length) throw formError('Add at least one keyword.', $('#rule-keywords'));
+  if (!reply.trim()) throw formError('Write the reply Flowtalk should send.', $('#rule-reply'));
   const body = {
     keywords,
     match_type: $('#rule-match-type').value,
@@ -110,6 +115,7 @@ async function tryMessage(text) {
   const result = $('#try-result');
   result.replaceChildren();
   const data = await api('POST', '/api/rules/test', { text });
+  markDone('tried');
   const match = data && data.match;
   if (!match) {
     result.append(el('p', { text: 'No rule answers this — the AI (if on) or nobody will.' }));
@@ -133,8 +139,9 @@ export function setupRules() {
   });
   $('#try-form').addEventListener('submit', (event) => {
     event.preventDefault();
+    const form = event.currentTarget;
     const text = $('#try-text').value;
-    if (!text.trim()) { notify('Type a message to try.', true); $('#try-text').focus(); return; }
-    busy(event.currentTarget, () => tryMessage(text));
+    if (!text.trim()) { need(form, $('#try-text'), 'Type a message to try.'); return; }
+    busy(form, () => tryMessage(text));
   });
 }

@@ -2,19 +2,22 @@
 
 import { $, $$, clearMessage, notify } from '../dom.js';
 import { api, busy, errorWords, formError, loadConfig, onSessionEnded, report } from '../api.js';
+import { need } from '../feedback.js';
 import { checkNewPassword } from '../password.js';
 import { resetPages, route } from '../router.js';
 import { state } from '../state.js';
 import { renderPolicyBanner } from './policy-banner.js';
 import { renderVerifyBanner } from './verify-banner.js';
+import { resetHealth } from './health.js';
 
 // Lists that show the previous account's data.
 const ACCOUNT_VIEWS = ['#rules-list', '#activity-list', '#stats-days', '#stats-rules', '#stats-ice-breakers', '#stats-skipped', '#stats-chart',
   '#ib-rows', '#try-result', '#customer-results'];
 
-export function showSignedOut(message) {
+export function showSignedOut(message, isWarning = false) {
   state.account = null;
   resetPages();
+  resetHealth();
   $('#loading').hidden = true;
   $('#app').hidden = true;
   $('#auth').hidden = false;
@@ -23,7 +26,7 @@ export function showSignedOut(message) {
   renderPolicyBanner();
   ACCOUNT_VIEWS.forEach((sel) => $(sel).replaceChildren());
   $$('#app form').forEach((form) => form.reset());
-  if (message) notify(message, false);
+  if (message) notify(message, isWarning);
 }
 
 export function enterApp(account) {
@@ -50,14 +53,15 @@ export async function refreshAccount() {
 }
 
 export function setupSession() {
-  onSessionEnded(() => showSignedOut('Your session has ended. Please sign in again.'));
+  onSessionEnded(() => showSignedOut('Your session has ended. Please sign in again.', true));
 
   $('#login-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const form = event.currentTarget;
     const email = $('#login-email').value.trim();
     const password = $('#login-password').value;
-    if (!email || !password) { notify('Enter your email and password.', true); return; }
+    if (!email) { need(form, $('#login-email'), 'Enter your email address.'); return; }
+    if (!password) { need(form, $('#login-password'), 'Enter your password.'); return; }
     busy(form, async () => {
       const data = await api('POST', '/api/auth/login', { email, password });
       clearMessage();
@@ -70,7 +74,7 @@ export function setupSession() {
     const form = event.currentTarget;
     const email = $('#signup-email').value.trim();
     const password = $('#signup-password').value;
-    if (!email) { notify(errorWords('invalid_email'), true); $('#signup-email').focus(); return; }
+    if (!email) { need(form, $('#signup-email'), errorWords('invalid_email')); return; }
     busy(form, async () => {
       await checkNewPassword(password, $('#signup-password'));
       const config = await loadConfig();
@@ -83,7 +87,7 @@ export function setupSession() {
         enterApp(data.account);
       } catch (err) {
         if (err.code === 'invalid_credentials') {
-          throw formError('Could not sign in with this email and password. If you already have an account, use "Sign in" with your existing password.', 401);
+          throw formError('Could not sign in with this email and password. If you already have an account, use "Sign in" with your existing password.');
         }
         throw err;
       }

@@ -6,7 +6,9 @@ import { dayLabel, num } from '../format.js';
 export function drawChart(days, totals) {
   const chart = $('#stats-chart');
   chart.replaceChildren();
-  const W = 600, H = 220, top = 12, bottom = 26, left = 36, right = 8;
+  // Drawn at the width it is shown at, so its labels stay at their CSS size on a phone (a fixed viewBox shrank them).
+  const W = Math.max(280, Math.round(chart.getBoundingClientRect().width) || 600);
+  const H = 220, top = 12, bottom = 26, left = 36, right = 8;
   const plotW = W - left - right, plotH = H - top - bottom, base = top + plotH;
   const max = Math.max(1, ...days.map((d) => Math.max(Number(d.received) || 0, Number(d.replied) || 0)));
   const slot = plotW / Math.max(1, days.length);

@@ -67,7 +67,7 @@ function renderStats(data) {
     'No Ice Breaker was tapped in this period.');
   const skipped = Object.entries(data.skipped_by_reason || {}).sort((a, b) => b[1] - a[1]);
   fillCounts('#stats-skipped', skipped.map(([reason, n]) => [reasonText(reason), plural(Number(n) || 0, 'message', 'messages')]),
-    'Every message was handled in this period.');
+    Number(t.received) > 0 ? 'Every message was answered in this period.' : 'No message arrived in this period.');
 }
 
 /** One entry per calendar day between from and to, zeros where the server sent none. */

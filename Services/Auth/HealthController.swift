@@ -1,0 +1,62 @@
+import FlowtalkHTTP
+import FlowtalkStore
+import Foundation
+import Hummingbird
+import Logging
+
+/// `GET /api/health`: whether the account's bot is answering, for the strip every dashboard page shows. Problems, most
+/// urgent first: Instagram not connected or needing reconnecting (with why), nobody answering (no rule enabled and AI
+/// off), the AI paused by its circuit breaker, replies failing; and the counts the onboarding checklist follows.
+struct HealthController: Sendable {
+    let client: Database
+    let logger: Logger
+
+    func add(to api: RouterGroup<AuthRequestContext>) {
+        api.get("health", use: health)
+    }
+
+    struct Problem: Encodable, Equatable {
+        let code: String
+        var reason: String? = nil
+        var count: Int? = nil
+    }
+
+    struct Health: Encodable {
+        let instagram: String
+        let rules_enabled: Int
+        let ai_enabled: Bool
+        let ice_breakers: Int
+        let messages_received: Int
+        let replies_sent: Int
+        let problems: [Problem]
+    }
+
+    /// The problems the facts show; no I/O, so each rule is tested with plain values.
+    static func problems(_ facts: AccountHealthFacts) -> [Problem] {
+        var problems: [Problem] = []
+        switch facts.instagram {
+        case "not_connected": problems.append(Problem(code: "not_connected"))
+        case "needs_reconnect": problems.append(Problem(code: "needs_reconnect", reason: facts.lastTokenRefusal ?? "token_invalid"))
+        default: break
+        }
+        if facts.rulesEnabled == 0 && !facts.aiEnabled && facts.iceBreakers == 0 { problems.append(Problem(code: "nobody_answering")) }
+        // Paused: the breaker held an answer back lately and no AI answer has gone out since.
+        if facts.aiEnabled, let held = facts.lastCircuitOpenAt, facts.lastAIReplyAt.map({ $0 < held }) ?? true {
+            problems.append(Problem(code: "ai_paused"))
+        }
+        // Failing: at least 3 failed sends in the last hour, and no more replies than failures.
+        if facts.failedLastHour >= 3 && facts.failedLastHour >= facts.repliedLastHour {
+            problems.append(Problem(code: "replies_failing", reason: facts.commonestFailure, count: facts.failedLastHour))
+        }
+        return problems
+    }
+
+    func health(_ request: Request, context: AuthRequestContext) async throws -> Response {
+        let account = try context.requireSession().accountID
+        let facts = try await AccountStore(client: client, logger: logger).healthFacts(accountID: account)
+        let instagram = facts.instagram == "active" ? "connected" : facts.instagram
+        return try JSONResponse.make(["health": Health(
+            instagram: instagram, rules_enabled: facts.rulesEnabled, ai_enabled: facts.aiEnabled, ice_breakers: facts.iceBreakers,
+            messages_received: facts.messagesReceived, replies_sent: facts.repliesSent, problems: Self.problems(facts))])
+    }
+}
