@@ -34,7 +34,7 @@ bench-latency:
 fuzz:
 	@scripts/fuzz.sh
 
-# Fault injection over the real binaries (README "Fault injection"): CHAOS_SECONDS (600), CHAOS_BUILD=release.
+# Fault injection over the real binaries (docs/measurements.md, "Fault injection"): CHAOS_SECONDS (600), CHAOS_BUILD=release.
 chaos:
 	@if [ "$${CHAOS_BUILD:-debug}" = release ]; then \
 	    for p in flowtalk-ingest flowtalk-dispatch flowtalk-sandbox flowtalk-dev; do swift build -c release --product $$p || exit 1; done; \

@@ -57,7 +57,7 @@ rm -f "$log"
 if [ "${SCALED_TEST:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
     SCALED_SECONDS=${SCALED_SECONDS:-30} python3 scripts/scaled/scaled_test.py
 fi
-# The short fault-injection run (README "Fault injection") over the binaries just built, with its own PostgreSQL (fsync
+# The short fault-injection run (docs/measurements.md, "Fault injection") over the binaries just built, with its own PostgreSQL (fsync
 # on): fails on any lost or duplicated DM. A filtered run leaves it out; CHAOS=1 forces it, CHAOS=0 leaves it out.
 if [ "${CHAOS:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
     CHAOS_SECONDS=60 CHAOS_BUILD=debug python3 scripts/chaos.py
