@@ -20,6 +20,7 @@ func buildApplication(
     StatsController(
         store: ActivityStore(client: runtime.database, logger: runtime.logger), automation: AutomationStore(client: runtime.database, logger: runtime.logger)
     ).add(to: api)
+    ConversationsController(store: ActivityStore(client: runtime.database, logger: runtime.logger)).add(to: api)
 
     let queue = JobQueue(client: runtime.database, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
     let retention = Retention(store: ActivityStore(client: runtime.database, logger: runtime.logger), queue: queue, logger: runtime.logger)

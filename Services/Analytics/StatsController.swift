@@ -1,4 +1,5 @@
 import FlowtalkContracts
+import FlowtalkCore
 import FlowtalkHTTP
 import FlowtalkStore
 import Foundation
@@ -199,7 +200,15 @@ struct StatsController: Sendable {
             }
             outcome = String(text)
         }
-        var items = try await store.activity(accountID: account, limit: limit, before: before, outcome: outcome).map(Item.init)
+        // One conversation's thread: `customer`, an Instagram-scoped id.
+        var customer: String?
+        if let text = query["customer"], !text.isEmpty {
+            guard let id = InstagramWebhook.validID(String(text)), id.count <= 64 else {
+                throw APIError.badRequest("That is not an Instagram-scoped id.", code: "invalid_customer_id")
+            }
+            customer = id
+        }
+        var items = try await store.activity(accountID: account, limit: limit, before: before, outcome: outcome, customerID: customer).map(Item.init)
         var next: String?
         if items.count > limit {
             items.removeLast()

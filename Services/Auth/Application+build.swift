@@ -37,6 +37,7 @@ func buildApplication(
     AutomationController(client: runtime.database, logger: runtime.logger).add(to: api)
     CustomerController(client: runtime.database, limiter: limiter, logger: runtime.logger).add(to: api)
     HealthController(client: runtime.database, logger: runtime.logger).add(to: api)
+    ConversationController(client: runtime.database, limiter: limiter, logger: runtime.logger).add(to: api)
     let oauth = InstagramOAuth(configuration: configuration.instagram)
     InstagramController(
         client: runtime.database, oauth: oauth, vault: configuration.vault, publicURL: configuration.publicURL, limiter: limiter,

@@ -37,7 +37,7 @@ func buildApplication(
     let inbound = InboundHandler(store: store, sender: graph, vault: configuration.vault, ai: ai, metricsFactory: runtime.metricsFactory)
     let accounts = AccountJobs(store: store, graph: graph, vault: configuration.vault, queue: queue)
     let worker = JobWorker(
-        queue: queue, handlers: handlers ?? inbound.handlers.merging(accounts.handlers) { a, _ in a }, configuration: configuration.worker,
+        queue: queue, handlers: handlers ?? inbound.handlers.merging(accounts.handlers) { a, _ in a }.merging(ConversationJobs(ledger: inbound.ledger).handlers) { a, _ in a }, configuration: configuration.worker,
         ready: runtime.gate, logger: runtime.logger)
     let maintenance = QueueMaintenance(queue: queue, ready: runtime.gate)
     // The 90-day purge's backstop: dispatch queues analytics' purge too, and shows the oldest activity entry's age.

@@ -36,6 +36,8 @@ package enum ActivityReason: String, CaseIterable, Sendable {
     // Events that need no reply.
     case humanReply = "human_reply", messageDeleted = "message_deleted", incompleteEvent = "incomplete_event"
     case editWithoutText = "edit_without_text"
+    /// The business paused the bot for one customer from the dashboard, or turned it back on.
+    case ownerPaused = "owner_paused", ownerResumed = "owner_resumed"
 
     /// The families of reasons with a variable part.
     package static let patternPrefixes = ["graph_error_", "partly_sent_"]

@@ -95,3 +95,24 @@ package enum AuthPurgeJob {
         return NewJob(kind: kind, payload: ByteBuffer(), dedupeKey: "auth_purge:\(hour)", serializationKey: "auth:purge", maxAttempts: 3)
     }
 }
+
+/// The business pausing the bot for one customer from the dashboard (`minutes` 1–10,080), or turning it back on (0).
+/// Auth queues it; dispatch owns conversations and handles it in the conversation's order.
+package struct ConversationPauseJob: Codable, Sendable, Equatable {
+    package static let kind = "conversation.pause"
+    package let accountID: UUID
+    package let customerID: String
+    package let minutes: Int
+
+    package init(accountID: UUID, customerID: String, minutes: Int) {
+        self.accountID = accountID
+        self.customerID = customerID
+        self.minutes = minutes
+    }
+
+    package func make(instagramUserID: String) throws -> NewJob {
+        NewJob(
+            kind: Self.kind, payload: ByteBuffer(bytes: try JSONEncoder().encode(self)),
+            serializationKey: QueueKeys.conversation(instagramUserID: instagramUserID, customerID: customerID), maxAttempts: 6)
+    }
+}

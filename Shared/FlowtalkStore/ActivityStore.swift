@@ -155,14 +155,15 @@ package struct ActivityStore: Sendable {
         return (nil, nil, 0)
     }
 
-    /// A page of the activity log, newest first: entries older than `before` (an entry id), of one outcome if given.
-    /// Returns one more than `limit` when there is a next page.
-    package func activity(accountID: UUID, limit: Int, before: Int64?, outcome: String?) async throws -> [ActivityRecord] {
+    /// A page of the activity log, newest first: entries older than `before` (an entry id), of one outcome and one
+    /// customer (a conversation's thread) if given. Returns one more than `limit` when there is a next page.
+    package func activity(accountID: UUID, limit: Int, before: Int64?, outcome: String?, customerID: String? = nil) async throws -> [ActivityRecord] {
         let rows = try await client.query(
             """
             SELECT id, occurred_at, customer_id, event_kind, summary, reply_summary, outcome, source, rule_id, reason, latency_ms, unsent_at
             FROM activity
             WHERE account_id = \(accountID) AND (\(before)::int8 IS NULL OR id < \(before)) AND (\(outcome)::text IS NULL OR outcome = \(outcome))
+              AND (\(customerID)::text IS NULL OR customer_id = \(customerID))
             ORDER BY id DESC LIMIT \(limit + 1)
             """, logger: logger)
         var items: [ActivityRecord] = []

@@ -86,6 +86,13 @@ package struct ConversationStore: Sendable {
             """, logger: logger)
     }
 
+    /// Ends a pause now (the business turned the bot back on for this customer).
+    package func resume(accountID: UUID, customerID: String, on connection: DatabaseConnection) async throws {
+        try await connection.query(
+            "UPDATE conversations SET paused_until = NULL, last_used_at = now() WHERE account_id = \(accountID) AND customer_id = \(customerID)",
+            logger: logger)
+    }
+
     /// Commits a reply as `sending` (unique per inbound message) and stamps the conversation's last reply.
     package func beginReply(
         accountID: UUID, inboundMID: String, customerID: String, source: String, ruleID: UUID?, state: String = "sending", note: String? = nil,

@@ -94,3 +94,35 @@ import Testing
         #expect(HealthController.problems(facts) == [.init(code: "replies_failing", reason: "recipient_unavailable", count: 3)])
     }
 }
+
+/// Issue 15, item 5: "pause the bot for this customer" from a conversation's thread queues the change for dispatch, in
+/// that conversation's order; bad input is refused in words.
+@Suite struct ConversationPauseTests {
+    @Test func aPauseIsQueuedInTheConversationsOrderAndBadInputIsRefused() async throws {
+        try await withAuth { client, database in
+            let ana = Browser(client)
+            try await ana.signUpAndIn("pause@example.com")
+            let unconnected = try await ana.send(.post, "/api/conversations/cust-9/pause", #"{"minutes":60}"#)
+            #expect(unconnected.status == .conflict && errorCode(unconnected) == "not_connected")
+
+            _ = try await seedConnectedHistory(database, email: "pause@example.com", instagramID: "17841400000000932")
+            let queued = try await ana.send(.post, "/api/conversations/cust-9/pause", #"{"minutes":60}"#)
+            #expect(queued.status == .accepted)
+            let tooLong = try await ana.send(.post, "/api/conversations/cust-9/pause", #"{"minutes":20000}"#)
+            #expect(tooLong.status == .badRequest && errorCode(tooLong) == "invalid_pause")
+            #expect(String(buffer: tooLong.body).contains(#""field":"minutes""#))
+            #expect(try await ana.send(.post, "/api/conversations/cust-9/pause", #"{"minutes":0}"#).status == .accepted)
+
+            let jobs = try await database.withClient(logger: .quiet("q")) { db in
+                var found: [(String, String?)] = []
+                for try await row in try await db.query(
+                    "SELECT convert_from(payload, 'UTF8'), serialization_key FROM jobs WHERE kind = 'conversation.pause' ORDER BY id"
+                ).decode((String, String?).self) { found.append(row) }
+                return found
+            }
+            #expect(jobs.count == 2)
+            #expect(jobs.allSatisfy { $0.1 == "conv:17841400000000932:cust-9" })
+            #expect(jobs.first?.0.contains(#""minutes":60"#) == true && jobs.last?.0.contains(#""minutes":0"#) == true)
+        }
+    }
+}

@@ -42,7 +42,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 CHECK_NAMES = ",".join(check.__name__ for check in CHECKS)
 # Operations whose success ends the session or the connection: fuzzed last.
 LAST = ["signOut", "disconnectInstagram"]
-ANALYTICS = ["getStats", "getActivity"]
+ANALYTICS = ["getStats", "getActivity", "getConversations"]
 
 
 class Run:

@@ -122,7 +122,7 @@ def check_kubernetes() -> None:
                 if backend["name"] not in service_ports or backend["port"].get("name") not in service_ports[backend["name"]]:
                     fail(f"kubernetes Ingress: {path['path']} goes to {backend['name']}:{backend['port']}, which no Service offers")
     wanted_routes = {"/webhooks": "flowtalk-ingest", "/api/stats": "flowtalk-analytics",
-                     "/api/activity": "flowtalk-analytics", "/": "flowtalk-auth"}
+                     "/api/activity": "flowtalk-analytics", "/api/conversations": "flowtalk-analytics", "/": "flowtalk-auth"}
     if routes != wanted_routes:
         fail(f"kubernetes Ingress: routes are {routes}, expected {wanted_routes}")
     job = by_kind.get("Job", {}).get("flowtalk-migrate")

@@ -336,7 +336,7 @@ def check_nginx_routes() -> None:
 
         cases = [
             ("/webhooks/instagram?hub.mode=subscribe", "ingest"), ("/api/stats?from=2026-01-01", "analytics"),
-            ("/api/activity?limit=5", "analytics"), ("/api/statsx", "auth"), ("/api/rules", "auth"), ("/", "auth"),
+            ("/api/activity?limit=5", "analytics"), ("/api/conversations?q=porto", "analytics"), ("/api/conversations/c1/pause", "auth"), ("/api/statsx", "auth"), ("/api/rules", "auth"), ("/", "auth"),
             ("/privacy", "auth"),
         ]
         for path, wanted in cases:

@@ -64,7 +64,7 @@ def make_certificate(directory):
 
 
 def nginx_config(runtime, https_port, ports):
-    """The configuration: /webhooks → ingest, /api/stats and /api/activity → analytics, the rest → auth (as
+    """The configuration: /webhooks → ingest, /api/stats, /api/activity and /api/conversations → analytics, the rest → auth (as
     deploy/compose/nginx.conf, HTTPS only: in development auth does not redirect plain HTTP), each an upstream of every
     replica. A replica that refuses or drops a connection is
     skipped for 3 s; an idempotent request it failed is passed to the next one."""
@@ -109,7 +109,7 @@ http {{
         location = /metrics {{ return 404; }}
         location /webhooks {{
 {proxy.format("ingest")}        }}
-        location ~ ^/api/(stats|activity)$ {{
+        location ~ ^/api/(stats|activity|conversations)$ {{
 {proxy.format("analytics")}        }}
         location / {{
 {proxy.format("auth")}        }}

@@ -193,6 +193,22 @@ struct ReplyLedger: Sendable {
         if recorded { metrics.decided(ActivityOutcome.paused.rawValue) }
     }
 
+    /// The business paused the bot for one customer from the dashboard (`minutes` > 0) or turned it back on (0): the
+    /// conversation and its log entry, in one transaction.
+    func ownerPause(accountID: UUID, customerID: String, minutes: Int) async throws {
+        try await store.client.withTransaction(logger: store.logger) { [store] db in
+            if minutes > 0 {
+                try await store.conversations.pause(accountID: accountID, customerID: customerID, minutes: minutes, on: db)
+            } else {
+                try await store.conversations.resume(accountID: accountID, customerID: customerID, on: db)
+            }
+            let reason = minutes > 0 ? ActivityReason.ownerPaused : ActivityReason.ownerResumed
+            try await store.activity.add(
+                ActivityEntry(customerID: customerID, eventKind: "dashboard", summary: nil, outcome: ActivityOutcome.paused.rawValue, reason: reason.rawValue),
+                accountID: accountID, on: db)
+        }
+    }
+
     // MARK: Within a transaction
 
     private func move(_ replyID: Int64, from: ReplyState, to: ReplyState, error: String? = nil, on db: DatabaseConnection) async throws {
