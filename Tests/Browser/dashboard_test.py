@@ -137,26 +137,8 @@ class Steps:
         self.until("the health strip gone once something answers", lambda: not b.find_element(By.CSS_SELECTOR, "#health-strip").is_displayed())
 
         self.page("rules")
-        self.until("the template's rule listed", lambda: "We are open Monday to Saturday" in self.text_of("#rules-list"))
-        self.step = "a reply over the limit is refused next to the field, counted in characters"
-        self.type("#rule-keywords", "essay")
-        b.execute_script("const f = document.querySelector('#rule-reply'); f.value = arguments[0]; f.dispatchEvent(new Event('input'))", "é" * 1001)
-        self.until("the counter counts characters", lambda: "1,001 / 1,000 characters" in self.text_of("#rule-reply-count"))
-        self.el("#rule-save").click()
-        self.until("the server's error under the reply field", lambda: "under 1,000 characters" in self.text_of("#rule-reply-error"))
-        self.field_error_is_accessible("rule-reply")
-        assert "bytes" not in self.text_of("#rule-reply-error"), self.text_of("#rule-reply-error")
-        self.snap("field-error")
-        self.type("#rule-keywords", "")
-        self.type("#rule-reply", "")
-        self.type("#rule-keywords", "price, how much")
-        self.type("#rule-reply", "Our prices start at 10 EUR.")
-        self.el("#rule-save").click()
-        self.until("the rule listed", lambda: "Our prices start at 10 EUR." in self.text_of("#rules-list"))
-        self.type("#try-text", "What is the PRICE of the blue mug?")
-        self.el("#try-form button[type=submit], #try-form input[type=submit]").click()
-        self.until("the tester names the rule", lambda: "Our prices start at 10 EUR." in self.text_of("#try-result"))
-        self.until("no field error left after the success", lambda: not b.find_elements(By.CSS_SELECTOR, "#rule-form .field-error"))
+        import rules_walk  # beside mail_walk: the tester, the list with switches and counts, the form panel, warnings
+        rules_walk.walk(self)
 
         self.step = "a customer writes"
         answer = post(SANDBOX + "/simulate/dm", {"ig_id": INSTAGRAM_ID, "from": "cust-browser", "text": "What is the price of the blue mug?"})

@@ -62,11 +62,11 @@ export const SOURCES = {
 };
 
 export const MATCH_TYPES = {
-  contains: 'Message contains a keyword',
-  exact: 'Message is exactly a keyword',
-  starts_with: 'Message starts with a keyword',
-  any_word: 'Message contains any word of a keyword',
-  regex: 'Pattern',
+  contains: 'Contains one of these words or phrases (whole words: “cost” does not match “costs”)',
+  exact: 'Is exactly one of these, nothing more (“hi” matches “Hi!” but not “hi there”)',
+  starts_with: 'Starts with one of these words or phrases (“hi” matches “Hi there” but not “oh hi”)',
+  any_word: 'Contains any single word of these (“opening hours” also answers “hours?”)',
+  regex: 'Matches a pattern (advanced: regular expressions)',
 };
 
 export const EVENTS = {

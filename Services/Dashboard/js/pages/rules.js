@@ -1,114 +1,101 @@
-// The rules page: the list, the add/edit form, delete, and "try a message".
+// The rules page: "try a message" at the top, then the list (rules-list.js: on/off switches, replies in the last 30
+// days, warnings for keywords that can never answer), then "Add a rule", which opens the form in a panel (rules-form.js).
 
 import { $, el, notify } from '../dom.js';
-import { api, busy, formError, report } from '../api.js';
-import { need } from '../feedback.js';
-import { intValue, splitList } from '../format.js';
-import { refreshCounters } from '../counters.js';
+import { analytics, api, busy, friendly, report } from '../api.js';
+import { clearFeedback, fieldError, need } from '../feedback.js';
+import { TIME_ZONE, ymd } from '../format.js';
 import { registerPage } from '../router.js';
-import { MATCH_TYPES } from '../words.js';
 import { markDone } from './onboarding.js';
+import { closeRuleForm, editingId, openRuleForm, setupRuleForm } from './rules-form.js';
+import { renderRules, ruleName, showHits } from './rules-list.js';
+import { findShadows, shadowWarning } from './rules-shadow.js';
 
 let rules = [];
-let editingRuleId = null;
+let hits = null; // Map of rule id → replies in the last 30 days; null while unknown
+let hitsRequest = 0;
 
-async function loadRules() {
+function draw() {
+  renderRules(rules, { hits, shadows: findShadows(rules), onEdit: openRuleForm, onDelete: deleteRule, onToggle: toggleRule });
+}
+
+async function fetchRules() {
   const data = await api('GET', '/api/rules');
   rules = data.rules || [];
-  renderRules();
+  draw();
 }
 
-function renderRules() {
-  const list = $('#rules-list');
-  list.replaceChildren();
-  if (!rules.length) {
-    list.append(el('li', { className: 'muted', text: 'No rules yet. Add your first one above.' }));
-    return;
+/** One call to analytics for the last 30 days; without analytics the counts are left out. */
+async function loadHits() {
+  const id = ++hitsRequest;
+  const today = new Date();
+  const from = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 29);
+  const query = new URLSearchParams({ from: ymd(from), to: ymd(today), tz: TIME_ZONE });
+  let data = null;
+  try {
+    data = await analytics(`/api/stats?${query}`);
+  } catch (err) {
+    if (err.code === 'invalid_timezone') {
+      query.set('tz', 'UTC');
+      data = await analytics(`/api/stats?${query}`).catch(() => null);
+    }
   }
-  for (const rule of rules) list.append(ruleItem(rule));
+  if (id !== hitsRequest) return;
+  hits = data ? new Map((data.rules || []).map((r) => [String(r.rule_id).toLowerCase(), Number(r.hits) || 0])) : null;
+  showHits(rules, hits);
 }
 
-function ruleItem(rule) {
-  const keywords = el('ul', { className: 'rule-keywords', 'aria-label': 'Keywords' });
-  for (const k of rule.keywords || []) keywords.append(el('li', { className: 'chip', text: k }));
-  const meta = [MATCH_TYPES[rule.match_type] || rule.match_type, `Priority ${rule.priority ?? 0}`, rule.enabled ? 'On' : 'Off'];
-  if (rule.negative_keywords && rule.negative_keywords.length) meta.push(`Not when: ${rule.negative_keywords.join(', ')}`);
-  const label = (rule.keywords || []).join(', ');
-  const edit = el('button', { type: 'button', className: 'secondary small', text: 'Edit', 'aria-label': `Edit rule ${label}` });
-  const remove = el('button', { type: 'button', className: 'danger small', text: 'Delete', 'aria-label': `Delete rule ${label}` });
-  edit.addEventListener('click', () => editRule(rule));
-  remove.addEventListener('click', () => deleteRule(rule, remove));
-  return el('li', { className: rule.enabled ? 'rule' : 'rule off', dataset: { ruleId: rule.id } },
-    keywords,
-    el('p', { className: 'rule-reply', text: rule.reply }),
-    el('p', { className: 'rule-meta', text: meta.join(' · ') }),
-    el('div', { className: 'actions' }, edit, remove));
+function loadRules() {
+  loadHits();
+  return fetchRules();
 }
 
-function resetRuleForm() {
-  editingRuleId = null;
-  $('#rule-form').reset();
-  $('#rule-priority').value = '0';
-  $('#rule-enabled').checked = true;
-  $('#rule-form-title').textContent = 'Add a rule';
-  $('#rule-cancel').hidden = true;
-  refreshCounters($('#rule-form'));
+/** After the panel saved: the list again, and the warning for the saved rule if rules before it answer for it. */
+async function reloadAfterSave(id) {
+  await fetchRules().catch(report);
+  const rule = rules.find((r) => r.id === id) || null;
+  return { rule, warning: rule && rule.enabled ? shadowWarning(rule, findShadows(rules)) : '' };
 }
 
-function editRule(rule) {
-  editingRuleId = rule.id;
-  $('#rule-keywords').value = (rule.keywords || []).join(', ');
-  $('#rule-match-type').value = rule.match_type || 'contains';
-  $('#rule-negative').value = (rule.negative_keywords || []).join(', ');
-  $('#rule-reply').value = rule.reply || '';
-  $('#rule-priority').value = String(rule.priority ?? 0);
-  $('#rule-enabled').checked = Boolean(rule.enabled);
-  $('#rule-form-title').textContent = 'Edit rule';
-  $('#rule-cancel').hidden = false;
-  refreshCounters($('#rule-form'));
-  $('#rule-form').scrollIntoView({ block: 'start' });
-  $('#rule-keywords').focus();
+async function toggleRule(rule, input) {
+  const card = input.closest('li');
+  clearFeedback(card);
+  input.disabled = true;
+  const body = {
+    keywords: rule.keywords, match_type: rule.match_type, negative_keywords: rule.negative_keywords || [],
+    priority: rule.priority ?? 0, enabled: input.checked, reply: rule.reply,
+  };
+  try {
+    const data = await api('PUT', `/api/rules/${encodeURIComponent(rule.id)}`, body);
+    const saved = (data && data.rule) || { ...rule, enabled: body.enabled };
+    rules = rules.map((r) => (r.id === rule.id ? saved : r));
+    draw(); // other cards' warnings depend on which rules are on
+    notify(`Rule “${ruleName(saved)}” turned ${saved.enabled ? 'on' : 'off'}.`);
+    document.getElementById(`rule-switch-${rule.id}`)?.focus();
+  } catch (err) {
+    input.checked = !input.checked;
+    input.disabled = false;
+    if (err.code === 'not_found') { report(err); await fetchRules().catch(report); return; }
+    if (!err.handled) fieldError(input, `Not saved: ${friendly(err)}`);
+  } finally {
+    input.disabled = false;
+  }
 }
 
 async function deleteRule(rule, button) {
-  if (!window.confirm(`Delete the rule "${(rule.keywords || []).join(', ')}"?`)) return;
+  if (!window.confirm(`Delete the rule "${ruleName(rule)}"?`)) return;
   button.disabled = true;
   try {
     await api('DELETE', `/api/rules/${encodeURIComponent(rule.id)}`, {});
-    if (editingRuleId === rule.id) resetRuleForm();
+    if (editingId() === rule.id) closeRuleForm();
     notify('Rule deleted.');
   } catch (err) {
     if (err.code !== 'not_found') report(err);
   } finally {
     button.disabled = false;
   }
-  await loadRules().catch(report);
-}
-
-async function saveRule() {
-  const keywords = splitList($('#rule-keywords').value);
-  const reply = $('#rule-reply').value;
-  if (!keywords.length) throw formError('Add at least one keyword.', $('#rule-keywords'));
-  if (!reply.trim()) throw formError('Write the reply Flowtalk should send.', $('#rule-reply'));
-  const body = {
-    keywords,
-    match_type: $('#rule-match-type').value,
-    negative_keywords: splitList($('#rule-negative').value),
-    reply,
-    priority: intValue($('#rule-priority'), 'Priority'),
-    enabled: $('#rule-enabled').checked,
-  };
-  const id = editingRuleId;
-  try {
-    if (id) await api('PUT', `/api/rules/${encodeURIComponent(id)}`, body);
-    else await api('POST', '/api/rules', body);
-  } catch (err) {
-    if (err.code === 'not_found') { resetRuleForm(); await loadRules(); }
-    throw err;
-  }
-  resetRuleForm();
-  notify(id ? 'Rule saved.' : 'Rule added.');
-  await loadRules();
+  await fetchRules().catch(report);
+  $('#rule-add').focus();
 }
 
 async function tryMessage(text) {
@@ -131,12 +118,8 @@ async function tryMessage(text) {
 }
 
 export function setupRules() {
-  registerPage('rules', { load: loadRules, reset: () => { rules = []; editingRuleId = null; } });
-  $('#rule-cancel').addEventListener('click', resetRuleForm);
-  $('#rule-form').addEventListener('submit', (event) => {
-    event.preventDefault();
-    busy(event.currentTarget, saveRule);
-  });
+  registerPage('rules', { load: loadRules, reset: () => { rules = []; hits = null; hitsRequest += 1; closeRuleForm(); } });
+  setupRuleForm(reloadAfterSave);
   $('#try-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const form = event.currentTarget;
