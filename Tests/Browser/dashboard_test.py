@@ -17,6 +17,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 import mail_walk
+import rules_walk  # the tester, the list with switches and counts, the form panel, never-fire warnings
 
 DASHBOARD = os.environ["DASHBOARD_URL"]
 SANDBOX = os.environ["SANDBOX_URL"]
@@ -137,7 +138,6 @@ class Steps:
         self.until("the health strip gone once something answers", lambda: not b.find_element(By.CSS_SELECTOR, "#health-strip").is_displayed())
 
         self.page("rules")
-        import rules_walk  # beside mail_walk: the tester, the list with switches and counts, the form panel, warnings
         rules_walk.walk(self)
 
         self.step = "a customer writes"
@@ -162,10 +162,12 @@ class Steps:
         self.snap("stats")
 
         self.page("activity")
+        self.conversation_thread()
+        self.until("the checklist done and gone", lambda: not b.find_element(By.CSS_SELECTOR, "#onboarding").is_displayed())
+        self.el("#view-events").click()
         self.until("the reply listed in the activity log", lambda: any(
             "What is the price of the blue mug?" in row.text for row in b.find_elements(By.CSS_SELECTOR, 'tr.activity-row[data-outcome="replied"]')))
         self.snap("activity")
-        self.until("the checklist done and gone", lambda: not b.find_element(By.CSS_SELECTOR, "#onboarding").is_displayed())
         Select(self.el("#activity-filter")).select_by_value("skipped")
         self.until("the filter shows no replied rows", lambda: not b.find_elements(By.CSS_SELECTOR, 'tr.activity-row[data-outcome="replied"]'))
 
@@ -217,6 +219,32 @@ class Steps:
         errors = [entry["message"] for entry in b.get_log("browser")
                   if entry["level"] == "SEVERE" and not any(path in entry["message"] and status in entry["message"] for path, status in expected)]
         assert not errors, f"console errors: {errors}"
+
+    def conversation_thread(self):
+        """The conversations list groups by customer; a thread names the rule that answered; pausing the bot for that
+        customer holds its next message back, which appears in the open thread without a reload; then it is resumed."""
+        b = self.browser
+        row = '#conversation-list [data-customer="cust-browser"]'
+        self.until("the customer's conversation listed", lambda: "What is the price of the blue mug?" in self.text_of(row))
+        self.snap("conversations")
+        self.el(row).click()
+        self.until("the thread names the rule that answered",
+                   lambda: "What is the price of the blue mug?" in self.text_of("#thread-entries") and "price, how much" in self.text_of("#thread-entries"))
+        self.step = "pause the bot for this customer"
+        Select(self.el("#pause-minutes")).select_by_value("60")
+        self.el("#pause-button").click()
+        self.until("the thread says the bot is paused", lambda: "paused for this customer until" in self.text_of("#thread-status"))
+        answer = post(SANDBOX + "/simulate/dm", {"ig_id": INSTAGRAM_ID, "from": "cust-browser", "text": "Hello? How much is shipping?"})
+        assert answer.get("ingest_status") == 200, answer
+        self.until("the new message appears in the open thread on its own, not answered",
+                   lambda: "Hello? How much is shipping?" in self.text_of("#thread-entries") and "answering this customer yourself" in self.text_of("#thread-entries"))
+        assert not [m for m in get(f"{SANDBOX}/simulate/conversations/{INSTAGRAM_ID}")["messages"]
+                    if m["direction"] == "out" and m["customer_id"] == "cust-browser" and m["at_ms"] > 0][1:], "the paused customer got a reply"
+        self.snap("thread-paused")
+        self.el("#resume-button").click()
+        self.until("the bot answers this customer again", lambda: "The bot answers this customer" in self.text_of("#thread-status"))
+        self.el("#thread-back").click()
+        self.until("back to the list", lambda: b.find_element(By.CSS_SELECTOR, "#conversation-list").is_displayed())
 
     def field_error_is_accessible(self, field_id):
         """The field is marked invalid, names its error (aria-describedby), the error is an alert, and the field has focus."""

@@ -38,6 +38,8 @@ export const REASONS = {
   message_deleted: 'Unsent by the customer (its text is no longer kept)',
   incomplete_event: 'Instagram sent an incomplete message',
   edit_without_text: 'An edited message without text',
+  owner_paused: 'You paused the bot for this customer',
+  owner_resumed: 'You turned the bot back on for this customer',
   no_text: 'A message without text (photo, sticker…)',
   attachment_only: 'A photo, video or sticker without text',
   is_echo: 'Your own message',
@@ -73,6 +75,7 @@ export const EVENTS = {
   postback: 'Tapped an Ice Breaker',
   echo: 'Your own message',
   human_reply: 'You answered yourself',
+  dashboard: 'From the dashboard',
 };
 
 const PARTLY_SENT = 'partly_sent_';

@@ -1,10 +1,12 @@
-// The activity page: what happened to each message, newest first, filtered by outcome, paged with "Load more".
+// The activity page: conversations by customer (js/pages/conversations.js, the default view) and, under "All events",
+// what happened to each message, newest first, filtered by outcome, paged with "Load more".
 
-import { $, el } from '../dom.js';
+import { $, $$, el } from '../dom.js';
 import { analytics, report } from '../api.js';
 import { registerPage } from '../router.js';
 import { EVENTS, OUTCOMES, SOURCES, isPartlySent, reasonText } from '../words.js';
 import { markDone } from './onboarding.js';
+import { loadConversations, resetConversations, setupConversations } from './conversations.js';
 
 let activityRequest = 0;
 let activityBefore = null;
@@ -67,8 +69,27 @@ async function loadActivity(reset) {
   }
 }
 
+function selectView(events) {
+  $('#events-view').hidden = !events;
+  $('#conversations-view').hidden = events;
+  for (const button of $$('#page-activity [aria-pressed]')) {
+    button.setAttribute('aria-pressed', String((button.id === 'view-events') === events));
+  }
+}
+
+function showView(events) {
+  selectView(events);
+  return events ? loadActivity(true) : loadConversations();
+}
+
 export function setupActivity() {
-  registerPage('activity', { load: () => loadActivity(true), reset: () => { activityBefore = null; } });
+  registerPage('activity', {
+    load: () => showView(!$('#events-view').hidden),
+    reset: () => { activityBefore = null; resetConversations(); selectView(false); },
+  });
+  setupConversations();
+  $('#view-conversations').addEventListener('click', () => showView(false).catch(report));
+  $('#view-events').addEventListener('click', () => showView(true).catch(report));
   $('#activity-filter').addEventListener('change', () => loadActivity(true).catch(report));
   $('#activity-more').addEventListener('click', () => loadActivity(false).catch(report));
 }
