@@ -31,7 +31,8 @@ struct ConversationsController: Sendable {
         let next_before: String?
     }
 
-    /// `?q=` (an Instagram-scoped id or 1–200 characters of a message or reply), `?before=` (a `last_id`), `?limit=` (1–100).
+    /// `?q=` (an Instagram-scoped id or 2–200 characters of a message or reply), `?customer=` (one conversation, exact),
+    /// `?before=` (a `last_id`), `?limit=` (1–100).
     func list(_ request: Request, context: AnalyticsRequestContext) async throws -> Response {
         let account = try context.requireSession().accountID
         let query = request.uri.queryParameters
@@ -55,9 +56,20 @@ struct ConversationsController: Sendable {
             guard trimmed.count <= 200, !trimmed.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
                 throw APIError.invalid("q", "Search for at most 200 characters, without control characters.", code: "invalid_query")
             }
+            // A single character would match nearly everything: searches start at two.
+            guard trimmed.isEmpty || trimmed.count >= 2 else {
+                throw APIError.invalid("q", "Search for at least 2 characters.", code: "invalid_query")
+            }
             search = trimmed.isEmpty ? nil : trimmed
         }
-        var found = try await store.conversations(accountID: account, query: search, before: before, limit: limit).map {
+        var customer: String?
+        if let text = query["customer"], !text.isEmpty {
+            guard let id = InstagramWebhook.validID(String(text)), id.count <= 64 else {
+                throw APIError.badRequest("That is not an Instagram-scoped id.", code: "invalid_customer_id")
+            }
+            customer = id
+        }
+        var found = try await store.conversations(accountID: account, query: search, before: before, limit: limit, customerID: customer).map {
             Conversation(
                 customer_id: $0.customerID, last_id: String($0.lastID), last_at: $0.lastAt, entries: $0.entries, last_summary: $0.lastSummary,
                 last_outcome: $0.lastOutcome, last_reason: $0.lastReason, last_unsent_at: $0.lastUnsentAt, paused_until: $0.pausedUntil)

@@ -39,13 +39,16 @@ struct HealthController: Sendable {
         case "needs_reconnect": problems.append(Problem(code: "needs_reconnect", reason: facts.lastTokenRefusal ?? "token_invalid"))
         default: break
         }
-        if facts.rulesEnabled == 0 && !facts.aiEnabled && facts.iceBreakers == 0 { problems.append(Problem(code: "nobody_answering")) }
+        // Ice Breakers answer only taps: a typed DM needs a rule or the AI.
+        if facts.rulesEnabled == 0 && !facts.aiEnabled { problems.append(Problem(code: "nobody_answering")) }
         // Paused: the breaker held an answer back lately and no AI answer has gone out since.
         if facts.aiEnabled, let held = facts.lastCircuitOpenAt, facts.lastAIReplyAt.map({ $0 < held }) ?? true {
             problems.append(Problem(code: "ai_paused"))
         }
         // Failing: at least 3 failed sends in the last hour, and no more replies than failures.
-        if facts.failedLastHour >= 3 && facts.failedLastHour >= facts.repliedLastHour {
+        // (Failing for the token is already "needs reconnecting".)
+        let tokenFailures = facts.instagram == "needs_reconnect" && ["token_invalid", "token_unreadable"].contains(facts.commonestFailure ?? "")
+        if facts.failedLastHour >= 3 && facts.failedLastHour >= facts.repliedLastHour && !tokenFailures {
             problems.append(Problem(code: "replies_failing", reason: facts.commonestFailure, count: facts.failedLastHour))
         }
         return problems

@@ -15,6 +15,10 @@ extension DevToolMain {
     /// nothing at all without `DEMO_PASSWORD`. The password is never printed here (`make run`'s banner shows it).
     static func setDemoLogin(_ environment: ConfigEnvironment, client: PostgresClient) async throws {
         guard let password = environment.optional("DEMO_PASSWORD") else { return }
+        // A known sign-in must never reach a real deployment's database.
+        guard environment.optional("FLOWTALK_ENV") == "development" else {
+            throw ConfigurationError.malformed("DEMO_PASSWORD", "set only with FLOWTALK_ENV=development (a known sign-in is for make run)")
+        }
         guard password.count >= 10 else { throw ConfigurationError.malformed("DEMO_PASSWORD", "expected at least 10 characters") }
         let hasher = try PasswordHasher(
             cost: try environment.int("BCRYPT_COST", default: 12, range: 10...16), pepper: try environment.requiredSecret("PASSWORD_PEPPER"))
@@ -32,6 +36,9 @@ extension DevToolMain {
         guard !address.isEmpty else {
             FileHandle.standardError.write(Data("usage: flowtalk-dev connect-sandbox email\n".utf8))
             exit(2)
+        }
+        guard environment.optional("FLOWTALK_ENV") == "development" else {
+            throw ConfigurationError.malformed("FLOWTALK_ENV", "connect-sandbox is for development only (FLOWTALK_ENV=development)")
         }
         let vault = try TokenVault(keyRing: try environment.requiredSecret("TOKEN_ENCRYPTION_KEYS"))
         let token = try environment.requiredSecret("SANDBOX_CURL_SHOP_TOKEN")

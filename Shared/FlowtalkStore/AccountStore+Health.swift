@@ -33,8 +33,9 @@ extension AccountStore {
               (SELECT count(*)::int8 FROM reply_rules WHERE account_id = \(accountID) AND enabled),
               coalesce((SELECT ai_enabled FROM account_settings WHERE account_id = \(accountID)), false),
               (SELECT count(*)::int8 FROM ice_breakers WHERE account_id = \(accountID)),
-              (SELECT reason FROM activity WHERE account_id = \(accountID) AND reason IN ('token_invalid', 'token_unreadable')
-                 AND occurred_at > now() - interval '7 days' ORDER BY occurred_at DESC LIMIT 1),
+              CASE WHEN (SELECT status FROM instagram_connections WHERE account_id = \(accountID)) = 'needs_reconnect' THEN
+                (SELECT reason FROM activity WHERE account_id = \(accountID) AND reason IN ('token_invalid', 'token_unreadable')
+                   AND occurred_at > now() - interval '7 days' ORDER BY occurred_at DESC LIMIT 1) END,
               (SELECT max(occurred_at) FROM activity WHERE account_id = \(accountID) AND reason = 'ai_circuit_open'
                  AND occurred_at > now() - interval '30 minutes'),
               (SELECT max(occurred_at) FROM activity WHERE account_id = \(accountID) AND outcome = 'replied' AND source = 'ai'

@@ -20,7 +20,8 @@ extension ActivityStore {
     /// The account's conversations (the activity log grouped by customer, 90 days), most recently active first; with
     /// `query`, only customers whose id is it or whose messages or replies contain it (case-insensitive), counting the
     /// matching entries. Returns one more than `limit` when there is a next page (`before`: a `lastID`).
-    package func conversations(accountID: UUID, query: String?, before: Int64?, limit: Int) async throws -> [ConversationSummary] {
+    /// `customerID`: that customer's conversation only (exact), as the dashboard's open thread reads its pause.
+    package func conversations(accountID: UUID, query: String?, before: Int64?, limit: Int, customerID: String? = nil) async throws -> [ConversationSummary] {
         let pattern = query.map {
             "%" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
         }
@@ -28,7 +29,7 @@ extension ActivityStore {
             """
             WITH grouped AS (
                 SELECT customer_id, max(id) AS last_id, count(*)::int8 AS entries FROM activity
-                WHERE account_id = \(accountID) AND customer_id IS NOT NULL
+                WHERE account_id = \(accountID) AND customer_id IS NOT NULL AND (\(customerID)::text IS NULL OR customer_id = \(customerID))
                   AND (\(query)::text IS NULL OR customer_id = \(query)
                        OR summary ILIKE \(pattern) ESCAPE '\\' OR reply_summary ILIKE \(pattern) ESCAPE '\\')
                 GROUP BY customer_id)

@@ -78,11 +78,14 @@ package struct ConversationStore: Sendable {
         return ConversationState(lastReplyAt: nil, pausedUntil: nil)
     }
 
-    package func pause(accountID: UUID, customerID: String, minutes: Int, on connection: DatabaseConnection) async throws {
+    /// Pauses the bot for the customer `minutes` from now. `extendOnly` (a person answered from Instagram): a longer pause
+    /// already set (the business's own, from the dashboard) is kept, never shortened.
+    package func pause(accountID: UUID, customerID: String, minutes: Int, extendOnly: Bool = false, on connection: DatabaseConnection) async throws {
         try await connection.query(
             """
             INSERT INTO conversations (account_id, customer_id, paused_until) VALUES (\(accountID), \(customerID), now() + \(minutes) * interval '1 minute')
-            ON CONFLICT (account_id, customer_id) DO UPDATE SET paused_until = EXCLUDED.paused_until, last_used_at = now()
+            ON CONFLICT (account_id, customer_id) DO UPDATE SET last_used_at = now(),
+                paused_until = CASE WHEN \(extendOnly) THEN GREATEST(conversations.paused_until, EXCLUDED.paused_until) ELSE EXCLUDED.paused_until END
             """, logger: logger)
     }
 

@@ -38,4 +38,23 @@ import Testing
             try await eventually("answered again") { try await Loop.outgoing(stack, to: customer).count == 1 }
         }
     }
+
+    /// The business pauses the bot for a week and answers the customer from Instagram, as the dashboard suggests: the
+    /// person's reply (which pauses for `human_pause_minutes`, 60 here) must not cut the week short.
+    @Test func answeringInInstagramKeepsALongerPauseFromTheDashboard() async throws {
+        try await Loop.withStack { stack, _ in
+            let customer = "cust-week"
+            _ = try await JobQueue(client: stack.client, logger: .quiet("q")).enqueue([
+                try ConversationPauseJob(accountID: stack.accountID, customerID: customer, minutes: 10_080).make(instagramUserID: Loop.shop),
+            ])
+            try await eventually("paused for a week") { try await Loop.activity(stack, customer: customer).map(\.1) == ["owner_paused"] }
+            _ = try await Loop.dm(stack, from: customer, "I answer myself", echo: true)
+            try await eventually("the person's reply recorded") { try await Loop.activity(stack, customer: customer).count == 2 }
+            var days = 0.0
+            for try await left in try await stack.client.query(
+                "SELECT EXTRACT(EPOCH FROM paused_until - now())::float8 / 86400 FROM conversations WHERE customer_id = \(customer)", logger: .quiet("q")
+            ).decode(Double.self) { days = left }
+            #expect(days > 6.9, "the pause now ends in \(days) days")
+        }
+    }
 }

@@ -182,7 +182,7 @@ struct ReplyLedger: Sendable {
     func pauseForHumanReply(mid: String, _ subject: Subject, minutes: Int) async throws {
         let recorded = try await store.client.withTransaction(logger: store.logger) { [store] db -> Bool in
             guard try await store.conversations.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return false }
-            try await store.conversations.pause(accountID: subject.accountID, customerID: subject.customerID, minutes: minutes, on: db)
+            try await store.conversations.pause(accountID: subject.accountID, customerID: subject.customerID, minutes: minutes, extendOnly: true, on: db)
             try await store.activity.add(
                 ActivityEntry(customerID: subject.customerID, eventKind: subject.eventKind, summary: nil, outcome: ActivityOutcome.paused.rawValue,
                               reason: ActivityReason.humanReply.rawValue),

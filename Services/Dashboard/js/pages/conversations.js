@@ -7,6 +7,7 @@ import { analytics, api, busy, report } from '../api.js';
 import { EVENTS, OUTCOMES } from '../words.js';
 import { whatHappened } from './activity.js';
 import { markDone } from './onboarding.js';
+import { characterCount } from '../password.js';
 
 const REFRESH_MS = 5000;
 let listBefore = null;
@@ -14,7 +15,11 @@ let open = null; // the conversation shown in the thread: { customer_id, paused_
 let threadBefore = null;
 let ruleNames = new Map(); // rule id → its keywords, for "answered by the rule …"
 let timer = null;
-let generation = 0;
+let generation = 0; // bumped by every list load and by sign-out: an older answer is dropped
+let threadGeneration = 0;
+let searched = ''; // the last search submitted (a refresh never uses half-typed text)
+let listPaged = false; // "Load more" was used: a refresh would throw those pages away
+let threadPaged = false;
 
 const when = (iso) => {
   const d = new Date(iso);
@@ -26,7 +31,7 @@ const pausedText = (until) => (until ? `The bot is paused for this customer unti
 function said(item) {
   if (item.unsent_at || item.last_unsent_at) return 'Unsent by the customer';
   const text = item.summary ?? item.last_summary;
-  if (text) return text.length >= 80 ? `${text}…` : text; // the log keeps the first 80 characters
+  if (text) return characterCount(text) >= 80 ? `${text}…` : text; // the log keeps the first 80 characters
   return EVENTS[item.event_kind] || '—';
 }
 
@@ -44,8 +49,9 @@ function conversationItem(c) {
 async function loadList(reset) {
   const mine = ++generation;
   const query = new URLSearchParams({ limit: '30' });
-  const q = $('#conversation-q').value.trim();
+  const q = searched;
   if (q) query.set('q', q);
+  listPaged = !reset;
   if (!reset && listBefore) query.set('before', listBefore);
   const data = await analytics(`/api/conversations?${query}`);
   if (mine !== generation) return;
@@ -87,9 +93,12 @@ function threadEntry(item) {
 
 async function loadThread(reset) {
   if (!open) return;
+  const mine = ++threadGeneration;
   const query = new URLSearchParams({ limit: '50', customer: open.customer_id });
   if (!reset && threadBefore) query.set('before', threadBefore);
+  threadPaged = !reset;
   const data = await analytics(`/api/activity?${query}`);
+  if (mine !== threadGeneration || !open) return;
   // Oldest first, as a conversation reads; the API pages newest first.
   const entries = (data.items || []).slice().reverse().map(threadEntry);
   if (reset) $('#thread-entries').replaceChildren(...entries);
@@ -134,9 +143,10 @@ function closeThread() {
 /** Reads the open conversation's pause again (the change is made by dispatch, a moment after it is asked for). */
 async function refreshOpen() {
   if (!open) return;
-  const data = await analytics(`/api/conversations?${new URLSearchParams({ q: open.customer_id, limit: '1' })}`);
-  const found = (data.conversations || []).find((c) => c.customer_id === open.customer_id);
-  if (found) { open.paused_until = found.paused_until || null; renderPause(); }
+  const customer = open.customer_id;
+  const data = await analytics(`/api/conversations?${new URLSearchParams({ customer, limit: '1' })}`);
+  const found = (data.conversations || []).find((c) => c.customer_id === customer);
+  if (found && open && open.customer_id === customer) { open.paused_until = found.paused_until || null; renderPause(); }
 }
 
 async function setPause(minutes) {
@@ -152,9 +162,12 @@ async function setPause(minutes) {
 }
 
 function tick() {
-  if ($('#page-activity').hidden || document.hidden || !$('#events-view').hidden) return;
-  const work = open ? Promise.all([refreshOpen(), loadThread(true)]) : loadList(true);
-  work.catch(() => {}); // a missed refresh is retried at the next tick
+  if ($('#app').hidden || $('#page-activity').hidden || document.hidden || !$('#events-view').hidden) return;
+  // Never while the person is reading further back, or working in the list (a rebuild would take their focus).
+  let work;
+  if (open) work = threadPaged ? refreshOpen() : Promise.all([refreshOpen(), loadThread(true)]);
+  else if (!listPaged && !$('#conversation-list').contains(document.activeElement)) work = loadList(true);
+  if (work) work.catch(() => {}); // a missed refresh is retried at the next tick
 }
 
 /** Shown each time the Activity page opens: the list (or the open thread) now, then every few seconds. */
@@ -164,6 +177,13 @@ export function loadConversations() {
 }
 
 export function resetConversations() {
+  if (timer) { clearInterval(timer); timer = null; }
+  generation += 1;
+  threadGeneration += 1;
+  searched = '';
+  listPaged = false;
+  threadPaged = false;
+  $('#conversation-q').value = '';
   open = null;
   listBefore = null;
   threadBefore = null;
@@ -178,6 +198,7 @@ export function resetConversations() {
 export function setupConversations() {
   $('#conversation-search').addEventListener('submit', (event) => {
     event.preventDefault();
+    searched = $('#conversation-q').value.trim();
     busy(event.currentTarget, () => loadList(true));
   });
   $('#conversations-more').addEventListener('click', () => loadList(false).catch(report));

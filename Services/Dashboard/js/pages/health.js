@@ -19,7 +19,7 @@ const PROBLEMS = {
   needs_reconnect: (p) => line(`Instagram needs reconnecting (${(REASONS[p.reason] || 'Instagram refused Flowtalk’s access').replace(/ — reconnect$/, '')}). Until then no reply goes out.`,
     'Reconnect', '#connection'),
   nobody_answering: () => line('No rule and AI off: nobody is answering.', 'Add a rule', '#rules'),
-  ai_paused: () => line('AI paused: the AI provider keeps failing. Rules still answer; other messages get your fallback text.', 'AI settings', '#ai'),
+  ai_paused: () => line('AI paused: the AI provider keeps failing. Rules still answer; other messages get your fallback text, if you set one.', 'AI settings', '#ai'),
   replies_failing: (p) => line(`Replies are failing: ${REASONS[p.reason] || 'Instagram refused them'} (${p.count} in the last hour).`,
     'See the activity', '#activity'),
 };
