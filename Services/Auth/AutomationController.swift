@@ -40,10 +40,16 @@ struct AutomationController: Sendable {
         let priority: Int?
         let enabled: Bool?
         let reply: String
+        /// `message` (default), `story_reply`, `story_mention` or `any`.
+        let trigger: String?
 
         func rule() throws -> ReplyRule {
             guard let type = MatchType(rawValue: match_type ?? "contains") else {
                 throw APIError.invalid("match_type", "Choose how the keywords match: contains, exact, starts with, any word or pattern.", code: "invalid_rule")
+            }
+            guard let trigger = RuleTrigger(rawValue: self.trigger ?? "message") else {
+                throw APIError.invalid(
+                    "trigger", "Choose what the rule answers: direct messages, replies to your stories, story mentions or any of them.", code: "invalid_rule")
             }
             let priority = priority ?? 0
             guard (-1000...1000).contains(priority) else {
@@ -52,7 +58,7 @@ struct AutomationController: Sendable {
             let rule = ReplyRule(
                 id: "", keywords: keywords.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }, matchType: type,
                 negativeKeywords: (negative_keywords ?? []).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty },
-                priority: priority, enabled: enabled ?? true, reply: reply.trimmingCharacters(in: .whitespacesAndNewlines))
+                priority: priority, enabled: enabled ?? true, reply: reply.trimmingCharacters(in: .whitespacesAndNewlines), trigger: trigger)
             let problems = RuleValidator.fieldProblems(rule)
             guard problems.isEmpty else {
                 // The first problem's field, so the form can point at it; every problem in words.
@@ -73,8 +79,10 @@ struct AutomationController: Sendable {
         let reply: String
         let created_at: Date
         let updated_at: Date
+        let trigger: String
 
         init(_ stored: StoredRule) {
+            trigger = stored.trigger.rawValue
             id = stored.id.uuidString.lowercased()
             keywords = stored.keywords
             match_type = stored.matchType.rawValue
@@ -123,9 +131,17 @@ struct AutomationController: Sendable {
     /// Runs dispatch's own matcher over the account's rules: which rule would answer this text, and why.
     func testRule(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let account = try context.requireSession().accountID
-        struct Input: Decodable { let text: String }
-        let text = try await request.decode(as: Input.self, context: context).text
-        guard text.utf8.count <= 4_000 else { throw APIError.badRequest("Keep the text under 4,000 bytes.", code: "text_too_long") }
+        struct Input: Decodable {
+            let text: String
+            /// What the message would be: `message` (default), `story_reply` or `story_mention`.
+            let trigger: String?
+        }
+        let input = try await request.decode(as: Input.self, context: context)
+        let text = input.text
+        guard let trigger = RuleTrigger(rawValue: input.trigger ?? "message"), trigger != .any else {
+            throw APIError.invalid("trigger", "Try a direct message, a reply to your story or a story mention.", code: "invalid_trigger")
+        }
+        guard text.count <= 4_000 else { throw APIError.invalid("text", "Keep the message under 4,000 characters.", code: "text_too_long") }
         let matcher = RuleMatcher(rules: try await store.rules(accountID: account).map(\.rule))
         struct Match: Encodable {
             let rule_id: String
@@ -145,7 +161,7 @@ struct AutomationController: Sendable {
                 try container.encode(match, forKey: .match)
             }
         }
-        let match = matcher.match(text).map {
+        let match = matcher.match(text, trigger: trigger).map {
             Match(rule_id: $0.ruleID, reply: $0.reply, match_type: $0.matchType.rawValue, keyword: $0.keyword, explanation: $0.explanation,
                   preview: ReplyTemplate.render($0.reply, username: Self.sampleUsername))
         }

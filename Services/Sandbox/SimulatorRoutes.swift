@@ -19,6 +19,8 @@ struct SimulatorRoutes: Sendable {
         let is_echo: Bool?
         /// The customer's Instagram username, for the User Profile API; "" for none (a customer who blocked the business).
         let username: String?
+        /// `reply` (a reply to the business's story) or `mention` (the customer's story mentions the business; `text` may be "").
+        let story: String?
     }
 
     /// `POST /simulate/postback`: a tap on an Ice Breaker.
@@ -58,6 +60,15 @@ struct SimulatorRoutes: Sendable {
         }
     }
 
+    /// The message as Instagram shapes it, a story reply or a mention included.
+    static func message(mid: String, _ body: DirectMessage, isEcho: Bool) -> InstagramWebhook.Message {
+        let story = InstagramWebhook.Message.Story(id: "story-\(mid.suffix(6))", url: "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=\(mid.suffix(6))")
+        var message = InstagramWebhook.Message(mid: mid, text: body.story == "mention" && body.text.isEmpty ? nil : body.text, is_echo: isEcho ? true : nil)
+        if body.story == "reply" { message.reply_to = .init(story: story) }
+        if body.story == "mention" { message.attachments = [.init(type: "story_mention", payload: .init(url: story.url))] }
+        return message
+    }
+
     func simulate(_ body: DirectMessage) async throws -> Response {
         var mid = body.mid ?? ""
         if mid.isEmpty { mid = await state.newMID() }
@@ -66,7 +77,7 @@ struct SimulatorRoutes: Sendable {
         if let name = body.username, !isEcho { await state.setUsername(name, customer: body.from) }
         let webhook = InstagramWebhook(
             account: body.ig_id, sender: isEcho ? body.ig_id : body.from, recipient: isEcho ? body.from : body.ig_id, timestampMs: timestamp,
-            message: .init(mid: mid, text: body.text, is_echo: isEcho ? true : nil))
+            message: Self.message(mid: mid, body, isEcho: isEcho))
         let message = SandboxMessage(direction: isEcho ? "out" : "in", customerID: body.from, text: body.text, mid: mid, atMs: timestamp)
         return try await deliver(webhook, message, account: body.ig_id)
     }

@@ -12,9 +12,24 @@ import Synchronization
 struct InstagramWebhook: Encodable {
     struct Party: Encodable { let id: String }
     struct Message: Encodable {
+        struct Story: Encodable {
+            let id: String
+            let url: String
+        }
+        struct ReplyTo: Encodable { let story: Story }
+        struct Attachment: Encodable {
+            struct Payload: Encodable { let url: String }
+            let type: String
+            let payload: Payload
+        }
         let mid: String
-        let text: String
+        /// Left out for a story mention without text.
+        let text: String?
         let is_echo: Bool?
+        /// A reply to the business's story, as Instagram sends it.
+        var reply_to: ReplyTo? = nil
+        /// A story mention: one `story_mention` attachment with the story's CDN address.
+        var attachments: [Attachment]? = nil
     }
     struct Postback: Encodable {
         let mid: String

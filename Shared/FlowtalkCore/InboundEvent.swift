@@ -33,6 +33,9 @@ package struct InboundEvent: Codable, Sendable, Equatable {
     package var postbackTitle: String?
     package var isSelf: Bool?
     package var isUnsupported: Bool?
+    /// `story_reply` (a DM replying to the business's story) or `story_mention` (the customer's story mentions the
+    /// business); nil for a plain DM. The story's media and its CDN address are never kept, not even here.
+    package var storyTrigger: String?
     /// The W3C trace context of the webhook request that queued it (`TraceContext`), when tracing is on.
     package var traceParent: String?
     package var traceState: String?
@@ -98,6 +101,7 @@ extension InboundEvent {
         string("postbackTitle", postbackTitle)
         bool("isSelf", isSelf)
         bool("isUnsupported", isUnsupported)
+        string("storyTrigger", storyTrigger)
         string("traceParent", traceParent)
         string("traceState", traceState)
         out.append(UInt8(ascii: "}"))

@@ -106,6 +106,9 @@ package enum InstagramWebhook {
                 event.attachmentTypes = types.isEmpty ? nil : types
                 event.quickReplyPayload = message.quick_reply?.payload
                 event.replyToMID = message.reply_to?.mid
+                if !isEcho {
+                    if types.contains("story_mention") { event.storyTrigger = "story_mention" } else if message.reply_to?.story == true { event.storyTrigger = "story_reply" }
+                }
                 event.isSelf = message.is_self
                 event.isUnsupported = message.is_unsupported
             }
@@ -133,6 +136,14 @@ package enum InstagramWebhook {
             result.skip("reaction")
         } else if item.read {
             result.skip("read")
+        } else if item.referral, item.referralSource == "STORY_MENTION", let customerID = validID(sender) {
+            // A story mention delivered as a referral carries no message id: one is made from who and when, so Meta's
+            // redeliveries of it still yield one job.
+            var event = InboundEvent(
+                kind: .message, accountID: accountID, customerID: customerID, mid: "mention.\(customerID).\(timestampMs)", timestampMs: timestampMs,
+                receivedAtMs: receivedAtMs)
+            event.storyTrigger = "story_mention"
+            result.events.append(event)
         } else if item.referral {
             result.skip("referral")
         } else {
@@ -220,6 +231,8 @@ private struct Item {
     let reaction: Bool
     let read: Bool
     let referral: Bool
+    /// `referral.source`, e.g. `STORY_MENTION`.
+    let referralSource: String?
 
     init(_ value: JSONValue) throws {
         guard value.isObject else { throw MalformedItem() }
@@ -235,13 +248,18 @@ private struct Item {
         reaction = value["reaction"] != nil
         read = value["read"] != nil
         referral = value["referral"] != nil
+        referralSource = try value["referral"].flatMap { $0.isObject ? try optionalText($0["source"]) : nil }
     }
 }
 
 private struct Message {
     struct Attachment { let type: String? }
     struct QuickReply { let payload: String? }
-    struct ReplyTo { let mid: String? }
+    struct ReplyTo {
+        let mid: String?
+        /// `reply_to.story` is there: a reply to the business's story (only that is kept, never its id or URL).
+        let story: Bool
+    }
     let mid: String?
     let text: String?
     let attachments: [Attachment]?
@@ -266,7 +284,7 @@ private struct Message {
         is_deleted = try optionalBool(value["is_deleted"])
         is_unsupported = try optionalBool(value["is_unsupported"])
         quick_reply = try optionalObject(value["quick_reply"]).map { QuickReply(payload: try optionalText($0["payload"])) }
-        reply_to = try optionalObject(value["reply_to"]).map { ReplyTo(mid: try optionalString($0["mid"])) }
+        reply_to = try optionalObject(value["reply_to"]).map { ReplyTo(mid: try optionalString($0["mid"]), story: $0["story"]?.isObject == true) }
     }
 }
 

@@ -22,17 +22,17 @@ package struct AutomationStore: Sendable {
         self.logger = logger
     }
 
-    private static let ruleColumns = "id, keywords, match_type, negative_keywords, priority, enabled, reply, created_at, updated_at"
+    private static let ruleColumns = "id, keywords, match_type, negative_keywords, priority, enabled, reply, created_at, updated_at, trigger"
 
     private func rules(_ query: PostgresQuery) async throws -> [StoredRule] {
         var list: [StoredRule] = []
-        for try await (id, keywords, type, negatives, priority, enabled, reply, created, updated) in try await client.query(query, logger: logger)
-            .decode((UUID, [String], String, [String], Int, Bool, String, Date, Date).self)
+        for try await (id, keywords, type, negatives, priority, enabled, reply, created, updated, trigger) in try await client.query(query, logger: logger)
+            .decode((UUID, [String], String, [String], Int, Bool, String, Date, Date, String).self)
         {
             list.append(
                 StoredRule(
                     id: id, keywords: keywords, matchType: MatchType(rawValue: type) ?? .contains, negativeKeywords: negatives, priority: priority,
-                    enabled: enabled, reply: reply, createdAt: created, updatedAt: updated))
+                    enabled: enabled, reply: reply, createdAt: created, updatedAt: updated, trigger: RuleTrigger(rawValue: trigger) ?? .message))
         }
         return list
     }
@@ -92,8 +92,9 @@ package struct AutomationStore: Sendable {
         let id = UUID()
         let created = try await rules(
             """
-            INSERT INTO reply_rules (id, account_id, keywords, match_type, negative_keywords, priority, enabled, reply)
-            SELECT \(id), \(accountID), \(rule.keywords), \(rule.matchType.rawValue), \(rule.negativeKeywords), \(rule.priority), \(rule.enabled), \(rule.reply)
+            INSERT INTO reply_rules (id, account_id, keywords, match_type, negative_keywords, priority, enabled, reply, trigger)
+            SELECT \(id), \(accountID), \(rule.keywords), \(rule.matchType.rawValue), \(rule.negativeKeywords), \(rule.priority), \(rule.enabled), \(rule.reply),
+                   \(rule.trigger.rawValue)
             WHERE (SELECT count(*) FROM reply_rules WHERE account_id = \(accountID)) < \(Self.maximumRules)
             RETURNING \(unescaped: Self.ruleColumns)
             """)
@@ -104,7 +105,7 @@ package struct AutomationStore: Sendable {
         try await rules(
             """
             UPDATE reply_rules SET keywords = \(rule.keywords), match_type = \(rule.matchType.rawValue), negative_keywords = \(rule.negativeKeywords),
-                priority = \(rule.priority), enabled = \(rule.enabled), reply = \(rule.reply), updated_at = clock_timestamp()
+                priority = \(rule.priority), enabled = \(rule.enabled), reply = \(rule.reply), trigger = \(rule.trigger.rawValue), updated_at = clock_timestamp()
             WHERE id = \(id) AND account_id = \(accountID)
             RETURNING \(unescaped: Self.ruleColumns)
             """

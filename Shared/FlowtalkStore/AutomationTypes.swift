@@ -16,12 +16,13 @@ package struct StoredRule: Sendable, Equatable {
     package var reply: String
     package var createdAt: Date
     package var updatedAt: Date
+    package var trigger: RuleTrigger = .message
 
     /// The matcher's view of it.
     package var rule: ReplyRule {
         ReplyRule(
             id: id.uuidString.lowercased(), keywords: keywords, matchType: matchType, negativeKeywords: negativeKeywords, priority: priority,
-            enabled: enabled, reply: reply, createdAt: createdAt)
+            enabled: enabled, reply: reply, createdAt: createdAt, trigger: trigger)
     }
 }
 

@@ -85,5 +85,15 @@ extension FlowtalkMigrations {
                 WHERE created_at > now() - interval '1 hour' AND (source = 'fallback' OR (source = 'rule' AND rule_id IS NOT NULL))
                 """,
             ]),
+        Migration(
+            version: 21, name: "what each rule answers: direct messages, story replies, story mentions",
+            statements: [
+                """
+                ALTER TABLE reply_rules ADD COLUMN trigger text NOT NULL DEFAULT 'message'
+                    CHECK (trigger IN ('message', 'story_reply', 'story_mention', 'any'))
+                """,
+                // A conversation's thread in the dashboard (GET /api/activity?customer=) reads one customer's entries.
+                "CREATE INDEX activity_account_customer ON activity (account_id, customer_id, id DESC)",
+            ]),
     ]
 }

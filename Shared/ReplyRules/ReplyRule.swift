@@ -15,6 +15,20 @@ package enum MatchType: String, Codable, Sendable, CaseIterable {
     case regex
 }
 
+/// What kind of customer event a rule answers (`reply_rules.trigger`, migration 21).
+package enum RuleTrigger: String, Codable, Sendable, CaseIterable {
+    /// Direct messages (the default).
+    case message
+    /// A DM that replies to the business's story (`message.reply_to.story`).
+    case storyReply = "story_reply"
+    /// A story of the customer's that mentions the business (`attachments[].type = "story_mention"`).
+    case storyMention = "story_mention"
+    case any
+
+    /// Whether a rule with this trigger answers an event of kind `event` (never `.any` itself).
+    package func answers(_ event: RuleTrigger) -> Bool { self == .any || self == event }
+}
+
 /// A keyword rule as the matcher sees it.
 package struct ReplyRule: Codable, Sendable, Equatable {
     package var id: String
@@ -27,11 +41,14 @@ package struct ReplyRule: Codable, Sendable, Equatable {
     package var enabled: Bool
     package var reply: String
     package var createdAt: Date
+    /// What it answers; a story trigger's rule may have no keyword, and then answers every such event.
+    package var trigger: RuleTrigger
 
     package init(
         id: String, keywords: [String], matchType: MatchType = .contains, negativeKeywords: [String] = [], priority: Int = 0,
-        enabled: Bool = true, reply: String, createdAt: Date = Date()
+        enabled: Bool = true, reply: String, createdAt: Date = Date(), trigger: RuleTrigger = .message
     ) {
+        self.trigger = trigger
         self.id = id
         self.keywords = keywords
         self.matchType = matchType
@@ -48,19 +65,22 @@ package struct RuleMatch: Sendable, Equatable {
     package let ruleID: String
     package let reply: String
     package let matchType: MatchType
-    /// The keyword (as the business wrote it) that matched.
+    /// The keyword (as the business wrote it) that matched; empty for a story rule without keywords.
     package let keyword: String
+    package var trigger: RuleTrigger = .message
 
-    package init(ruleID: String, reply: String, matchType: MatchType, keyword: String) {
+    package init(ruleID: String, reply: String, matchType: MatchType, keyword: String, trigger: RuleTrigger = .message) {
         self.ruleID = ruleID
         self.reply = reply
         self.matchType = matchType
         self.keyword = keyword
+        self.trigger = trigger
     }
 
     /// A sentence for the dashboard's rule tester and the activity log.
     package var explanation: String {
-        switch matchType {
+        if keyword.isEmpty { return trigger == .storyMention ? "it answers every story mention" : "it answers every reply to your stories" }
+        return switch matchType {
         case .contains: "the message contains “\(keyword)”"
         case .exact: "the message is exactly “\(keyword)”"
         case .startsWith: "the message starts with “\(keyword)”"

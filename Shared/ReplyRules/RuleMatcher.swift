@@ -33,6 +33,8 @@ package struct RuleMatcher: Sendable {
     private let failure: [Int]
     private let outputs: [[Int]]
     private let regexRules: [Int]
+    /// Rules with no keyword (story triggers only): they answer every event of their trigger.
+    private let catchAll: [Int]
 
     package init(rules input: [ReplyRule]) {
         let enabled = input.filter(\.enabled)
@@ -46,6 +48,7 @@ package struct RuleMatcher: Sendable {
         var sequences: [[Int]] = []
         var compiled: [Compiled] = []
         var regexRules: [Int] = []
+        var catchAll: [Int] = []
 
         func intern(_ tokens: [String]) -> [Int] {
             tokens.map { token in
@@ -79,6 +82,7 @@ package struct RuleMatcher: Sendable {
                 add(TextNormalizer.tokens(negative), rule: index, keyword: k, role: .negative)
             }
             if rule.matchType == .regex { regexRules.append(index) }
+            if rule.keywords.allSatisfy({ $0.isEmpty }) && rule.trigger != .message { catchAll.append(index) }
             compiled.append(Compiled(rule: rule, rank: index, regexes: regexes))
         }
 
@@ -123,13 +127,16 @@ package struct RuleMatcher: Sendable {
         self.failure = failure
         self.outputs = outputs
         self.regexRules = regexRules
+        self.catchAll = catchAll
     }
 
     /// How many enabled rules the matcher holds.
     package var count: Int { rules.count }
 
     /// The rule that answers `text`, or nil.
-    package func match(_ text: String) -> RuleMatch? {
+    /// The rule that answers `text` in an event of kind `trigger` (a direct message by default): only rules whose
+    /// trigger answers it take part.
+    package func match(_ text: String, trigger: RuleTrigger = .message) -> RuleMatch? {
         let tokens = TextNormalizer.tokens(text)
         var best: (rank: Int, keyword: Int)?
         var positives: [(rule: Int, keyword: Int)] = []
@@ -157,7 +164,7 @@ package struct RuleMatcher: Sendable {
                     case .exact: hit = start == 0 && end == tokens.count
                     case .regex: hit = false
                     }
-                    if hit { positives.append((pattern.rule, pattern.keyword)) }
+                    if hit && rules[pattern.rule].rule.trigger.answers(trigger) { positives.append((pattern.rule, pattern.keyword)) }
                 }
             }
         }
@@ -169,15 +176,20 @@ package struct RuleMatcher: Sendable {
             let joined = tokens.joined(separator: " ")
             let normalized = joined.count > Self.maximumRegexCharacters ? String(joined.prefix(Self.maximumRegexCharacters)) : joined
             for rule in regexRules where best == nil || rule < best!.rank {
-                guard !negatives.contains(rule) else { continue }
+                guard !negatives.contains(rule), rules[rule].rule.trigger.answers(trigger) else { continue }
                 if let hit = rules[rule].regexes.first(where: { $0.regex.matches(normalized) }) {
                     best = (rule, hit.keyword)
                     break
                 }
             }
         }
+        // A story rule without keywords answers what no earlier rule did.
+        if let rule = catchAll.first(where: { (best == nil || $0 < best!.rank) && !negatives.contains($0) && rules[$0].rule.trigger.answers(trigger) }) {
+            let matched = rules[rule].rule
+            return RuleMatch(ruleID: matched.id, reply: matched.reply, matchType: matched.matchType, keyword: "", trigger: trigger)
+        }
         guard let best else { return nil }
         let rule = rules[best.rank].rule
-        return RuleMatch(ruleID: rule.id, reply: rule.reply, matchType: rule.matchType, keyword: rule.keywords[best.keyword])
+        return RuleMatch(ruleID: rule.id, reply: rule.reply, matchType: rule.matchType, keyword: rule.keywords[best.keyword], trigger: trigger)
     }
 }

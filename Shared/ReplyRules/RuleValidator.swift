@@ -14,7 +14,9 @@ package enum RuleValidator {
     package static func fieldProblems(_ rule: ReplyRule) -> [(field: String, message: String)] {
         var problems: [(field: String, message: String)] = []
         let keywords = rule.keywords.map { $0.trimmingWhitespace() }
-        if keywords.isEmpty || keywords.allSatisfy(\.isEmpty) { problems.append(("keywords", "Add at least one keyword.")) }
+        // A story rule may have none: it answers every story reply (or mention), a mention often having no text at all.
+        let needsKeyword = rule.trigger == .message || rule.trigger == .any
+        if needsKeyword && (keywords.isEmpty || keywords.allSatisfy(\.isEmpty)) { problems.append(("keywords", "Add at least one keyword.")) }
         if keywords.count > maximumKeywords { problems.append(("keywords", "Use at most \(maximumKeywords) keywords in one rule.")) }
         if keywords.contains(where: { $0.count > maximumKeywordLength }) {
             problems.append(("keywords", "Keep each keyword under \(maximumKeywordLength) characters."))

@@ -46,8 +46,9 @@ package struct AccountSeeder: Sendable {
 
     @discardableResult
     package func addRule(accountID: UUID, keywords: [String], matchType: MatchType = .contains, negativeKeywords: [String] = [], priority: Int = 0,
-                         reply: String) async throws -> UUID {
-        let rule = ReplyRule(id: "", keywords: keywords, matchType: matchType, negativeKeywords: negativeKeywords, priority: priority, reply: reply)
+                         reply: String, trigger: RuleTrigger = .message) async throws -> UUID {
+        let rule = ReplyRule(
+            id: "", keywords: keywords, matchType: matchType, negativeKeywords: negativeKeywords, priority: priority, reply: reply, trigger: trigger)
         guard let stored = try await AutomationStore(client: client, logger: logger).createRule(rule, accountID: accountID) else {
             throw AutomationStore.TooManyRules()
         }

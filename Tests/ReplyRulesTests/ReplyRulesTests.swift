@@ -234,4 +234,22 @@ import Testing
         #expect(ReplyTemplate.render("Hi {username}, welcome!") == "Hi, welcome!")
         #expect(ReplyTemplate.render("No variables here.") == "No variables here.")
     }
+
+    @Test func eachRuleAnswersOnlyItsKindOfEventAndAStoryRuleMayHaveNoKeyword() {
+        let dm = ReplyRule(id: "dm", keywords: ["price"], reply: "DM price", createdAt: Date(timeIntervalSince1970: 1))
+        let story = ReplyRule(id: "story", keywords: ["price"], reply: "Story price", createdAt: Date(timeIntervalSince1970: 2), trigger: .storyReply)
+        let mention = ReplyRule(id: "mention", keywords: [], reply: "Thanks for the mention!", createdAt: Date(timeIntervalSince1970: 3), trigger: .storyMention)
+        let any = ReplyRule(id: "any", keywords: ["hours"], reply: "9 to 6", createdAt: Date(timeIntervalSince1970: 4), trigger: .any)
+        let matcher = RuleMatcher(rules: [dm, story, mention, any])
+        #expect(matcher.match("what is the price")?.ruleID == "dm")
+        #expect(matcher.match("what is the price", trigger: .storyReply)?.ruleID == "story")
+        #expect(matcher.match("", trigger: .storyMention)?.ruleID == "mention")
+        #expect(matcher.match("", trigger: .storyMention)?.explanation == "it answers every story mention")
+        #expect(matcher.match("what is the price", trigger: .storyMention)?.ruleID == "mention")
+        #expect(matcher.match("your hours?", trigger: .storyReply)?.ruleID == "any" && matcher.match("your hours?")?.ruleID == "any")
+        #expect(matcher.match("hello", trigger: .storyReply) == nil)
+        // Keywords stay required for direct messages; a story rule may do without.
+        #expect(RuleValidator.problems(ReplyRule(id: "", keywords: [], reply: "x")) == ["Add at least one keyword."])
+        #expect(RuleValidator.problems(ReplyRule(id: "", keywords: [], reply: "x", trigger: .storyMention)).isEmpty)
+    }
 }

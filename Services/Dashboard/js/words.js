@@ -76,6 +76,16 @@ export const EVENTS = {
   echo: 'Your own message',
   human_reply: 'You answered yourself',
   dashboard: 'From the dashboard',
+  story_reply: 'Replied to your story',
+  story_mention: 'Mentioned you in a story',
+};
+
+/** What a rule answers (its trigger), on the rule's card. */
+export const TRIGGERS = {
+  message: 'Answers direct messages',
+  story_reply: 'Answers replies to your stories',
+  story_mention: 'Answers story mentions',
+  any: 'Answers direct messages, story replies and mentions',
 };
 
 const PARTLY_SENT = 'partly_sent_';

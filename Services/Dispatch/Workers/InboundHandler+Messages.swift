@@ -3,6 +3,7 @@ import FlowtalkCore
 import FlowtalkStore
 import Foundation
 import Logging
+import ReplyRules
 
 extension InboundHandler {
     /// A customer's message or Ice Breaker tap: resumes the reply an earlier run left, or decides and answers it.
@@ -48,7 +49,7 @@ extension InboundHandler {
         let iceBreakers = event.kind == .postback ? try await store.automation.iceBreakers(accountID: accountID) : []
         return ReplyPolicy.candidate(
             kind: event.kind, postbackPayload: event.postbackPayload, text: Self.text(of: event), iceBreakers: iceBreakers,
-            matcher: try await matchers.matcher(for: accountID))
+            matcher: try await matchers.matcher(for: accountID), trigger: event.storyTrigger.flatMap { RuleTrigger(rawValue: $0) } ?? .message)
     }
 
     /// A reply an earlier run of this job began.

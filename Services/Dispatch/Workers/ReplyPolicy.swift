@@ -85,13 +85,19 @@ enum ReplyPolicy {
     }
 
     /// An Ice Breaker tap answers with that Ice Breaker's answer first; anything else goes to the keyword rules.
-    static func candidate(kind: InboundEvent.Kind, postbackPayload: String?, text: String?, iceBreakers: [IceBreaker], matcher: RuleMatcher)
-        -> ReplyPlan?
-    {
+    /// `trigger`: a direct message, a reply to the business's story or a story mention; only rules answering it take part,
+    /// and a story rule without keywords answers a mention that has no text.
+    static func candidate(
+        kind: InboundEvent.Kind, postbackPayload: String?, text: String?, iceBreakers: [IceBreaker], matcher: RuleMatcher, trigger: RuleTrigger = .message
+    ) -> ReplyPlan? {
         if kind == .postback, let payload = postbackPayload, let tapped = iceBreakers.first(where: { $0.payload == payload }) {
             return ReplyPlan(text: tapped.answer, source: "ice_breaker", iceBreaker: tapped.position)
         }
-        guard let text, !text.isEmpty, let match = matcher.match(text) else { return nil }
+        if trigger != .message {
+            guard let match = matcher.match(text ?? "", trigger: trigger) else { return nil }
+            return ReplyPlan(text: match.reply, source: "rule", ruleID: UUID(uuidString: match.ruleID))
+        }
+        guard let text, !text.isEmpty, let match = matcher.match(text, trigger: trigger) else { return nil }
         return ReplyPlan(text: match.reply, source: "rule", ruleID: UUID(uuidString: match.ruleID))
     }
 }

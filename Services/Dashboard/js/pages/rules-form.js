@@ -47,6 +47,7 @@ function fill(rule) {
   showWarning('');
   $('#rule-keywords').value = rule ? (rule.keywords || []).join(', ') : '';
   $('#rule-match-type').value = (rule && rule.match_type) || 'contains';
+  $('#rule-trigger').value = (rule && rule.trigger) || 'message';
   $('#rule-negative').value = rule ? (rule.negative_keywords || []).join(', ') : '';
   $('#rule-reply').value = rule ? rule.reply || '' : '';
   $('#rule-priority').value = String(rule ? rule.priority ?? 0 : 0);
@@ -86,11 +87,13 @@ function closed() {
 async function saveRule() {
   const keywords = splitList($('#rule-keywords').value);
   const reply = $('#rule-reply').value;
-  if (!keywords.length) throw formError('Add at least one keyword.', $('#rule-keywords'));
+  const trigger = $('#rule-trigger').value;
+  if (!keywords.length && (trigger === 'message' || trigger === 'any')) throw formError('Add at least one keyword.', $('#rule-keywords'));
   if (!reply.trim()) throw formError('Write the reply Flowtalk should send.', $('#rule-reply'));
   const body = {
     keywords,
     match_type: $('#rule-match-type').value,
+    trigger,
     negative_keywords: splitList($('#rule-negative').value),
     reply,
     priority: intValue($('#rule-priority'), 'Priority'),

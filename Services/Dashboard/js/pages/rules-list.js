@@ -2,7 +2,7 @@
 // matches in words, its replies in the last 30 days, and a warning when rules tried before it leave it nothing to answer.
 
 import { $, $$, el } from '../dom.js';
-import { MATCH_TYPES } from '../words.js';
+import { MATCH_TYPES, TRIGGERS } from '../words.js';
 import { shadowWarning } from './rules-shadow.js';
 
 export const ruleName = (rule) => (rule.keywords || []).join(', ');
@@ -29,6 +29,7 @@ function ruleCard(rule, { hits, shadows, onEdit, onDelete, onToggle }) {
   for (const k of rule.keywords || []) keywords.append(el('li', { className: 'chip', text: k }));
   const how = MATCH_TYPES[rule.match_type] || rule.match_type;
   const meta = [`Answers when the message: ${how.charAt(0).toLowerCase()}${how.slice(1)}`, `Priority ${rule.priority ?? 0}`];
+  if (rule.trigger && rule.trigger !== 'message') meta.unshift(TRIGGERS[rule.trigger] || rule.trigger);
   if (rule.negative_keywords && rule.negative_keywords.length) meta.push(`Not when it contains: ${rule.negative_keywords.join(', ')}`);
   if (!rule.enabled) meta.push('Off: this rule answers nothing until you turn it on');
   const label = ruleName(rule);

@@ -88,7 +88,10 @@ export function findShadows(rules) {
   const before = [];
   for (const rule of rules) {
     if (!rule.enabled) continue;
-    const compiled = before.filter((e) => negativesCovered(e.rule, rule));
+    // An earlier rule blocks this one only for events it answers too: its trigger is "any" or the same.
+    const trigger = rule.trigger || 'message';
+    const answersSame = (e) => (e.rule.trigger || 'message') === 'any' || (e.rule.trigger || 'message') === trigger;
+    const compiled = before.filter((e) => answersSame(e) && negativesCovered(e.rule, rule));
     const dead = [];
     let analysed = 0;
     for (const keyword of rule.keywords || []) {

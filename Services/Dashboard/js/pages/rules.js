@@ -63,7 +63,7 @@ async function toggleRule(rule, input) {
   input.disabled = true;
   const body = {
     keywords: rule.keywords, match_type: rule.match_type, negative_keywords: rule.negative_keywords || [],
-    priority: rule.priority ?? 0, enabled: input.checked, reply: rule.reply,
+    priority: rule.priority ?? 0, enabled: input.checked, reply: rule.reply, trigger: rule.trigger || 'message',
   };
   try {
     const data = await api('PUT', `/api/rules/${encodeURIComponent(rule.id)}`, body);
