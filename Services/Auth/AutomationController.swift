@@ -42,6 +42,9 @@ struct AutomationController: Sendable {
         let reply: String
         /// `message` (default), `story_reply`, `story_mention` or `any`.
         let trigger: String?
+        /// `reply` (default) or `hand_off`: after the reply, the bot steps back for `hand_off_minutes` (default 60).
+        let action: String?
+        let hand_off_minutes: Int?
 
         func rule() throws -> ReplyRule {
             guard let type = MatchType(rawValue: match_type ?? "contains") else {
@@ -51,6 +54,12 @@ struct AutomationController: Sendable {
                 throw APIError.invalid(
                     "trigger", "Choose what the rule answers: direct messages, replies to your stories, story mentions or any of them.", code: "invalid_rule")
             }
+            let handOff: Int?
+            switch action ?? "reply" {
+            case "reply": handOff = nil
+            case "hand_off": handOff = hand_off_minutes ?? 60
+            default: throw APIError.invalid("action", "Choose what the rule does: reply, or reply and hand the conversation to a person.", code: "invalid_rule")
+            }
             let priority = priority ?? 0
             guard (-1000...1000).contains(priority) else {
                 throw APIError.invalid("priority", "The priority must be a whole number from -1,000 to 1,000.", code: "invalid_rule")
@@ -58,7 +67,8 @@ struct AutomationController: Sendable {
             let rule = ReplyRule(
                 id: "", keywords: keywords.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }, matchType: type,
                 negativeKeywords: (negative_keywords ?? []).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty },
-                priority: priority, enabled: enabled ?? true, reply: reply.trimmingCharacters(in: .whitespacesAndNewlines), trigger: trigger)
+                priority: priority, enabled: enabled ?? true, reply: reply.trimmingCharacters(in: .whitespacesAndNewlines), trigger: trigger,
+                handOffMinutes: handOff)
             let problems = RuleValidator.fieldProblems(rule)
             guard problems.isEmpty else {
                 // The first problem's field, so the form can point at it; every problem in words.
@@ -80,9 +90,14 @@ struct AutomationController: Sendable {
         let created_at: Date
         let updated_at: Date
         let trigger: String
+        let action: String
+        /// Only for a hand-off rule.
+        let hand_off_minutes: Int?
 
         init(_ stored: StoredRule) {
             trigger = stored.trigger.rawValue
+            action = stored.handOffMinutes == nil ? "reply" : "hand_off"
+            hand_off_minutes = stored.handOffMinutes
             id = stored.id.uuidString.lowercased()
             keywords = stored.keywords
             match_type = stored.matchType.rawValue

@@ -28,6 +28,8 @@ struct HealthController: Sendable {
         let ice_breakers: Int
         let messages_received: Int
         let replies_sent: Int
+        /// Conversations a hand-off rule handed to a person, still waiting (paused).
+        let waiting_for_you: Int
         let problems: [Problem]
     }
 
@@ -60,6 +62,6 @@ struct HealthController: Sendable {
         let instagram = facts.instagram == "active" ? "connected" : facts.instagram
         return try JSONResponse.make(["health": Health(
             instagram: instagram, rules_enabled: facts.rulesEnabled, ai_enabled: facts.aiEnabled, ice_breakers: facts.iceBreakers,
-            messages_received: facts.messagesReceived, replies_sent: facts.repliesSent, problems: Self.problems(facts))])
+            messages_received: facts.messagesReceived, replies_sent: facts.repliesSent, waiting_for_you: facts.waitingForYou, problems: Self.problems(facts))])
     }
 }

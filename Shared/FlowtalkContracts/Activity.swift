@@ -38,6 +38,8 @@ package enum ActivityReason: String, CaseIterable, Sendable {
     case editWithoutText = "edit_without_text"
     /// The business paused the bot for one customer from the dashboard, or turned it back on.
     case ownerPaused = "owner_paused", ownerResumed = "owner_resumed"
+    /// A hand-off rule's reply went out: the conversation waits for a person, the bot paused.
+    case handOff = "hand_off"
 
     /// The families of reasons with a variable part.
     package static let patternPrefixes = ["graph_error_", "partly_sent_"]
@@ -49,6 +51,7 @@ package enum CountMetric {
     package static let unknown = "unknown"
     package static let failed = "failed"
     package static let humanReplies = "human_replies"
+    package static let handOffs = "hand_offs"
     package static func replied(source: String) -> String { "replied_\(source)" }
     package static func skipped(_ reason: String) -> String { skippedPrefix + reason }
     package static func rule(_ id: String) -> String { rulePrefix + id }

@@ -20,6 +20,9 @@ package struct AccountHealthFacts: Sendable, Equatable {
     /// Since the account began (the hourly counts, kept until the account is deleted).
     package var messagesReceived = 0
     package var repliesSent = 0
+    /// Conversations a hand-off rule gave to a person that are still paused and that no person has answered since (their
+    /// latest pause is the hand-off's): "waiting for you".
+    package var waitingForYou = 0
 
     package init() {}
 }
@@ -45,11 +48,14 @@ extension AccountStore {
               (SELECT reason FROM activity WHERE account_id = \(accountID) AND outcome = 'failed' AND occurred_at > now() - interval '1 hour'
                  GROUP BY reason ORDER BY count(*) DESC, reason LIMIT 1),
               coalesce((SELECT sum(count)::int8 FROM hourly_counts WHERE account_id = \(accountID) AND metric = 'received'), 0),
-              coalesce((SELECT sum(count)::int8 FROM hourly_counts WHERE account_id = \(accountID) AND metric LIKE 'replied\\_%'), 0)
+              coalesce((SELECT sum(count)::int8 FROM hourly_counts WHERE account_id = \(accountID) AND metric LIKE 'replied\\_%'), 0),
+              (SELECT count(*)::int8 FROM conversations c WHERE c.account_id = \(accountID) AND c.paused_until > now()
+                 AND (SELECT a.reason FROM activity a WHERE a.account_id = \(accountID) AND a.customer_id = c.customer_id
+                      AND a.outcome = 'paused' ORDER BY a.id DESC LIMIT 1) = 'hand_off')
             """, logger: logger)
         var facts = AccountHealthFacts()
-        for try await (instagram, rules, ai, iceBreakers, refusal, circuit, aiReply, failed, replied, failure, received, sent) in rows.decode(
-            (String, Int64, Bool, Int64, String?, Date?, Date?, Int64, Int64, String?, Int64, Int64).self)
+        for try await (instagram, rules, ai, iceBreakers, refusal, circuit, aiReply, failed, replied, failure, received, sent, waiting) in rows.decode(
+            (String, Int64, Bool, Int64, String?, Date?, Date?, Int64, Int64, String?, Int64, Int64, Int64).self)
         {
             facts.instagram = instagram
             facts.rulesEnabled = Int(rules)
@@ -63,6 +69,7 @@ extension AccountStore {
             facts.commonestFailure = failure
             facts.messagesReceived = Int(received)
             facts.repliesSent = Int(sent)
+            facts.waitingForYou = Int(waiting)
         }
         return facts
     }

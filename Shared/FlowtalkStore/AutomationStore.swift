@@ -22,17 +22,20 @@ package struct AutomationStore: Sendable {
         self.logger = logger
     }
 
-    private static let ruleColumns = "id, keywords, match_type, negative_keywords, priority, enabled, reply, created_at, updated_at, trigger"
+    private static let ruleColumns =
+        "id, keywords, match_type, negative_keywords, priority, enabled, reply, created_at, updated_at, trigger, CASE WHEN action = 'hand_off' THEN hand_off_minutes END"
 
     private func rules(_ query: PostgresQuery) async throws -> [StoredRule] {
         var list: [StoredRule] = []
-        for try await (id, keywords, type, negatives, priority, enabled, reply, created, updated, trigger) in try await client.query(query, logger: logger)
-            .decode((UUID, [String], String, [String], Int, Bool, String, Date, Date, String).self)
+        for try await (id, keywords, type, negatives, priority, enabled, reply, created, updated, trigger, handOff) in try await client.query(
+            query, logger: logger
+        ).decode((UUID, [String], String, [String], Int, Bool, String, Date, Date, String, Int?).self)
         {
             list.append(
                 StoredRule(
                     id: id, keywords: keywords, matchType: MatchType(rawValue: type) ?? .contains, negativeKeywords: negatives, priority: priority,
-                    enabled: enabled, reply: reply, createdAt: created, updatedAt: updated, trigger: RuleTrigger(rawValue: trigger) ?? .message))
+                    enabled: enabled, reply: reply, createdAt: created, updatedAt: updated, trigger: RuleTrigger(rawValue: trigger) ?? .message,
+                    handOffMinutes: handOff))
         }
         return list
     }
@@ -92,9 +95,9 @@ package struct AutomationStore: Sendable {
         let id = UUID()
         let created = try await rules(
             """
-            INSERT INTO reply_rules (id, account_id, keywords, match_type, negative_keywords, priority, enabled, reply, trigger)
+            INSERT INTO reply_rules (id, account_id, keywords, match_type, negative_keywords, priority, enabled, reply, trigger, action, hand_off_minutes)
             SELECT \(id), \(accountID), \(rule.keywords), \(rule.matchType.rawValue), \(rule.negativeKeywords), \(rule.priority), \(rule.enabled), \(rule.reply),
-                   \(rule.trigger.rawValue)
+                   \(rule.trigger.rawValue), \(rule.handOffMinutes == nil ? "reply" : "hand_off"), \(rule.handOffMinutes ?? 60)
             WHERE (SELECT count(*) FROM reply_rules WHERE account_id = \(accountID)) < \(Self.maximumRules)
             RETURNING \(unescaped: Self.ruleColumns)
             """)
@@ -105,7 +108,8 @@ package struct AutomationStore: Sendable {
         try await rules(
             """
             UPDATE reply_rules SET keywords = \(rule.keywords), match_type = \(rule.matchType.rawValue), negative_keywords = \(rule.negativeKeywords),
-                priority = \(rule.priority), enabled = \(rule.enabled), reply = \(rule.reply), trigger = \(rule.trigger.rawValue), updated_at = clock_timestamp()
+                priority = \(rule.priority), enabled = \(rule.enabled), reply = \(rule.reply), trigger = \(rule.trigger.rawValue),
+                action = \(rule.handOffMinutes == nil ? "reply" : "hand_off"), hand_off_minutes = \(rule.handOffMinutes ?? 60), updated_at = clock_timestamp()
             WHERE id = \(id) AND account_id = \(accountID)
             RETURNING \(unescaped: Self.ruleColumns)
             """

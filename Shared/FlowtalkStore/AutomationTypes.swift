@@ -17,12 +17,13 @@ package struct StoredRule: Sendable, Equatable {
     package var createdAt: Date
     package var updatedAt: Date
     package var trigger: RuleTrigger = .message
+    package var handOffMinutes: Int? = nil
 
     /// The matcher's view of it.
     package var rule: ReplyRule {
         ReplyRule(
             id: id.uuidString.lowercased(), keywords: keywords, matchType: matchType, negativeKeywords: negativeKeywords, priority: priority,
-            enabled: enabled, reply: reply, createdAt: createdAt, trigger: trigger)
+            enabled: enabled, reply: reply, createdAt: createdAt, trigger: trigger, handOffMinutes: handOffMinutes)
     }
 }
 

@@ -95,5 +95,12 @@ extension FlowtalkMigrations {
                 // A conversation's thread in the dashboard (GET /api/activity?customer=) reads one customer's entries.
                 "CREATE INDEX activity_account_customer ON activity (account_id, customer_id, id DESC)",
             ]),
+        Migration(
+            version: 22, name: "hand-off rules",
+            statements: [
+                // A rule whose reply hands the conversation to a person: the bot steps back for hand_off_minutes.
+                "ALTER TABLE reply_rules ADD COLUMN action text NOT NULL DEFAULT 'reply' CHECK (action IN ('reply', 'hand_off'))",
+                "ALTER TABLE reply_rules ADD COLUMN hand_off_minutes integer NOT NULL DEFAULT 60 CHECK (hand_off_minutes BETWEEN 1 AND 10080)",
+            ]),
     ]
 }

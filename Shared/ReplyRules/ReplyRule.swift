@@ -43,12 +43,16 @@ package struct ReplyRule: Codable, Sendable, Equatable {
     package var createdAt: Date
     /// What it answers; a story trigger's rule may have no keyword, and then answers every such event.
     package var trigger: RuleTrigger
+    /// Set for a hand-off rule: after its reply goes out, the bot steps back from the conversation for this many minutes
+    /// and the conversation waits for a person (`reply_rules.action = 'hand_off'`, migration 22).
+    package var handOffMinutes: Int?
 
     package init(
         id: String, keywords: [String], matchType: MatchType = .contains, negativeKeywords: [String] = [], priority: Int = 0,
-        enabled: Bool = true, reply: String, createdAt: Date = Date(), trigger: RuleTrigger = .message
+        enabled: Bool = true, reply: String, createdAt: Date = Date(), trigger: RuleTrigger = .message, handOffMinutes: Int? = nil
     ) {
         self.trigger = trigger
+        self.handOffMinutes = handOffMinutes
         self.id = id
         self.keywords = keywords
         self.matchType = matchType
@@ -68,6 +72,8 @@ package struct RuleMatch: Sendable, Equatable {
     /// The keyword (as the business wrote it) that matched; empty for a story rule without keywords.
     package let keyword: String
     package var trigger: RuleTrigger = .message
+    /// The rule hands the conversation to a person for this many minutes after its reply.
+    package var handOffMinutes: Int? = nil
 
     package init(ruleID: String, reply: String, matchType: MatchType, keyword: String, trigger: RuleTrigger = .message) {
         self.ruleID = ruleID

@@ -186,10 +186,14 @@ package struct RuleMatcher: Sendable {
         // A story rule without keywords answers what no earlier rule did.
         if let rule = catchAll.first(where: { (best == nil || $0 < best!.rank) && !negatives.contains($0) && rules[$0].rule.trigger.answers(trigger) }) {
             let matched = rules[rule].rule
-            return RuleMatch(ruleID: matched.id, reply: matched.reply, matchType: matched.matchType, keyword: "", trigger: trigger)
+            var found = RuleMatch(ruleID: matched.id, reply: matched.reply, matchType: matched.matchType, keyword: "", trigger: trigger)
+            found.handOffMinutes = matched.handOffMinutes
+            return found
         }
         guard let best else { return nil }
         let rule = rules[best.rank].rule
-        return RuleMatch(ruleID: rule.id, reply: rule.reply, matchType: rule.matchType, keyword: rule.keywords[best.keyword], trigger: trigger)
+        var found = RuleMatch(ruleID: rule.id, reply: rule.reply, matchType: rule.matchType, keyword: rule.keywords[best.keyword], trigger: trigger)
+        found.handOffMinutes = rule.handOffMinutes
+        return found
     }
 }

@@ -29,6 +29,9 @@ package enum RuleValidator {
         } else if keywords.contains(where: { !$0.isEmpty && TextNormalizer.tokens($0).isEmpty }) {
             problems.append(("keywords", "A keyword made only of punctuation can never match."))
         }
+        if let minutes = rule.handOffMinutes, !(1...10_080).contains(minutes) {
+            problems.append(("hand_off_minutes", "Hand the conversation over for 1 to 10,080 minutes (a week)."))
+        }
         let reply = rule.reply.trimmingWhitespace()
         if reply.isEmpty { problems.append(("reply", "Write the reply to send.")) }
         if reply.count > maximumReplyCharacters {

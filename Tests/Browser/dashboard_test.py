@@ -198,6 +198,7 @@ class Steps:
         self.until("the AI reply listed", lambda: any(
             "Is the mug dishwasher safe?" in row.text for row in b.find_elements(By.CSS_SELECTOR, 'tr.activity-row[data-outcome="replied"]')))
 
+        self.hand_off()
         self.health_strip_on_revoked_token()
 
         self.page("account")
@@ -257,6 +258,28 @@ class Steps:
         assert b.find_element(By.ID, f"{field_id}-error").get_attribute("role") == "alert"
         assert b.execute_script("return document.activeElement && document.activeElement.id") == field_id, "focus not on the field"
 
+    def hand_off(self):
+        """A hand-off rule made in the dashboard: its reply goes out, and the conversation is counted as waiting for you."""
+        b = self.browser
+        self.page("rules")
+        self.step = "a hand-off rule from the form"
+        self.el("#rule-add").click()
+        self.type("#rule-keywords", "talk to a person")
+        self.type("#rule-reply", "Someone from our team will answer you here.")
+        Select(self.el("#rule-action")).select_by_value("hand_off")
+        self.type("#rule-hand-off-minutes", "90")
+        self.el("#rule-save").click()
+        self.until("the rule says it hands over", lambda: "hands the conversation to you for 90 minutes" in self.text_of("#rules-list"))
+        answer = post(SANDBOX + "/simulate/dm", {"ig_id": INSTAGRAM_ID, "from": "cust-handoff", "text": "Can I talk to a person?"})
+        assert answer.get("ingest_status") == 200, answer
+
+        def waiting():
+            self.page("activity")
+            self.page("stats")
+            time.sleep(0.3)
+            return self.text_of("#stat-waiting") == "1"
+        self.until("the home page counts the conversation waiting for you", waiting)
+
     def health_strip_on_revoked_token(self):
         """Instagram revokes the token (the sandbox answers the next send with error 190): every page says so."""
         b = self.browser
@@ -266,6 +289,8 @@ class Steps:
         assert answer.get("ingest_status") == 200, answer
 
         def strip():
+            # Through another page: clicking the page already shown does not load it again.
+            self.page("ai")
             self.page("stats")
             time.sleep(0.3)
             return "Instagram needs reconnecting" in self.text_of("#health-strip")

@@ -40,6 +40,7 @@ export const REASONS = {
   edit_without_text: 'An edited message without text',
   owner_paused: 'You paused the bot for this customer',
   owner_resumed: 'You turned the bot back on for this customer',
+  hand_off: 'Handed to you: the bot waits for your answer',
   no_text: 'A message without text (photo, sticker…)',
   attachment_only: 'A photo, video or sticker without text',
   is_echo: 'Your own message',

@@ -147,6 +147,16 @@ struct ReplyLedger: Sendable {
                     replySummary: messageIDs.isEmpty ? nil : sentText, mid: subject.mid),
                 accountID: subject.accountID, on: db)
             try await store.activity.count(counts, accountID: subject.accountID, on: db)
+            // A hand-off rule's reply went out: the bot steps back and the conversation waits for a person.
+            if state == .sent, let minutes = plan.handOffMinutes {
+                try await store.conversations.pause(accountID: subject.accountID, customerID: subject.customerID, minutes: minutes, extendOnly: true, on: db)
+                try await store.activity.add(
+                    ActivityEntry(
+                        customerID: subject.customerID, eventKind: subject.eventKind, summary: nil, outcome: ActivityOutcome.paused.rawValue,
+                        ruleID: plan.ruleID, reason: ActivityReason.handOff.rawValue, mid: subject.mid),
+                    accountID: subject.accountID, on: db)
+                try await store.activity.count([CountMetric.handOffs], accountID: subject.accountID, on: db)
+            }
             return true
         }
         guard recorded else { return }

@@ -14,6 +14,8 @@ struct ReplyPlan: Sendable, Equatable {
     var iceBreaker: Int? = nil
     /// Why this was sent instead of an AI answer (fallback text), for the activity log.
     var note: String? = nil
+    /// A hand-off rule's: once sent, the bot steps back this many minutes and the conversation waits for a person.
+    var handOffMinutes: Int? = nil
 
     /// Which answer this is, for the cooldown (`replies.answer_key`): the same rule or Ice Breaker again is the same
     /// answer; an AI answer never is (each answers its own question).
@@ -93,11 +95,15 @@ enum ReplyPolicy {
         if kind == .postback, let payload = postbackPayload, let tapped = iceBreakers.first(where: { $0.payload == payload }) {
             return ReplyPlan(text: tapped.answer, source: "ice_breaker", iceBreaker: tapped.position)
         }
+        let found: RuleMatch?
         if trigger != .message {
-            guard let match = matcher.match(text ?? "", trigger: trigger) else { return nil }
-            return ReplyPlan(text: match.reply, source: "rule", ruleID: UUID(uuidString: match.ruleID))
+            found = matcher.match(text ?? "", trigger: trigger)
+        } else if let text, !text.isEmpty {
+            found = matcher.match(text, trigger: trigger)
+        } else {
+            found = nil
         }
-        guard let text, !text.isEmpty, let match = matcher.match(text, trigger: trigger) else { return nil }
-        return ReplyPlan(text: match.reply, source: "rule", ruleID: UUID(uuidString: match.ruleID))
+        guard let match = found else { return nil }
+        return ReplyPlan(text: match.reply, source: "rule", ruleID: UUID(uuidString: match.ruleID), handOffMinutes: match.handOffMinutes)
     }
 }

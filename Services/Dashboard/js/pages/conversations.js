@@ -41,7 +41,7 @@ function conversationItem(c) {
     el('span', { className: 'when', text: when(c.last_at) }),
     el('span', { className: 'last', text: said(c) }),
     el('span', { className: 'state', text: [OUTCOMES[c.last_outcome] || c.last_outcome, `${c.entries} in the log`,
-      c.paused_until ? 'bot paused' : null].filter(Boolean).join(' · ') }));
+      c.paused_until ? (c.last_reason === 'hand_off' ? 'waiting for you' : 'bot paused') : null].filter(Boolean).join(' · ') }));
   button.addEventListener('click', () => openThread(c).catch(report));
   return el('li', {}, button);
 }

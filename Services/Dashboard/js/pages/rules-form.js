@@ -25,6 +25,9 @@ let afterSave = async () => ({ rule: null, warning: '' });
 /** The id of the rule in the panel, or null when adding. */
 export const editingId = () => editingRuleId;
 
+const showHandOff = () => {
+  for (const node of document.querySelectorAll('.hand-off-field')) node.hidden = $('#rule-action').value !== 'hand_off';
+};
 const showHint = () => { $('#rule-match-type-hint').textContent = HINTS[$('#rule-match-type').value] || ''; };
 
 function describedBy(input, id, add) {
@@ -48,6 +51,9 @@ function fill(rule) {
   $('#rule-keywords').value = rule ? (rule.keywords || []).join(', ') : '';
   $('#rule-match-type').value = (rule && rule.match_type) || 'contains';
   $('#rule-trigger').value = (rule && rule.trigger) || 'message';
+  $('#rule-action').value = (rule && rule.action) || 'reply';
+  $('#rule-hand-off-minutes').value = String((rule && rule.hand_off_minutes) || 60);
+  showHandOff();
   $('#rule-negative').value = rule ? (rule.negative_keywords || []).join(', ') : '';
   $('#rule-reply').value = rule ? rule.reply || '' : '';
   $('#rule-priority').value = String(rule ? rule.priority ?? 0 : 0);
@@ -94,11 +100,13 @@ async function saveRule() {
     keywords,
     match_type: $('#rule-match-type').value,
     trigger,
+    action: $('#rule-action').value,
     negative_keywords: splitList($('#rule-negative').value),
     reply,
     priority: intValue($('#rule-priority'), 'Priority'),
     enabled: $('#rule-enabled').checked,
   };
+  if (body.action === 'hand_off') body.hand_off_minutes = intValue($('#rule-hand-off-minutes'), 'The time the bot stays quiet');
   const id = editingRuleId;
   showWarning('');
   let data;
@@ -133,6 +141,7 @@ export function setupRuleForm(reload) {
   const select = $('#rule-match-type');
   for (const option of select.options) if (MATCH_TYPES[option.value]) option.textContent = MATCH_TYPES[option.value];
   select.addEventListener('change', showHint);
+  $('#rule-action').addEventListener('change', showHandOff);
   $('#rule-add').addEventListener('click', (event) => openRuleForm(null, event.currentTarget));
   $('#rule-cancel').addEventListener('click', () => closeRuleForm());
   $('#rule-panel').addEventListener('close', closed);

@@ -30,6 +30,7 @@ function ruleCard(rule, { hits, shadows, onEdit, onDelete, onToggle }) {
   const how = MATCH_TYPES[rule.match_type] || rule.match_type;
   const meta = [`Answers when the message: ${how.charAt(0).toLowerCase()}${how.slice(1)}`, `Priority ${rule.priority ?? 0}`];
   if (rule.trigger && rule.trigger !== 'message') meta.unshift(TRIGGERS[rule.trigger] || rule.trigger);
+  if (rule.action === 'hand_off') meta.push(`Then hands the conversation to you for ${rule.hand_off_minutes} minutes`);
   if (rule.negative_keywords && rule.negative_keywords.length) meta.push(`Not when it contains: ${rule.negative_keywords.join(', ')}`);
   if (!rule.enabled) meta.push('Off: this rule answers nothing until you turn it on');
   const label = ruleName(rule);

@@ -64,7 +64,9 @@ async function toggleRule(rule, input) {
   const body = {
     keywords: rule.keywords, match_type: rule.match_type, negative_keywords: rule.negative_keywords || [],
     priority: rule.priority ?? 0, enabled: input.checked, reply: rule.reply, trigger: rule.trigger || 'message',
+    action: rule.action || 'reply',
   };
+  if (body.action === 'hand_off') body.hand_off_minutes = rule.hand_off_minutes || 60;
   try {
     const data = await api('PUT', `/api/rules/${encodeURIComponent(rule.id)}`, body);
     const saved = (data && data.rule) || { ...rule, enabled: body.enabled };

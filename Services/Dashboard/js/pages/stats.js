@@ -6,6 +6,7 @@ import { TIME_ZONE, dayLabel, ms, num, parseDay, plural, ymd } from '../format.j
 import { registerPage } from '../router.js';
 import { reasonText } from '../words.js';
 import { drawChart } from './stats-chart.js';
+import { currentHealth } from './health.js';
 
 let statsDays = 7;
 let statsRequest = 0;
@@ -41,6 +42,8 @@ function renderStats(data) {
   const full = { day: 'numeric', month: 'long', year: 'numeric' };
   $('#stats-period').textContent = `${dayLabel(data.from, full)} to ${dayLabel(data.to, full)} (${data.tz || TIME_ZONE} time)`;
   $('#stat-received').textContent = num(t.received);
+  const health = currentHealth();
+  $('#stat-waiting').textContent = health ? num(health.waiting_for_you) : '—';
   $('#stat-replied').textContent = num(t.replied);
   $('#stat-reply-rate').textContent = t.reply_rate == null ? '—' : `${Math.round(t.reply_rate * 100)}%`;
   const latency = data.latency_ms || {};
