@@ -36,20 +36,7 @@ struct ConversationsController: Sendable {
     func list(_ request: Request, context: AnalyticsRequestContext) async throws -> Response {
         let account = try context.requireSession().accountID
         let query = request.uri.queryParameters
-        var limit = 30
-        if let text = query["limit"] {
-            guard let value = Int(text), (1...100).contains(value) else {
-                throw APIError.badRequest("limit must be a whole number from 1 to 100.", code: "invalid_limit")
-            }
-            limit = value
-        }
-        var before: Int64?
-        if let text = query["before"], !text.isEmpty {
-            guard let value = Int64(text), value > 0 else {
-                throw APIError.badRequest("before must be a conversation's last_id from an earlier page.", code: "invalid_cursor")
-            }
-            before = value
-        }
+        let (limit, before) = try Paging.parse(query, defaultLimit: 30, cursor: "a conversation's last_id")
         var search: String?
         if let text = query["q"] {
             let trimmed = String(text).trimmingCharacters(in: .whitespaces)

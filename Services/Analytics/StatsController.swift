@@ -179,20 +179,7 @@ struct StatsController: Sendable {
     func activity(_ request: Request, context: AnalyticsRequestContext) async throws -> Response {
         let account = try context.requireSession().accountID
         let query = request.uri.queryParameters
-        var limit = 50
-        if let text = query["limit"] {
-            guard let value = Int(text), (1...100).contains(value) else {
-                throw APIError.badRequest("limit must be a whole number from 1 to 100.", code: "invalid_limit")
-            }
-            limit = value
-        }
-        var before: Int64?
-        if let text = query["before"], !text.isEmpty {
-            guard let value = Int64(text), value > 0 else {
-                throw APIError.badRequest("before must be an entry id from an earlier page.", code: "invalid_cursor")
-            }
-            before = value
-        }
+        let (limit, before) = try Paging.parse(query, defaultLimit: 50, cursor: "an entry id")
         var outcome: String?
         if let text = query["outcome"], !text.isEmpty {
             guard Self.outcomes.contains(String(text)) else {

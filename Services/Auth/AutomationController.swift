@@ -46,18 +46,20 @@ struct AutomationController: Sendable {
         let action: String?
         let hand_off_minutes: Int?
 
-        func rule() throws -> ReplyRule {
+        /// `existing`: on PUT, the stored rule, whose trigger and action stay when the body leaves them out (a client
+        /// from before they existed must not turn a story or hand-off rule into a plain one).
+        func rule(existing: StoredRule? = nil) throws -> ReplyRule {
             guard let type = MatchType(rawValue: match_type ?? "contains") else {
                 throw APIError.invalid("match_type", "Choose how the keywords match: contains, exact, starts with, any word or pattern.", code: "invalid_rule")
             }
-            guard let trigger = RuleTrigger(rawValue: self.trigger ?? "message") else {
+            guard let trigger = RuleTrigger(rawValue: self.trigger ?? existing?.trigger.rawValue ?? "message") else {
                 throw APIError.invalid(
                     "trigger", "Choose what the rule answers: direct messages, replies to your stories, story mentions or any of them.", code: "invalid_rule")
             }
             let handOff: Int?
-            switch action ?? "reply" {
+            switch action ?? (existing?.handOffMinutes == nil ? "reply" : "hand_off") {
             case "reply": handOff = nil
-            case "hand_off": handOff = hand_off_minutes ?? 60
+            case "hand_off": handOff = hand_off_minutes ?? existing?.handOffMinutes ?? 60
             default: throw APIError.invalid("action", "Choose what the rule does: reply, or reply and hand the conversation to a person.", code: "invalid_rule")
             }
             let priority = priority ?? 0
@@ -132,7 +134,8 @@ struct AutomationController: Sendable {
     func updateRule(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let account = try context.requireSession().accountID
         let id = try ruleID(context)
-        let input = try await request.decode(as: RuleInput.self, context: context).rule()
+        guard let existing = try await store.rule(id, accountID: account) else { throw APIError.notFound }
+        let input = try await request.decode(as: RuleInput.self, context: context).rule(existing: existing)
         guard let updated = try await store.updateRule(id, input, accountID: account) else { throw APIError.notFound }
         return try encode(["rule": RuleOutput(updated)])
     }

@@ -53,6 +53,10 @@ package struct InboundEvent: Codable, Sendable, Equatable {
 }
 
 extension InboundEvent {
+    /// The kind the activity log and `handled_events` record: `story_reply` or `story_mention` for a story event, else
+    /// the event's kind. Every writer uses this one, so a redelivery or the stale-job cleanup finds the same record.
+    package var logKind: String { storyTrigger ?? kind.rawValue }
+
     /// The event as JSON, the same document `JSONEncoder` would produce (decodable by `JSONDecoder`), written by hand:
     /// ingest encodes one per event on its hot path, and the generic encoder cost more than the rest of the work.
     package func jsonBytes() -> [UInt8] {

@@ -137,11 +137,12 @@ package enum InstagramWebhook {
         } else if item.read {
             result.skip("read")
         } else if item.referral, item.referralSource == "STORY_MENTION", let customerID = validID(sender) {
-            // A story mention delivered as a referral carries no message id: one is made from who and when, so Meta's
-            // redeliveries of it still yield one job.
-            var event = InboundEvent(
-                kind: .message, accountID: accountID, customerID: customerID, mid: "mention.\(customerID).\(timestampMs)", timestampMs: timestampMs,
-                receivedAtMs: receivedAtMs)
+            // A story mention delivered as a referral carries no message id: one is made from the account, who and when,
+            // so Meta's redeliveries of it still yield one job; without a timestamp it could not be, and is skipped.
+            guard let when = item.timestampMs, let mid = validID("mention.\(accountID).\(customerID).\(when)") else {
+                return result.skip("referral")
+            }
+            var event = InboundEvent(kind: .message, accountID: accountID, customerID: customerID, mid: mid, timestampMs: when, receivedAtMs: receivedAtMs)
             event.storyTrigger = "story_mention"
             result.events.append(event)
         } else if item.referral {

@@ -33,19 +33,19 @@ package struct StaleInbound: Sendable {
                 let account = connection.accountID
                 func log(_ outcome: ActivityOutcome, _ reason: ActivityReason, summary: String?, counts: [String]) async throws {
                     try await activity.add(
-                        ActivityEntry(customerID: customer, eventKind: event.kind.rawValue, summary: summary, outcome: outcome.rawValue, reason: reason.rawValue, mid: mid),
+                        ActivityEntry(customerID: customer, eventKind: event.logKind, summary: summary, outcome: outcome.rawValue, reason: reason.rawValue, mid: mid),
                         accountID: account, on: db)
                     try await activity.count(counts, accountID: account, on: db)
                 }
                 switch event.kind {
                 case .deleted:
                     // An unsend that waited as long: it still takes the message's text out of the log.
-                    _ = try await conversations.recordUnsend(mid: mid, accountID: account, customerID: customer, eventKind: event.kind.rawValue, on: db)
+                    _ = try await conversations.recordUnsend(mid: mid, accountID: account, customerID: customer, eventKind: event.logKind, on: db)
                 case .message, .postback:
                     let unsent = try await queue.wasEnqueued(dedupeKey: InboundEventJob.unsendDedupeKey(mid: mid))
                     let text = unsent ? nil : (event.kind == .postback ? (event.postbackTitle ?? event.postbackPayload) : event.text)
                     let reason = ActivityReason.outsideWindow
-                    if try await conversations.markHandled(mid: mid, kind: event.kind.rawValue, accountID: account, on: db) {
+                    if try await conversations.markHandled(mid: mid, kind: event.logKind, accountID: account, on: db) {
                         try await log(.skipped, reason, summary: text, counts: [CountMetric.received, CountMetric.skipped(reason.rawValue)])
                     } else if try await conversations.endWaitingReplies(accountID: account, inboundMID: mid, reason: reason.rawValue, on: db) {
                         // Decided earlier, its reply parked for retries until the window closed: it ends here.

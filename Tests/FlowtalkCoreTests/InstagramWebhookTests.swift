@@ -188,4 +188,29 @@ import Testing
         // And it is a document our own strict parser accepts.
         #expect(throws: Never.self) { try JSONValue.parse(event.jsonBytes()) }
     }
+
+    /// Issue 16, item 1: a reply to the business's story, a story mention (as an attachment, with or without text, or as a
+    /// referral) are story events; an echo never is; the story's id and address are not kept.
+    @Test func storyRepliesAndMentionsAreStoryEventsAndKeepNoStoryAddress() throws {
+        func parse(_ text: String) throws -> ParsedWebhook { try InstagramWebhook.parse(Array(text.utf8), receivedAtMs: 1) }
+        func item(_ json: String) -> String {
+            #"{"object":"instagram","entry":[{"id":"1784","time":1,"messaging":[\#(json)]}]}"#
+        }
+        let story = #""story":{"id":"st-1","url":"https://lookaside.fbsbx.com/x?asset_id=9"}"#
+        let reply = try parse(item(#"{"sender":{"id":"c1"},"recipient":{"id":"1784"},"timestamp":5,"message":{"mid":"m1","text":"love it","reply_to":{"mid":"m0",\#(story)}}}"#))
+        #expect(reply.events.first?.storyTrigger == "story_reply" && reply.events.first?.text == "love it")
+        let mention = try parse(item(#"{"sender":{"id":"c2"},"recipient":{"id":"1784"},"timestamp":5,"message":{"mid":"m2","text":"look!","attachments":[{"type":"story_mention","payload":{"url":"https://lookaside.fbsbx.com/y"}}]}}"#))
+        #expect(mention.events.first?.storyTrigger == "story_mention" && mention.events.first?.logKind == "story_mention")
+        let echo = try parse(item(#"{"sender":{"id":"1784"},"recipient":{"id":"c3"},"timestamp":5,"message":{"mid":"m3","is_echo":true,"reply_to":{\#(story)}}}"#))
+        #expect(echo.events.first?.storyTrigger == nil && echo.events.first?.kind == .echo)
+        let referral = try parse(item(#"{"sender":{"id":"c4"},"recipient":{"id":"1784"},"timestamp":7,"referral":{"source":"STORY_MENTION","type":"OPEN_THREAD"}}"#))
+        let made = try #require(referral.events.first)
+        #expect(made.storyTrigger == "story_mention" && made.mid == "mention.1784.c4.\(made.timestampMs)")
+        let undated = try parse(item(#"{"sender":{"id":"c5"},"recipient":{"id":"1784"},"referral":{"source":"STORY_MENTION"}}"#))
+        #expect(undated.events.isEmpty && undated.skipped["referral"] == 1)
+        for event in reply.events + mention.events + referral.events {
+            let json = String(decoding: event.jsonBytes(), as: UTF8.self)
+            #expect(!json.contains("lookaside") && !json.contains("st-1"), "the queued event keeps the story: \(json)")
+        }
+    }
 }

@@ -29,7 +29,7 @@ extension InboundHandler {
                 kind: event.kind, customerID: subject.customerID, text: subject.summary, hasAttachments: event.attachmentTypes != nil,
                 eventTime: eventTime, businessID: connection.instagramUserID, connectionActive: connection.status == "active",
                 pausedUntil: conversation.pausedUntil, lastSameAnswerAt: lastSameAnswerAt, cooldownSeconds: settings.cooldownSeconds,
-                aiEnabled: settings.aiEnabled, candidate: candidate)
+                aiEnabled: settings.aiEnabled, isStory: event.storyTrigger != nil, candidate: candidate)
             switch ReplyPolicy.decide(facts, now: Date()) {
             case .skip(let reason): return .skip(reason)
             case .reply(let plan): return .reply(plan)

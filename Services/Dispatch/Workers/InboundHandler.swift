@@ -60,7 +60,7 @@ struct InboundHandler: Sendable {
         }
         let subject = ReplyLedger.Subject(
             // A story reply or mention is logged as such ("replied to your story", "mentioned you in a story").
-            accountID: connection.accountID, customerID: event.customerID ?? "", eventKind: event.storyTrigger ?? event.kind.rawValue, summary: Self.text(of: event),
+            accountID: connection.accountID, customerID: event.customerID ?? "", eventKind: event.logKind, summary: Self.text(of: event),
             mid: event.mid)
         guard let mid = event.mid, event.customerID != nil else {
             try await ledger.recordOnce(mid: event.mid ?? InboundEventJob.dedupeKey(event), subject, outcome: .skipped, reason: .incompleteEvent)

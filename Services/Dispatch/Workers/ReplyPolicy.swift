@@ -54,6 +54,8 @@ struct ReplyFacts: Sendable {
     var lastSameAnswerAt: Date? = nil
     var cooldownSeconds = 0
     var aiEnabled = false
+    /// A reply to the business's story or a story mention: answered by story rules only, never by the AI.
+    var isStory = false
     /// The tapped Ice Breaker's answer or the matching rule's, if any (`ReplyPolicy.candidate`).
     var candidate: ReplyPlan? = nil
 }
@@ -82,8 +84,10 @@ enum ReplyPolicy {
             if let last = facts.lastSameAnswerAt, now.timeIntervalSince(last) < Double(facts.cooldownSeconds) { return .skip(.cooldown) }
             return .reply(candidate)
         }
+        // A story event no story rule answered: not the AI's (it would not know the story), so no rule.
+        if facts.isStory { return .skip(.noRule) }
         guard let text = facts.text, !text.isEmpty else { return .skip(facts.hasAttachments ? .attachmentOnly : .noText) }
-        return facts.kind == .message && facts.aiEnabled ? .askAI : .skip(.noRule)
+        return facts.kind == .message && facts.aiEnabled && !facts.isStory ? .askAI : .skip(.noRule)
     }
 
     /// An Ice Breaker tap answers with that Ice Breaker's answer first; anything else goes to the keyword rules.
