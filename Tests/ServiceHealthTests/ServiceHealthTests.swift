@@ -59,7 +59,13 @@ func checkHealthRoutes(_ client: some TestClientProtocol) async throws {
                     if text.contains("flowtalk_jobs_depth") { break }
                     try await Task.sleep(for: .milliseconds(50))
                 }
-                #expect(text.contains(#"flowtalk_jobs_depth{state="available"} 0"#))
+                for state in ["available", "scheduled", "running", "dead"] {
+                    #expect(text.contains(#"flowtalk_jobs_depth{state="\#(state)"}"#), "no depth sampled for \(state)")
+                }
+                // Nothing but the retention backstop's purge job (dispatch queues it for analytics, which is not running
+                // here) can be in this fresh queue, and whether the first sample came before or after it is a matter of timing.
+                #expect(text.contains(#"flowtalk_jobs_depth{state="available"} 0"#) || text.contains(#"flowtalk_jobs_depth{state="available"} 1"#))
+                #expect(text.contains(#"flowtalk_jobs_depth{state="running"} 0"#) && text.contains(#"flowtalk_jobs_depth{state="dead"} 0"#))
             }
         }
     }
