@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ports import free_port  # scripts/ports.py, shared with scripts/scaled/
+
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
 IG_ID = "17841400000000077"
@@ -68,15 +70,6 @@ T0 = time.time()
 
 def log(message):
     print(f"[chaos {time.time() - T0:6.1f}s] {message}", flush=True)
-
-
-def free_port(taken):
-    for _ in range(50):
-        port = int(subprocess.run([str(ROOT / "scripts/free-port.sh")], capture_output=True, text=True, timeout=10, check=True).stdout)
-        if port not in taken:
-            taken.add(port)
-            return port
-    raise RuntimeError("no free port")
 
 
 # ---------------------------------------------------------------------------------------------------------------- HTTP

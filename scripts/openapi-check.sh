@@ -46,50 +46,9 @@ fi
 echo "ok    openapi-spec-validator $SPEC ($(wc -l < "$SPEC") lines)"
 
 # --- 2. the services ---------------------------------------------------------------------------------------------------
-bin=${FLOWTALK_BIN_DIR:-$(swift build --show-bin-path)}
-schema="openapi_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-psql "$DATABASE_URL" -qc "CREATE SCHEMA $schema" >/dev/null
-sep='?'; [[ "$DATABASE_URL" == *\?* ]] && sep='&'
-url="${DATABASE_URL}${sep}search_path=${schema}"
-
-auth=$(scripts/free-port.sh); ingest=$(scripts/free-port.sh); dispatch=$(scripts/free-port.sh)
-analytics=$(scripts/free-port.sh); sandbox=$(scripts/free-port.sh); smtp=$(scripts/free-port.sh)
-ig=17841400000000077
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-common=(
-    env -i PATH=/usr/bin:/bin FLOWTALK_ENV=development FLOWTALK_ENV_FILE=/nonexistent HOST=127.0.0.1 LOG_LEVEL=warning DATABASE_URL="$url"
-    META_APP_ID=openapi-app META_APP_SECRET=openapi-secret META_VERIFY_TOKEN=vt
-    TOKEN_ENCRYPTION_KEYS="o1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
-    PASSWORD_PEPPER=openapi-pepper BCRYPT_COST=10 COOKIE_SECURE=false TRUSTED_PROXIES=127.0.0.1
-    PUBLIC_URL="http://127.0.0.1:$auth" ANALYTICS_URL="http://127.0.0.1:$analytics" DASHBOARD_DIR="$PWD/Services/Dashboard"
-    INSTAGRAM_GRAPH_URL="http://127.0.0.1:$sandbox" INSTAGRAM_OAUTH_URL="http://127.0.0.1:$sandbox" INSTAGRAM_API_URL="http://127.0.0.1:$sandbox"
-    GROQ_API_KEY=sandbox GROQ_BASE_URL="http://127.0.0.1:$sandbox/openai/v1"
-    SANDBOX_SMTP_PORT="$smtp" SMTP_URL="smtp://127.0.0.1:$smtp?tls=none"
-    INGEST_URL="http://127.0.0.1:$ingest" SANDBOX_ACCOUNTS="$ig:openapi_shop:IGAA-openapi-token" SANDBOX_OAUTH_ACCOUNT="$ig"
-)
-start() { # name port
-    "${common[@]}" PORT="$2" "$bin/$1" >"$out/$1.log" 2>&1 &
-    pids+=($!)
-}
-start flowtalk-sandbox "$sandbox"
-start flowtalk-auth "$auth"       # migrates first; the others wait for the schema
-start flowtalk-ingest "$ingest"
-start flowtalk-dispatch "$dispatch"
-start flowtalk-analytics "$analytics"
-for port in $auth $ingest $dispatch $analytics $sandbox; do
-    for _ in $(seq 1 600); do
-        curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { echo "FAIL  service on port $port never became ready"; tail -n 5 "$out"/*.log; exit 1; }
-done
+source scripts/test-stack.sh
+# Each phase of the check is its own client address (X-Forwarded-For), so one phase's rate limits do not block the next.
+start_stack openapi "$out" TRUSTED_PROXIES=127.0.0.1
 echo "ok    services ready ($(( $(date +%s) - started )) s)"
 
 # --- 3. schemathesis and the success paths ---------------------------------------------------------------------------

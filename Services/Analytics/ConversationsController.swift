@@ -51,10 +51,7 @@ struct ConversationsController: Sendable {
         }
         var customer: String?
         if let text = query["customer"], !text.isEmpty {
-            guard let id = InstagramWebhook.validID(String(text)), id.count <= 64 else {
-                throw APIError.badRequest("That is not an Instagram-scoped id.", code: "invalid_customer_id")
-            }
-            customer = id
+            customer = try CustomerIDParameter.validated(text)
         }
         var found = try await store.conversations(accountID: account, query: search, before: before, limit: limit, customerID: customer).map {
             Conversation(

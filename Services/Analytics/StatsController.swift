@@ -190,10 +190,7 @@ struct StatsController: Sendable {
         // One conversation's thread: `customer`, an Instagram-scoped id.
         var customer: String?
         if let text = query["customer"], !text.isEmpty {
-            guard let id = InstagramWebhook.validID(String(text)), id.count <= 64 else {
-                throw APIError.badRequest("That is not an Instagram-scoped id.", code: "invalid_customer_id")
-            }
-            customer = id
+            customer = try CustomerIDParameter.validated(text)
         }
         var items = try await store.activity(accountID: account, limit: limit, before: before, outcome: outcome, customerID: customer).map(Item.init)
         var next: String?

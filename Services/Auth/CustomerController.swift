@@ -73,11 +73,7 @@ struct CustomerController: Sendable {
 
     /// The id in the path, as webhooks carry it: 1 to 64 visible characters.
     static func customerID(_ context: AuthRequestContext) throws -> String {
-        let raw = try context.parameters.require("igsid")
-        guard let id = InstagramWebhook.validID(raw), id.count <= 64 else {
-            throw APIError.badRequest("That is not an Instagram-scoped id.", code: "invalid_customer_id")
-        }
-        return id
+        try CustomerIDParameter.validated(try context.parameters.require("igsid"))
     }
 
     /// The customer's conversation key in the queue, when the account is connected.

@@ -8,9 +8,13 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from ports import free_port  # noqa: E402  (scripts/ports.py, shared with chaos.py)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOOPBACK = "127.0.0.1"
@@ -28,15 +32,6 @@ def parse_scale(text):
             raise ValueError(f"SCALE: {item!r} is not service=count (services: {', '.join(SERVICES)}; counts 1–32)")
         scale[name] = int(count)
     return scale
-
-
-def free_port(taken):
-    for _ in range(50):
-        port = int(subprocess.run([str(ROOT / "scripts/free-port.sh")], capture_output=True, text=True, timeout=10, check=True).stdout)
-        if port not in taken:
-            taken.add(port)
-            return port
-    raise RuntimeError("no free port")
 
 
 def make_certificate(directory):

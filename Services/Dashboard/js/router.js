@@ -49,11 +49,16 @@ export function route(moveFocus) {
   refreshHealth().then(() => { renderOnboarding(); return pages.get(page).load(); }).catch(report);
 }
 
-/** Follows the hash as the person clicks the navigation. */
+/** Follows the hash as the person clicks the navigation; the link of the page shown loads it again (no hashchange). */
 export function startRouter() {
   window.addEventListener('hashchange', () => {
     if (!state.account) return;
     clearMessage();
     route(true);
   });
+  for (const link of $$('.nav a')) {
+    link.addEventListener('click', () => {
+      if (state.account && link.getAttribute('href') === location.hash) route(false);
+    });
+  }
 }
