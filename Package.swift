@@ -131,6 +131,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "ReplyDecision",
+            dependencies: ["FlowtalkCore", "FlowtalkContracts", "FlowtalkStore", "ReplyRules"],
+            path: "Shared/ReplyDecision",
+            swiftSettings: swiftSettings),
+        .target(
             name: "FlowtalkDevSupport",
             dependencies: ["FlowtalkCore", "FlowtalkStore", "ReplyRules", postgres, logging],
             path: "Support/DevSupport",
@@ -148,11 +153,11 @@ let package = Package(
         ),
         .executableTarget(name: "RulesBench", dependencies: ["ReplyRules"], path: "Benchmarks/RulesBench", swiftSettings: swiftSettings),
         service("AuthService", folder: "Auth", extra: [
-            "ReplyRules", "InstagramGraph", "FlowtalkContracts", "Mail", crypto, .product(name: "NIOPosix", package: "swift-nio"),
+            "ReplyRules", "ReplyDecision", "AIReplies", "InstagramGraph", "FlowtalkContracts", "Mail", crypto, .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ], resources: [.copy("Resources/common-passwords.txt"), .copy("Resources/privacy.html"), .copy("Resources/openapi.yaml")]),
         service("IngestService", folder: "Ingest"),
-        service("DispatchService", folder: "Dispatch", extra: ["InstagramGraph", "ReplyRules", "AIReplies"]),
+        service("DispatchService", folder: "Dispatch", extra: ["InstagramGraph", "ReplyRules", "ReplyDecision", "AIReplies"]),
         service("AnalyticsService", folder: "Analytics"),
         service("AdminTool", folder: "Admin", extra: ["FlowtalkContracts", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         service("DevTool", folder: "DevTool", extra: ["ReplyRules", "FlowtalkDevSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
@@ -162,7 +167,8 @@ let package = Package(
         ]),
         tests("FlowtalkCoreTests", ["FlowtalkCore", "FlowtalkContracts"]),
         tests("DispatchServiceTests", [
-            "DispatchService", "FlowtalkCore", "FlowtalkContracts", "FlowtalkStore", "FlowtalkDevSupport", "ReplyRules", "InstagramGraph", "AIReplies", postgres,
+            "DispatchService", "FlowtalkCore", "FlowtalkContracts", "FlowtalkStore", "FlowtalkDevSupport", "ReplyRules", "ReplyDecision", "InstagramGraph", "AIReplies",
+            postgres,
             logging,
         ]),
         tests("ReplyRulesTests", ["ReplyRules"]),

@@ -13,7 +13,26 @@ struct GraphSendRoutes: Sendable {
 
     struct SendRequest: Decodable {
         struct Recipient: Decodable { let id: String }
-        struct Message: Decodable { let text: String? }
+        struct Option: Decodable {
+            let content_type: String?
+            let type: String?
+            let title: String
+            let payload: String
+        }
+        struct Attachment: Decodable {
+            struct Payload: Decodable {
+                let template_type: String
+                let text: String
+                let buttons: [Option]
+            }
+            let type: String
+            let payload: Payload
+        }
+        struct Message: Decodable {
+            let text: String?
+            let quick_replies: [Option]?
+            let attachment: Attachment?
+        }
         let recipient: Recipient
         let message: Message
     }
@@ -39,7 +58,7 @@ struct GraphSendRoutes: Sendable {
             return GraphErrorBody.response(400, code: 190, "Invalid OAuth 2.0 Access Token")
         }
         let body = try await request.decode(as: SendRequest.self, context: context)
-        guard let text = body.message.text, !text.isEmpty, text.utf8.count <= 1000 else {
+        guard let (text, options) = Self.validated(body.message) else {
             return GraphErrorBody.response(400, code: 100, subcode: 2_534_015, "Invalid message data")
         }
         if let fault = await state.nextFault(igID) {
@@ -53,20 +72,46 @@ struct GraphSendRoutes: Sendable {
             case .slow: try await Task.sleep(for: .seconds(fault.seconds ?? 30))
             case .drop:
                 // Delivered, so Instagram echoes it, even though the sender never learns the answer.
-                _ = try await deliver(text, to: body.recipient.id, from: igID)
+                _ = try await deliver(text, options, to: body.recipient.id, from: igID)
                 return Response(
                     status: .ok, headers: [.contentType: "application/json", .contentLength: "64"], body: ResponseBody { _ in throw DroppedConnection() })
             }
         }
-        let mid = try await deliver(text, to: body.recipient.id, from: igID)
+        let mid = try await deliver(text, options, to: body.recipient.id, from: igID)
         return try SandboxJSON.response(SendAnswer(recipient_id: body.recipient.id, message_id: mid))
     }
 
+    /// The message's text and options when Instagram would take it: text of 1,000 bytes at most, with up to 13 quick
+    /// replies (`content_type: "text"`, titles of 20 characters at most, payloads of 1,000); or a button template of at
+    /// most 640 characters with 1–3 postback buttons. Nil otherwise.
+    static func validated(_ message: SendRequest.Message) -> (String, SandboxOptions?)? {
+        func valid(_ options: [SendRequest.Option], kind: String, limit: Int) -> SandboxOptions? {
+            guard (1...limit).contains(options.count), options.allSatisfy({
+                ($0.content_type ?? $0.type) == kind && (1...20).contains($0.title.count) && (1...1000).contains($0.payload.utf8.count)
+            }) else { return nil }
+            return SandboxOptions(kind: kind == "text" ? "quick_replies" : "buttons", options: options.map { .init(title: $0.title, payload: $0.payload) })
+        }
+        if let attachment = message.attachment {
+            guard message.text == nil, message.quick_replies == nil, attachment.type == "template", attachment.payload.template_type == "button",
+                !attachment.payload.text.isEmpty, attachment.payload.text.count <= 640,
+                let buttons = valid(attachment.payload.buttons, kind: "postback", limit: 3)
+            else { return nil }
+            return (attachment.payload.text, buttons)
+        }
+        guard let text = message.text, !text.isEmpty, text.utf8.count <= 1000 else { return nil }
+        guard let quick = message.quick_replies else { return (text, nil) }
+        guard let options = valid(quick, kind: "text", limit: 13) else { return nil }
+        return (text, options)
+    }
+
     /// Records the message as sent and queues its echo; returns its message id.
-    private func deliver(_ text: String, to recipient: String, from igID: String) async throws -> String {
+    private func deliver(_ text: String, _ options: SandboxOptions? = nil, to recipient: String, from igID: String) async throws -> String {
         let mid = await state.newMID()
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        await state.record(SandboxMessage(direction: "out", customerID: recipient, text: text, mid: mid, atMs: now), account: igID)
+        var message = SandboxMessage(direction: "out", customerID: recipient, text: text, mid: mid, atMs: now)
+        message.quickReplies = options?.kind == "quick_replies" ? options?.options : nil
+        message.buttons = options?.kind == "buttons" ? options?.options : nil
+        await state.record(message, account: igID)
         if echoes {
             try webhooks.send(
                 InstagramWebhook(

@@ -7,12 +7,36 @@ struct SandboxMessage: Codable, Sendable, Equatable {
     var text: String
     var mid: String
     var atMs: Int64
+    /// A sent message's quick replies, or its button template's buttons (title and payload each).
+    var quickReplies: [SandboxOption]? = nil
+    var buttons: [SandboxOption]? = nil
+
+    init(direction: String, customerID: String, text: String, mid: String, atMs: Int64) {
+        self.direction = direction
+        self.customerID = customerID
+        self.text = text
+        self.mid = mid
+        self.atMs = atMs
+    }
 
     enum CodingKeys: String, CodingKey {
-        case direction, text, mid
+        case direction, text, mid, buttons
         case customerID = "customer_id"
         case atMs = "at_ms"
+        case quickReplies = "quick_replies"
     }
+}
+
+/// A quick reply or button as the Send API took it.
+struct SandboxOption: Codable, Sendable, Equatable {
+    let title: String
+    let payload: String
+}
+
+/// The options of one sent message.
+struct SandboxOptions: Sendable {
+    let kind: String
+    let options: [SandboxOption]
 }
 
 /// A failure to inject into the next Graph API sends of an account.

@@ -21,9 +21,20 @@ struct SimulatorRoutes: Sendable {
         let username: String?
         /// `reply` (a reply to the business's story) or `mention` (the customer's story mentions the business; `text` may be "").
         let story: String?
+        /// A tap on a quick reply: the payload of the option (from a sent message's `quick_replies`); `text` is its title.
+        let quick_reply_payload: String?
     }
 
     /// `POST /simulate/postback`: a tap on an Ice Breaker.
+    /// A customer's reaction to message `mid` (`react`, or `unreact` to take it back).
+    struct ReactionBody: Decodable {
+        let ig_id: String
+        let from: String
+        let mid: String
+        let action: String?
+        let emoji: String?
+    }
+
     struct Postback: Decodable {
         let ig_id: String
         let from: String
@@ -49,6 +60,9 @@ struct SimulatorRoutes: Sendable {
         router.post("/simulate/postback") { request, context -> Response in
             try await simulate(try await request.decode(as: Postback.self, context: context))
         }
+        router.post("/simulate/reaction") { request, context -> Response in
+            try await simulate(try await request.decode(as: ReactionBody.self, context: context))
+        }
         router.get("/simulate/conversations/:igid") { _, context -> Response in
             let igID = try context.parameters.require("igid")
             return try SandboxJSON.response(Conversation(messages: await state.messages(igID)))
@@ -66,6 +80,7 @@ struct SimulatorRoutes: Sendable {
         var message = InstagramWebhook.Message(mid: mid, text: body.story == "mention" && body.text.isEmpty ? nil : body.text, is_echo: isEcho ? true : nil)
         if body.story == "reply" { message.reply_to = .init(story: story) }
         if body.story == "mention" { message.attachments = [.init(type: "story_mention", payload: .init(url: story.url))] }
+        if let payload = body.quick_reply_payload, !isEcho { message.quick_reply = .init(payload: payload) }
         return message
     }
 
@@ -80,6 +95,16 @@ struct SimulatorRoutes: Sendable {
             message: Self.message(mid: mid, body, isEcho: isEcho))
         let message = SandboxMessage(direction: isEcho ? "out" : "in", customerID: body.from, text: body.text, mid: mid, atMs: timestamp)
         return try await deliver(webhook, message, account: body.ig_id)
+    }
+
+    func simulate(_ body: ReactionBody) async throws -> Response {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let action = body.action ?? "react"
+        let reaction = InstagramWebhook.Reaction(
+            mid: body.mid, action: action, reaction: action == "react" ? "love" : nil, emoji: action == "react" ? (body.emoji ?? "❤️") : nil)
+        let webhook = InstagramWebhook(account: body.ig_id, sender: body.from, recipient: body.ig_id, timestampMs: now, reaction: reaction)
+        let status = try await webhooks.post(webhook)
+        return try SandboxJSON.response(Delivered(mid: body.mid, ingest_status: status))
     }
 
     func simulate(_ body: Postback) async throws -> Response {

@@ -30,6 +30,16 @@ struct InstagramWebhook: Encodable {
         var reply_to: ReplyTo? = nil
         /// A story mention: one `story_mention` attachment with the story's CDN address.
         var attachments: [Attachment]? = nil
+        /// A tap on a quick reply: its payload (the text is its title).
+        var quick_reply: QuickReply? = nil
+        struct QuickReply: Encodable { let payload: String }
+    }
+    /// A reaction to a message (`message_reactions`).
+    struct Reaction: Encodable {
+        let mid: String
+        let action: String
+        let reaction: String?
+        let emoji: String?
     }
     struct Postback: Encodable {
         let mid: String
@@ -42,6 +52,7 @@ struct InstagramWebhook: Encodable {
         let timestamp: Int64
         let message: Message?
         let postback: Postback?
+        var reaction: Reaction? = nil
     }
     struct Entry: Encodable {
         let time: Int64
@@ -51,8 +62,11 @@ struct InstagramWebhook: Encodable {
     var object = "instagram"
     let entry: [Entry]
 
-    init(account: String, sender: String, recipient: String, timestampMs: Int64, message: Message? = nil, postback: Postback? = nil) {
-        let item = Messaging(sender: Party(id: sender), recipient: Party(id: recipient), timestamp: timestampMs, message: message, postback: postback)
+    init(
+        account: String, sender: String, recipient: String, timestampMs: Int64, message: Message? = nil, postback: Postback? = nil, reaction: Reaction? = nil
+    ) {
+        let item = Messaging(
+            sender: Party(id: sender), recipient: Party(id: recipient), timestamp: timestampMs, message: message, postback: postback, reaction: reaction)
         entry = [Entry(time: timestampMs, id: account, messaging: [item])]
     }
 }

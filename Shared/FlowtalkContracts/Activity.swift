@@ -40,6 +40,10 @@ package enum ActivityReason: String, CaseIterable, Sendable {
     case ownerPaused = "owner_paused", ownerResumed = "owner_resumed"
     /// A hand-off rule's reply went out: the conversation waits for a person, the bot paused.
     case handOff = "hand_off"
+    /// The AI could not help and the account hands such conversations to a person (`ai_hand_off`) instead of the fallback.
+    case aiHandOff = "ai_hand_off"
+    /// Outside business hours, with rules and the AI not answering then, and the away message already sent.
+    case outOfHours = "out_of_hours"
 
     /// The families of reasons with a variable part.
     package static let patternPrefixes = ["graph_error_", "partly_sent_"]
@@ -52,6 +56,12 @@ package enum CountMetric {
     package static let failed = "failed"
     package static let humanReplies = "human_replies"
     package static let handOffs = "hand_offs"
+    /// Reactions customers gave the bot's messages.
+    package static let reactions = "reactions"
+    /// A tap on option `position` (0-based) of rule `ruleID`'s quick replies or buttons.
+    package static func option(_ ruleID: String, _ position: Int) -> String { optionPrefix + ruleID + ":" + String(position) }
+    /// A once-only message sent: `greeting:disclosure`, `greeting:welcome`, `greeting:away`.
+    package static func greeting(_ kind: String) -> String { greetingPrefix + kind }
     package static func replied(source: String) -> String { "replied_\(source)" }
     package static func skipped(_ reason: String) -> String { skippedPrefix + reason }
     package static func rule(_ id: String) -> String { rulePrefix + id }
@@ -62,4 +72,6 @@ package enum CountMetric {
     package static let rulePrefix = "rule:"
     package static let fallbackPrefix = "fallback:"
     package static let iceBreakerPrefix = "ice_breaker:"
+    package static let optionPrefix = "option:"
+    package static let greetingPrefix = "greeting:"
 }

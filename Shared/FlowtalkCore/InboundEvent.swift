@@ -12,6 +12,8 @@ package struct InboundEvent: Codable, Sendable, Equatable {
         case edit
         /// The customer unsent a message.
         case deleted
+        /// The customer reacted to a message (`replyToMID`), or took the reaction back (`reaction` = `unreact`).
+        case reaction
     }
 
     package var kind: Kind
@@ -36,6 +38,8 @@ package struct InboundEvent: Codable, Sendable, Equatable {
     /// `story_reply` (a DM replying to the business's story) or `story_mention` (the customer's story mentions the
     /// business); nil for a plain DM. The story's media and its CDN address are never kept, not even here.
     package var storyTrigger: String?
+    /// For a reaction: `react` or `unreact`.
+    package var reaction: String?
     /// The W3C trace context of the webhook request that queued it (`TraceContext`), when tracing is on.
     package var traceParent: String?
     package var traceState: String?
@@ -106,6 +110,7 @@ extension InboundEvent {
         bool("isSelf", isSelf)
         bool("isUnsupported", isUnsupported)
         string("storyTrigger", storyTrigger)
+        string("reaction", reaction)
         string("traceParent", traceParent)
         string("traceState", traceState)
         out.append(UInt8(ascii: "}"))

@@ -133,7 +133,15 @@ package enum InstagramWebhook {
             let customer = sender.flatMap(validID)
             result.events.append(InboundEvent(kind: .edit, accountID: accountID, customerID: customer, mid: mid, timestampMs: timestampMs, receivedAtMs: receivedAtMs))
         } else if item.reaction {
-            result.skip("reaction")
+            // A reaction to a message (counted when the message is one of the bot's; never answered). Its own id is made
+            // from the reacted message, the action and when, so redeliveries yield one job and a later reaction another.
+            guard let customerID = validID(sender), let reacted = validID(item.reactionMID), let when = item.timestampMs,
+                let mid = validID("reaction.\(item.reactionAction ?? "react").\(when).\(reacted)")
+            else { return result.skip("reaction") }
+            var event = InboundEvent(kind: .reaction, accountID: accountID, customerID: customerID, mid: mid, timestampMs: when, receivedAtMs: receivedAtMs)
+            event.replyToMID = reacted
+            event.reaction = item.reactionAction == "unreact" ? "unreact" : "react"
+            result.events.append(event)
         } else if item.read {
             result.skip("read")
         } else if item.referral, item.referralSource == "STORY_MENTION", let customerID = validID(sender) {
@@ -230,6 +238,9 @@ private struct Item {
     let postback: Postback?
     let message_edit: Edit?
     let reaction: Bool
+    /// `reaction.mid` (the message reacted to) and `reaction.action` (`react` or `unreact`).
+    let reactionMID: String?
+    let reactionAction: String?
     let read: Bool
     let referral: Bool
     /// `referral.source`, e.g. `STORY_MENTION`.
@@ -247,6 +258,8 @@ private struct Item {
         postback = try optionalObject(value["postback"]).map(Postback.init)
         message_edit = try optionalObject(value["message_edit"]).map(Edit.init)
         reaction = value["reaction"] != nil
+        reactionMID = try value["reaction"].flatMap { $0.isObject ? try optionalText($0["mid"]) : nil }
+        reactionAction = try value["reaction"].flatMap { $0.isObject ? try optionalText($0["action"]) : nil }
         read = value["read"] != nil
         referral = value["referral"] != nil
         referralSource = try value["referral"].flatMap { $0.isObject ? try optionalText($0["source"]) : nil }

@@ -23,19 +23,20 @@ package struct AutomationStore: Sendable {
     }
 
     private static let ruleColumns =
-        "id, keywords, match_type, negative_keywords, priority, enabled, reply, created_at, updated_at, trigger, CASE WHEN action = 'hand_off' THEN hand_off_minutes END"
+        "id, keywords, match_type, negative_keywords, priority, enabled, reply, created_at, updated_at, trigger, CASE WHEN action = 'hand_off' THEN hand_off_minutes END, option_kind, option_titles, option_targets"
 
     private func rules(_ query: PostgresQuery) async throws -> [StoredRule] {
         var list: [StoredRule] = []
-        for try await (id, keywords, type, negatives, priority, enabled, reply, created, updated, trigger, handOff) in try await client.query(
-            query, logger: logger
-        ).decode((UUID, [String], String, [String], Int, Bool, String, Date, Date, String, Int?).self)
+        for try await (id, keywords, type, negatives, priority, enabled, reply, created, updated, trigger, handOff, optionKind, titles, targets)
+            in try await client.query(query, logger: logger)
+            .decode((UUID, [String], String, [String], Int, Bool, String, Date, Date, String, Int?, String?, [String], [UUID]).self)
         {
             list.append(
                 StoredRule(
                     id: id, keywords: keywords, matchType: MatchType(rawValue: type) ?? .contains, negativeKeywords: negatives, priority: priority,
                     enabled: enabled, reply: reply, createdAt: created, updatedAt: updated, trigger: RuleTrigger(rawValue: trigger) ?? .message,
-                    handOffMinutes: handOff))
+                    handOffMinutes: handOff, optionKind: optionKind.flatMap(OptionKind.init(rawValue:)),
+                    options: zip(titles, targets).map { ReplyOption(title: $0, nextRuleID: $1.uuidString.lowercased()) }))
         }
         return list
     }
@@ -63,15 +64,27 @@ package struct AutomationStore: Sendable {
     }
 
     private static let settingsColumns =
-        "cooldown_seconds, human_pause_minutes, ai_enabled, business_description, ai_tone, fallback_text, ai_memory, ai_daily_budget"
+        """
+        cooldown_seconds, human_pause_minutes, ai_enabled, business_description, ai_tone, fallback_text, ai_memory, ai_daily_budget, welcome_text,
+        welcome_mode, away_text, business_hours, time_zone, rules_out_of_hours, bot_disclosure_text, ai_hand_off
+        """
 
     private static func settings(_ rows: Rows) async throws -> AccountSettings? {
-        for try await (cooldown, pause, ai, description, tone, fallback, memory, budget) in rows.decode(
-            (Int, Int, Bool, String, String, String, Bool, Int).self)
+        for try await (cooldown, pause, ai, description, tone, fallback, memory, budget, welcome, welcomeMode, away, hours, zone, rulesOut, disclosure, aiHandOff)
+            in rows.decode((Int, Int, Bool, String, String, String, Bool, Int, String, String, String, String, String, Bool, String, Bool).self)
         {
-            return AccountSettings(
+            var settings = AccountSettings(
                 cooldownSeconds: cooldown, humanPauseMinutes: pause, aiEnabled: ai, businessDescription: description, aiTone: tone,
                 fallbackText: fallback, aiMemory: memory, aiDailyBudget: budget)
+            settings.welcomeText = welcome
+            settings.welcomeInstead = welcomeMode == "instead"
+            settings.awayText = away
+            settings.businessHoursJSON = hours
+            settings.timeZone = zone
+            settings.rulesOutOfHours = rulesOut
+            settings.botDisclosureText = disclosure
+            settings.aiHandOff = aiHandOff
+            return settings
         }
         return nil
     }
@@ -95,9 +108,11 @@ package struct AutomationStore: Sendable {
         let id = UUID()
         let created = try await rules(
             """
-            INSERT INTO reply_rules (id, account_id, keywords, match_type, negative_keywords, priority, enabled, reply, trigger, action, hand_off_minutes)
+            INSERT INTO reply_rules (id, account_id, keywords, match_type, negative_keywords, priority, enabled, reply, trigger, action, hand_off_minutes,
+                                     option_kind, option_titles, option_targets)
             SELECT \(id), \(accountID), \(rule.keywords), \(rule.matchType.rawValue), \(rule.negativeKeywords), \(rule.priority), \(rule.enabled), \(rule.reply),
-                   \(rule.trigger.rawValue), \(rule.handOffMinutes == nil ? "reply" : "hand_off"), \(rule.handOffMinutes ?? 60)
+                   \(rule.trigger.rawValue), \(rule.handOffMinutes == nil ? "reply" : "hand_off"), \(rule.handOffMinutes ?? 60),
+                   \(rule.optionKind?.rawValue), \(rule.options.map(\.title)), \(Self.targets(rule))
             WHERE (SELECT count(*) FROM reply_rules WHERE account_id = \(accountID)) < \(Self.maximumRules)
             RETURNING \(unescaped: Self.ruleColumns)
             """)
@@ -109,11 +124,26 @@ package struct AutomationStore: Sendable {
             """
             UPDATE reply_rules SET keywords = \(rule.keywords), match_type = \(rule.matchType.rawValue), negative_keywords = \(rule.negativeKeywords),
                 priority = \(rule.priority), enabled = \(rule.enabled), reply = \(rule.reply), trigger = \(rule.trigger.rawValue),
-                action = \(rule.handOffMinutes == nil ? "reply" : "hand_off"), hand_off_minutes = \(rule.handOffMinutes ?? 60), updated_at = clock_timestamp()
+                action = \(rule.handOffMinutes == nil ? "reply" : "hand_off"), hand_off_minutes = \(rule.handOffMinutes ?? 60),
+                option_kind = \(rule.optionKind?.rawValue), option_titles = \(rule.options.map(\.title)), option_targets = \(Self.targets(rule)),
+                updated_at = clock_timestamp()
             WHERE id = \(id) AND account_id = \(accountID)
             RETURNING \(unescaped: Self.ruleColumns)
             """
         ).first
+    }
+
+    /// The options' rule ids (the API checked that they are ids of this account's rules).
+    private static func targets(_ rule: ReplyRule) -> [UUID] { rule.options.compactMap { UUID(uuidString: $0.nextRuleID) } }
+
+    /// Which of `ids` are not rules of the account (an option must lead to one of the account's own rules).
+    package func missingRules(_ ids: [UUID], accountID: UUID) async throws -> [UUID] {
+        guard !ids.isEmpty else { return [] }
+        var found = Set<UUID>()
+        for try await id in try await client.query(
+            "SELECT id FROM reply_rules WHERE account_id = \(accountID) AND id = ANY(\(ids))", logger: logger
+        ).decode(UUID.self) { found.insert(id) }
+        return ids.filter { !found.contains($0) }
     }
 
     package func deleteRule(_ id: UUID, accountID: UUID) async throws -> Bool {
@@ -141,7 +171,10 @@ package struct AutomationStore: Sendable {
                     cooldown_seconds = \(settings.cooldownSeconds), human_pause_minutes = \(settings.humanPauseMinutes),
                     ai_enabled = \(settings.aiEnabled), business_description = \(settings.businessDescription), ai_tone = \(settings.aiTone),
                     fallback_text = \(settings.fallbackText), ai_memory = \(settings.aiMemory), ai_daily_budget = \(settings.aiDailyBudget),
-                    updated_at = now()
+                    welcome_text = \(settings.welcomeText), welcome_mode = \(settings.welcomeInstead ? "instead" : "before"),
+                    away_text = \(settings.awayText), business_hours = \(settings.businessHoursJSON), time_zone = \(settings.timeZone),
+                    rules_out_of_hours = \(settings.rulesOutOfHours), bot_disclosure_text = \(settings.botDisclosureText),
+                    ai_hand_off = \(settings.aiHandOff), updated_at = now()
                 WHERE account_id = \(accountID)
                 """, logger: logger)
             return settings

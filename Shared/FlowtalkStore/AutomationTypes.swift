@@ -18,12 +18,15 @@ package struct StoredRule: Sendable, Equatable {
     package var updatedAt: Date
     package var trigger: RuleTrigger = .message
     package var handOffMinutes: Int? = nil
+    package var optionKind: OptionKind? = nil
+    package var options: [ReplyOption] = []
 
     /// The matcher's view of it.
     package var rule: ReplyRule {
         ReplyRule(
             id: id.uuidString.lowercased(), keywords: keywords, matchType: matchType, negativeKeywords: negativeKeywords, priority: priority,
-            enabled: enabled, reply: reply, createdAt: createdAt, trigger: trigger, handOffMinutes: handOffMinutes)
+            enabled: enabled, reply: reply, createdAt: createdAt, trigger: trigger, handOffMinutes: handOffMinutes,
+            optionKind: optionKind, options: options)
     }
 }
 
@@ -38,6 +41,19 @@ package struct AccountSettings: Sendable, Equatable {
     package var aiMemory = false
     /// AI calls per UTC day.
     package var aiDailyBudget = 200
+    /// Sent once per customer with their first direct message: before the answer, or instead of it (`welcomeInstead`).
+    package var welcomeText = ""
+    package var welcomeInstead = false
+    /// Sent once per closed period outside `businessHoursJSON` (in `timeZone`); `rulesOutOfHours`: whether rules and
+    /// the AI still answer then.
+    package var awayText = ""
+    package var businessHoursJSON = "{}"
+    package var timeZone = "UTC"
+    package var rulesOutOfHours = true
+    /// Sent once per conversation before the first automated message.
+    package var botDisclosureText = ""
+    /// When the AI cannot help, hand the conversation to a person instead of sending the fallback.
+    package var aiHandOff = false
 
     package init(cooldownSeconds: Int = 10, humanPauseMinutes: Int = 60, aiEnabled: Bool = false, businessDescription: String = "",
                  aiTone: String = "", fallbackText: String = "", aiMemory: Bool = false, aiDailyBudget: Int = 200) {

@@ -15,9 +15,21 @@ package enum AIReservation: Sendable, Equatable {
 }
 
 /// The state of one conversation when an event is handled.
-package struct ConversationState: Sendable {
-    package let lastReplyAt: Date?
-    package let pausedUntil: Date?
+package struct ConversationState: Sendable, Equatable {
+    package var lastReplyAt: Date?
+    package var pausedUntil: Date?
+    /// When the welcome, the bot disclosure and the last away message went to this customer (`Greetings`).
+    package var welcomedAt: Date? = nil
+    package var disclosedAt: Date? = nil
+    package var awaySentAt: Date? = nil
+
+    package init(lastReplyAt: Date? = nil, pausedUntil: Date? = nil, welcomedAt: Date? = nil, disclosedAt: Date? = nil, awaySentAt: Date? = nil) {
+        self.lastReplyAt = lastReplyAt
+        self.pausedUntil = pausedUntil
+        self.welcomedAt = welcomedAt
+        self.disclosedAt = disclosedAt
+        self.awaySentAt = awaySentAt
+    }
 }
 
 /// A reply row.
@@ -72,10 +84,38 @@ package struct ConversationStore: Sendable {
             """
             INSERT INTO conversations (account_id, customer_id) VALUES (\(accountID), \(customerID))
             ON CONFLICT (account_id, customer_id) DO UPDATE SET last_used_at = now()
-            RETURNING last_reply_at, paused_until
+            RETURNING last_reply_at, paused_until, welcomed_at, disclosed_at, away_sent_at
             """, logger: logger)
-        for try await (lastReply, paused) in rows.decode((Date?, Date?).self) { return ConversationState(lastReplyAt: lastReply, pausedUntil: paused) }
-        return ConversationState(lastReplyAt: nil, pausedUntil: nil)
+        for try await (lastReply, paused, welcomed, disclosed, away) in rows.decode((Date?, Date?, Date?, Date?, Date?).self) {
+            return ConversationState(lastReplyAt: lastReply, pausedUntil: paused, welcomedAt: welcomed, disclosedAt: disclosed, awaySentAt: away)
+        }
+        return ConversationState()
+    }
+
+    /// The conversation as it is (a customer never seen: all empty), without touching it.
+    package func conversation(accountID: UUID, customerID: String) async throws -> ConversationState {
+        let rows = try await client.query(
+            """
+            SELECT last_reply_at, paused_until, welcomed_at, disclosed_at, away_sent_at FROM conversations
+            WHERE account_id = \(accountID) AND customer_id = \(customerID)
+            """, logger: logger)
+        for try await (lastReply, paused, welcomed, disclosed, away) in rows.decode((Date?, Date?, Date?, Date?, Date?).self) {
+            return ConversationState(lastReplyAt: lastReply, pausedUntil: paused, welcomedAt: welcomed, disclosedAt: disclosed, awaySentAt: away)
+        }
+        return ConversationState()
+    }
+
+    /// Records that the welcome, the disclosure or the away message (`kinds`: `welcome`, `disclosure`, `away`) went out.
+    package func markGreetings(_ kinds: [String], accountID: UUID, customerID: String, on connection: DatabaseConnection) async throws {
+        guard !kinds.isEmpty else { return }
+        try await connection.query(
+            """
+            UPDATE conversations SET
+                welcomed_at = CASE WHEN 'welcome' = ANY(\(kinds)) THEN now() ELSE welcomed_at END,
+                disclosed_at = CASE WHEN 'disclosure' = ANY(\(kinds)) THEN now() ELSE disclosed_at END,
+                away_sent_at = CASE WHEN 'away' = ANY(\(kinds)) THEN now() ELSE away_sent_at END
+            WHERE account_id = \(accountID) AND customer_id = \(customerID)
+            """, logger: logger)
     }
 
     /// Pauses the bot for the customer `minutes` from now. `extendOnly` (a person answered from Instagram): a longer pause

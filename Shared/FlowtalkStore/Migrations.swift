@@ -1,7 +1,7 @@
 /// Flowtalk's schema, in order. Never edit a migration that has shipped; add a new one (from 15 on, in
 /// `Migrations+Privacy.swift` and files like it, so no file grows past one sitting).
 package enum FlowtalkMigrations {
-    package static let all: [Migration] = foundation + privacy
+    package static let all: [Migration] = foundation + privacy + automation
 
     /// Migrations 1–14: the queue, accounts, automation, analytics, account recovery.
     static let foundation: [Migration] = [

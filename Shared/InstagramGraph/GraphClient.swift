@@ -93,9 +93,28 @@ package enum GraphError: Error, Equatable, CustomStringConvertible {
 
 /// The Instagram Graph API calls Flowtalk makes, over AsyncHTTPClient. Tokens travel in the `Authorization` header,
 /// never in a URL, and nothing here logs a token or a message.
+/// Quick replies (under the text) or postback buttons (a button template) sent with a message.
+package enum MessageOptions: Sendable, Equatable {
+    case quickReplies([MessageOption])
+    case buttons([MessageOption])
+}
+
+/// One option: what the customer sees and what comes back in the webhook when it is tapped.
+package struct MessageOption: Sendable, Equatable {
+    package let title: String
+    package let payload: String
+
+    package init(title: String, payload: String) {
+        self.title = title
+        self.payload = payload
+    }
+}
+
 package struct GraphClient: Sendable {
     /// Instagram's limit for one text message, in UTF-8 bytes.
     package static let maximumTextBytes = 1_000
+    /// A button template's text: 640 characters (640 bytes always fit).
+    package static let maximumButtonTextBytes = 640
 
     package let configuration: GraphConfiguration
     let http: HTTPClient
@@ -108,10 +127,25 @@ package struct GraphClient: Sendable {
     /// Sends `text` (split into several messages if it is over the limit) and returns the message ids, in order.
     /// If a later part fails, the ids already sent are in the error's `sentSoFar`.
     package func sendText(from instagramUserID: String, to recipient: String, text: String, token: Secret<String>) async throws -> [String] {
+        try await send(from: instagramUserID, to: recipient, texts: [text], options: nil, token: token)
+    }
+
+    /// Sends `texts` in order, each split into several messages if it is over the limit, the last one carrying `options`
+    /// (quick replies under its text, or a button template with postback buttons); returns the message ids, in order.
+    /// If a later message fails, the ids already sent are in the error's `sent`.
+    package func send(
+        from instagramUserID: String, to recipient: String, texts: [String], options: MessageOptions?, token: Secret<String>
+    ) async throws -> [String] {
+        var parts = texts.filter { !$0.isEmpty }.flatMap { Self.split($0) }
+        if case .buttons = options, let last = parts.popLast() {
+            // A button template's text holds 640 characters at most (640 bytes always fit).
+            parts += Self.split(last, limit: Self.maximumButtonTextBytes)
+        }
         var ids: [String] = []
-        for part in Self.split(text) {
+        for (index, part) in parts.enumerated() {
+            let message = Self.message(part, options: index == parts.count - 1 ? options : nil)
             do {
-                ids.append(try await sendOne(from: instagramUserID, to: recipient, text: part, token: token))
+                ids.append(try await sendOne(from: instagramUserID, to: recipient, message: message, token: token))
             } catch let error as GraphError where !ids.isEmpty {
                 throw PartialSend(sent: ids, error: error)
             }
@@ -123,21 +157,61 @@ package struct GraphClient: Sendable {
     package struct PartialSend: Error {
         package let sent: [String]
         package let error: GraphError
-    }
 
-    /// One Send API call in a client span (`instagram.send_message`: no ids, no text).
-    private func sendOne(from instagramUserID: String, to recipient: String, text: String, token: Secret<String>) async throws -> String {
-        try await withSpan("instagram.send_message", ofKind: .client) { _ in
-            try await sendOneUntraced(from: instagramUserID, to: recipient, text: text, token: token)
+        package init(sent: [String], error: GraphError) {
+            self.sent = sent
+            self.error = error
         }
     }
 
-    private func sendOneUntraced(from instagramUserID: String, to recipient: String, text: String, token: Secret<String>) async throws -> String {
+    /// The `message` object of a Send API call: text (with quick replies), or a button template.
+    static func message(_ text: String, options: MessageOptions?) -> [UInt8] {
+        var out: [UInt8] = []
+        func append(_ list: [MessageOption], _ head: String, _ item: (MessageOption) -> String) {
+            out.append(contentsOf: head.utf8)
+            for (index, option) in list.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: item(option).utf8)
+                out.append(contentsOf: #""title":"#.utf8)
+                JSONText.appendString(option.title, to: &out)
+                out.append(contentsOf: #","payload":"#.utf8)
+                JSONText.appendString(option.payload, to: &out)
+                out.append(UInt8(ascii: "}"))
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        switch options {
+        case .buttons(let list)?:
+            out.append(contentsOf: #"{"attachment":{"type":"template","payload":{"template_type":"button","text":"#.utf8)
+            JSONText.appendString(text, to: &out)
+            append(list, #","buttons":["#) { _ in #"{"type":"postback","# }
+            out.append(contentsOf: "}}}".utf8)
+        case .quickReplies(let list)?:
+            out.append(contentsOf: #"{"text":"#.utf8)
+            JSONText.appendString(text, to: &out)
+            append(list, #","quick_replies":["#) { _ in #"{"content_type":"text","# }
+            out.append(UInt8(ascii: "}"))
+        case nil:
+            out.append(contentsOf: #"{"text":"#.utf8)
+            JSONText.appendString(text, to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        return out
+    }
+
+    /// One Send API call in a client span (`instagram.send_message`: no ids, no text).
+    private func sendOne(from instagramUserID: String, to recipient: String, message: [UInt8], token: Secret<String>) async throws -> String {
+        try await withSpan("instagram.send_message", ofKind: .client) { _ in
+            try await sendOneUntraced(from: instagramUserID, to: recipient, message: message, token: token)
+        }
+    }
+
+    private func sendOneUntraced(from instagramUserID: String, to recipient: String, message: [UInt8], token: Secret<String>) async throws -> String {
         var body: [UInt8] = Array(#"{"recipient":{"id":"#.utf8)
         JSONText.appendString(recipient, to: &body)
-        body.append(contentsOf: #"},"message":{"text":"#.utf8)
-        JSONText.appendString(text, to: &body)
-        body.append(contentsOf: "}}".utf8)
+        body.append(contentsOf: #"},"message":"#.utf8)
+        body.append(contentsOf: message)
+        body.append(UInt8(ascii: "}"))
         let payload = try await call(.POST, path: "/\(configuration.version)/\(instagramUserID)/messages", body: body, token: token)
         guard let document = try? JSONValue.parse(payload), let id = document["message_id"]?.string, !id.isEmpty else {
             // Delivered (2xx) but unreadable: it went out, so it must not be sent again.

@@ -66,7 +66,7 @@ package struct InstagramOAuth: Sendable {
         let long = try await longLived(short.token)
         let me = try await graph.identity(long.token)
         _ = try await graph.call(
-            .POST, path: "/\(configuration.graph.version)/\(me.userID)/subscribed_apps?subscribed_fields=messages,messaging_postbacks",
+            .POST, path: "/\(configuration.graph.version)/\(me.userID)/subscribed_apps?subscribed_fields=messages,messaging_postbacks,message_reactions,messaging_referral",
             body: Array("{}".utf8), token: long.token)
         return Connected(
             userID: me.userID, appScopedID: me.appScopedID, loginUserID: short.userID, username: me.username, token: long.token,

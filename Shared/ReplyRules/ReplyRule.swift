@@ -29,6 +29,24 @@ package enum RuleTrigger: String, Codable, Sendable, CaseIterable {
     package func answers(_ event: RuleTrigger) -> Bool { self == .any || self == event }
 }
 
+/// One option of a rule's answer: a quick reply or a postback button, with the rule that answers its tap.
+package struct ReplyOption: Codable, Sendable, Equatable {
+    package var title: String
+    /// The id of the rule (lower-case) that answers a tap on this option, whatever that rule's keywords.
+    package var nextRuleID: String
+
+    package init(title: String, nextRuleID: String) {
+        self.title = title
+        self.nextRuleID = nextRuleID
+    }
+}
+
+/// How a rule's options are shown: quick replies (up to 13 chips under the text) or buttons (up to 3, a button template).
+package enum OptionKind: String, Codable, Sendable {
+    case quickReplies = "quick_replies"
+    case buttons
+}
+
 /// A keyword rule as the matcher sees it.
 package struct ReplyRule: Codable, Sendable, Equatable {
     package var id: String
@@ -46,11 +64,17 @@ package struct ReplyRule: Codable, Sendable, Equatable {
     /// Set for a hand-off rule: after its reply goes out, the bot steps back from the conversation for this many minutes
     /// and the conversation waits for a person (`reply_rules.action = 'hand_off'`, migration 22).
     package var handOffMinutes: Int?
+    /// Quick replies or buttons sent with the reply (none when `optionKind` is nil).
+    package var optionKind: OptionKind?
+    package var options: [ReplyOption]
 
     package init(
         id: String, keywords: [String], matchType: MatchType = .contains, negativeKeywords: [String] = [], priority: Int = 0,
-        enabled: Bool = true, reply: String, createdAt: Date = Date(), trigger: RuleTrigger = .message, handOffMinutes: Int? = nil
+        enabled: Bool = true, reply: String, createdAt: Date = Date(), trigger: RuleTrigger = .message, handOffMinutes: Int? = nil,
+        optionKind: OptionKind? = nil, options: [ReplyOption] = []
     ) {
+        self.optionKind = options.isEmpty ? nil : optionKind
+        self.options = optionKind == nil ? [] : options
         self.trigger = trigger
         self.handOffMinutes = handOffMinutes
         self.id = id
@@ -74,6 +98,11 @@ package struct RuleMatch: Sendable, Equatable {
     package var trigger: RuleTrigger = .message
     /// The rule hands the conversation to a person for this many minutes after its reply.
     package var handOffMinutes: Int? = nil
+    /// The quick replies or buttons sent with the reply.
+    package var optionKind: OptionKind? = nil
+    package var options: [ReplyOption] = []
+    /// Set when a tap on an option of rule `tappedRuleID` chose this rule (not its keywords): that option's title.
+    package var tappedOption: String? = nil
 
     package init(ruleID: String, reply: String, matchType: MatchType, keyword: String, trigger: RuleTrigger = .message) {
         self.ruleID = ruleID
@@ -85,6 +114,7 @@ package struct RuleMatch: Sendable, Equatable {
 
     /// A sentence for the dashboard's rule tester and the activity log.
     package var explanation: String {
+        if let tappedOption { return "the customer tapped “\(tappedOption)”" }
         if keyword.isEmpty { return trigger == .storyMention ? "it answers every story mention" : "it answers every reply to your stories" }
         return switch matchType {
         case .contains: "the message contains “\(keyword)”"

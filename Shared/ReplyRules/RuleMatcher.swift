@@ -186,14 +186,27 @@ package struct RuleMatcher: Sendable {
         // A story rule without keywords answers what no earlier rule did.
         if let rule = catchAll.first(where: { (best == nil || $0 < best!.rank) && !negatives.contains($0) && rules[$0].rule.trigger.answers(trigger) }) {
             let matched = rules[rule].rule
-            var found = RuleMatch(ruleID: matched.id, reply: matched.reply, matchType: matched.matchType, keyword: "", trigger: trigger)
-            found.handOffMinutes = matched.handOffMinutes
-            return found
+            return Self.found(matched, keyword: "", trigger: trigger)
         }
         guard let best else { return nil }
         let rule = rules[best.rank].rule
-        var found = RuleMatch(ruleID: rule.id, reply: rule.reply, matchType: rule.matchType, keyword: rule.keywords[best.keyword], trigger: trigger)
+        return Self.found(rule, keyword: rule.keywords[best.keyword], trigger: trigger)
+    }
+
+    /// The enabled rule `id` (lower-case), as the answer to a tap on option `title`: a menu's option names the rule that
+    /// answers it, whatever that rule's keywords. Nil when it was deleted or turned off.
+    package func tapped(ruleID id: String, title: String) -> RuleMatch? {
+        guard let rule = rules.first(where: { $0.rule.id == id })?.rule else { return nil }
+        var found = Self.found(rule, keyword: "", trigger: .message)
+        found.tappedOption = title
+        return found
+    }
+
+    private static func found(_ rule: ReplyRule, keyword: String, trigger: RuleTrigger) -> RuleMatch {
+        var found = RuleMatch(ruleID: rule.id, reply: rule.reply, matchType: rule.matchType, keyword: keyword, trigger: trigger)
         found.handOffMinutes = rule.handOffMinutes
+        found.optionKind = rule.optionKind
+        found.options = rule.options
         return found
     }
 }

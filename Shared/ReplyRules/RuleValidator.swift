@@ -5,6 +5,11 @@ package enum RuleValidator {
     /// Characters (what a person counts); a reply longer than Instagram's 1,000-byte message is sent in parts.
     package static let maximumReplyCharacters = 1_000
     package static let maximumPatternLength = 200
+    /// Instagram's limits: 13 quick replies, 3 buttons, 20 characters per title, 640 characters of button-template text.
+    package static let maximumQuickReplies = 13
+    package static let maximumButtons = 3
+    package static let maximumOptionTitle = 20
+    package static let maximumButtonText = 640
 
     /// Problems with a rule, in words a business owner understands; empty when it is fine.
     package static func problems(_ rule: ReplyRule) -> [String] { fieldProblems(rule).map(\.message) }
@@ -32,10 +37,35 @@ package enum RuleValidator {
         if let minutes = rule.handOffMinutes, !(1...10_080).contains(minutes) {
             problems.append(("hand_off_minutes", "Hand the conversation over for 1 to 10,080 minutes (a week)."))
         }
+        problems += optionProblems(rule)
         let reply = rule.reply.trimmingWhitespace()
         if reply.isEmpty { problems.append(("reply", "Write the reply to send.")) }
         if reply.count > maximumReplyCharacters {
             problems.append(("reply", "Keep the reply under \(grouped(maximumReplyCharacters)) characters (it has \(grouped(reply.count))).")) }
+        else if rule.optionKind == .buttons && reply.count > maximumButtonText {
+            problems.append(("reply", "With buttons, keep the reply under \(maximumButtonText) characters (it has \(grouped(reply.count))).")) }
+        return problems
+    }
+
+    /// Instagram's limits on quick replies and buttons; whether each option's rule exists is the API's to check.
+    static func optionProblems(_ rule: ReplyRule) -> [(field: String, message: String)] {
+        guard let kind = rule.optionKind else { return [] }
+        let field = kind.rawValue
+        var problems: [(field: String, message: String)] = []
+        let limit = kind == .buttons ? maximumButtons : maximumQuickReplies
+        if rule.options.count > limit {
+            problems.append(kind == .buttons
+                ? (field, "Use at most \(limit) buttons (this has \(rule.options.count)).")
+                : (field, "Instagram shows at most \(limit) quick replies (this has \(rule.options.count))."))
+        }
+        for option in rule.options {
+            let title = option.title.trimmingWhitespace()
+            if title.isEmpty { problems.append((field, "Give every option a title.")) }
+            if title.count > maximumOptionTitle {
+                problems.append((field, "Keep option titles to \(maximumOptionTitle) characters: “\(title)” has \(title.count)."))
+            }
+            if option.nextRuleID.isEmpty { problems.append((field, "Choose the rule that answers option “\(title)”.")) }
+        }
         return problems
     }
 

@@ -1,4 +1,5 @@
 @testable import DispatchService
+import ReplyDecision
 import AIReplies
 import FlowtalkContracts
 import FlowtalkCore

@@ -120,7 +120,7 @@ import Testing
                 let (accountID, sealedToken) = try #require(sealed)
                 let token = try vault.open(
                     Array(buffer: sealedToken), for: TokenOwner(accountID: accountID.uuidString.lowercased(), instagramUserID: shop))
-                #expect(try await Self.subscribedFields(sandboxURL, shop, token: token.value) == [["messages", "messaging_postbacks"]])
+                #expect(try await Self.subscribedFields(sandboxURL, shop, token: token.value) == [["messages", "messaging_postbacks", "message_reactions", "messaging_referral"]])
 
                 #expect(try await call(.POST, "/api/rules", #"{"keywords":["opening hours"],"reply":"We open at nine."}"#).0 == .created)
                 _ = try await ReplyLoopTests.post("\(sandboxURL)/simulate/dm", #"{"ig_id":"\#(shop)","from":"first-customer","text":"What are your opening hours?"}"#)

@@ -78,15 +78,19 @@ import Testing
             ]}
             """
         let parsed = try parse(body)
-        #expect(parsed.events.map(\.kind) == [.message, .postback, .deleted, .message])
+        #expect(parsed.events.map(\.kind) == [.message, .postback, .reaction, .deleted, .message])
         #expect(parsed.events[1].postbackPayload == "FAQ_HOURS")
         #expect(parsed.events[1].postbackTitle == "Opening hours?")
-        #expect(parsed.events[2].text == nil)
-        #expect(parsed.events[3].accountID == "222")
-        #expect(parsed.events[3].quickReplyPayload == "QR")
+        // A reaction names the message reacted to; its own id is made from the action, the time and that message.
+        #expect(parsed.events[2].replyToMID == "m1")
+        #expect(parsed.events[2].reaction == "react")
+        #expect(parsed.events[2].mid == "reaction.react.1762022346850.m1")
+        #expect(parsed.events[3].text == nil)
+        #expect(parsed.events[4].accountID == "222")
+        #expect(parsed.events[4].quickReplyPayload == "QR")
         // Seconds in a string become milliseconds.
-        #expect(parsed.events[3].timestampMs == 1_762_022_346_000)
-        #expect(parsed.skipped == ["reaction": 1, "edit": 1, "referral": 1, "unknown": 1])
+        #expect(parsed.events[4].timestampMs == 1_762_022_346_000)
+        #expect(parsed.skipped == ["edit": 1, "referral": 1, "unknown": 1])
     }
 
     @Test func idsAboveTwoToThe53AreKeptExactly() throws {

@@ -142,8 +142,10 @@ func delivery(mid: String, text: String, account: String = "17841400538867190", 
                 """
             #expect(try await deliver(client, body).status == .ok)
             let queued = try await jobs(database)
-            #expect(queued.map(\.kind) == ["inbound.message", "inbound.postback", "inbound.echo", "inbound.message"])
-            #expect(queued.map(\.dedupeKey) == ["ig:message:m1", "ig:postback:p1", "ig:echo:e1", "ig:message:m2"])
+            #expect(queued.map(\.kind) == ["inbound.message", "inbound.postback", "inbound.reaction", "inbound.echo", "inbound.message"])
+            #expect(queued.map(\.dedupeKey) == [
+                "ig:message:m1", "ig:postback:p1", "ig:reaction:reaction.react.1762022346850.m1", "ig:echo:e1", "ig:message:m2",
+            ])
             #expect(queued[1].event.postbackPayload == "FAQ_HOURS")
         }
     }

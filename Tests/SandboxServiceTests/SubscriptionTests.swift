@@ -14,7 +14,7 @@ struct SubscriptionTests {
         let data: [App]
     }
 
-    static let connectPath = "/v25.0/\(Sandbox.shop)/subscribed_apps?subscribed_fields=messages,messaging_postbacks"
+    static let connectPath = "/v25.0/\(Sandbox.shop)/subscribed_apps?subscribed_fields=messages,messaging_postbacks,message_reactions,messaging_referral"
 
     func read(_ client: some TestClientProtocol, _ igID: String, token: String) async throws -> TestResponse {
         try await client.execute(uri: "/v25.0/\(igID)/subscribed_apps", method: .get, headers: Sandbox.bearer(token))
@@ -30,7 +30,7 @@ struct SubscriptionTests {
 
             let mine = try await read(client, Sandbox.shop, token: Sandbox.shopToken)
             #expect(mine.status == .ok)
-            #expect(String(buffer: mine.body) == #"{"data":[{"subscribed_fields":["messages","messaging_postbacks"]}]}"#)
+            #expect(String(buffer: mine.body) == #"{"data":[{"subscribed_fields":["messages","messaging_postbacks","message_reactions","messaging_referral"]}]}"#)
             let theirs = try Sandbox.decode(Subscriptions.self, try await read(client, Sandbox.other, token: Sandbox.otherToken).body)
             #expect(theirs == Subscriptions(data: []))
 
@@ -109,7 +109,7 @@ struct SubscriptionTests {
             #expect(String(buffer: me.body) == #"{"id":"\#(appScoped)","user_id":\#(Sandbox.shop),"username":"shop"}"#)
             #expect(try await client.execute(uri: Self.connectPath, method: .post, headers: Sandbox.bearer(long.access_token)).status == .ok)
             let fields = try Sandbox.decode(Subscriptions.self, try await read(client, Sandbox.shop, token: long.access_token).body)
-            #expect(fields == Subscriptions(data: [.init(subscribed_fields: ["messages", "messaging_postbacks"])]))
+            #expect(fields == Subscriptions(data: [.init(subscribed_fields: ["messages", "messaging_postbacks", "message_reactions", "messaging_referral"])]))
         }
     }
 }

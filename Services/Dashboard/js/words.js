@@ -41,6 +41,10 @@ export const REASONS = {
   owner_paused: 'You paused the bot for this customer',
   owner_resumed: 'You turned the bot back on for this customer',
   hand_off: 'Handed to you: the bot waits for your answer',
+  ai_hand_off: 'The AI could not help, so it was handed to you',
+  out_of_hours: 'Outside your business hours (the away message was already sent)',
+  ai_hand_off: 'The AI could not help, so the conversation was handed to you',
+  out_of_hours: 'Outside your business hours (your away message was already sent)',
   no_text: 'A message without text (photo, sticker…)',
   attachment_only: 'A photo, video or sticker without text',
   is_echo: 'Your own message',
@@ -62,6 +66,8 @@ export const SOURCES = {
   ai: 'Replied by the AI',
   ice_breaker: 'Answered an Ice Breaker',
   fallback: 'Sent your fallback message',
+  welcome: 'Sent your welcome message',
+  away: 'Sent your away message',
 };
 
 export const MATCH_TYPES = {
@@ -73,7 +79,7 @@ export const MATCH_TYPES = {
 };
 
 export const EVENTS = {
-  postback: 'Tapped an Ice Breaker',
+  postback: 'Tapped an Ice Breaker or a button',
   echo: 'Your own message',
   human_reply: 'You answered yourself',
   dashboard: 'From the dashboard',

@@ -3,6 +3,7 @@ import FlowtalkCore
 import FlowtalkStore
 import Foundation
 import Logging
+import ReplyDecision
 import ReplyRules
 
 extension InboundHandler {
@@ -17,9 +18,13 @@ extension InboundHandler {
         let candidate = try await candidate(for: event, accountID: connection.accountID)
         let settings = try await store.automation.accountSettings(accountID: connection.accountID)
         let eventTime = Date(timeIntervalSince1970: Double(event.timestampMs) / 1000)
-        // Before anything is committed `sending` (see `username(for:)`): the answer's, or the fallback the AI path may send.
-        let name = await username(for: [candidate?.text ?? (settings.aiEnabled ? settings.fallbackText : nil)], subject.customerID, connection)
-        let decided = try await ledger.decide(mid: mid, subject, eventTime: eventTime) { [self] conversation, db in
+        // Before anything is committed `sending` (see `username(for:)`): the answer's, the greetings' or the fallback's.
+        let name = await username(
+            for: [candidate?.text, settings.welcomeText, settings.awayText, settings.botDisclosureText, settings.aiEnabled ? settings.fallbackText : nil],
+            subject.customerID, connection)
+        let isMention = event.storyTrigger == RuleTrigger.storyMention.rawValue
+        let tapCounts = candidate?.tap.map { [CountMetric.option($0.ruleID, $0.position)] } ?? []
+        let decided = try await ledger.decide(mid: mid, subject, eventTime: eventTime, counts: tapCounts) { [self] conversation, db in
             var lastSameAnswerAt: Date?
             if let key = candidate?.answerKey, settings.cooldownSeconds > 0 {
                 lastSameAnswerAt = try await store.conversations.lastAnswered(
@@ -30,10 +35,23 @@ extension InboundHandler {
                 eventTime: eventTime, businessID: connection.instagramUserID, connectionActive: connection.status == "active",
                 pausedUntil: conversation.pausedUntil, lastSameAnswerAt: lastSameAnswerAt, cooldownSeconds: settings.cooldownSeconds,
                 aiEnabled: settings.aiEnabled, isStory: event.storyTrigger != nil, candidate: candidate)
-            switch ReplyPolicy.decide(facts, now: Date()) {
-            case .skip(let reason): return .skip(reason)
-            case .reply(let plan): return .reply(plan)
-            case .askAI: return try await aiDecision(settings: settings, accountID: connection.accountID, customer: subject.customerID, on: db)
+            let now = Date()
+            if let gate = ReplyPolicy.gate(facts, now: now) { return .skip(gate) }
+            // The welcome, away message and disclosure due, and whether the answer itself may go out.
+            let greetings = Greetings.plan(settings: settings, conversation: conversation, now: now, kind: event.kind, isMention: isMention)
+            func withGreetings(_ answer: ReplyPlan?, otherwise reason: ActivityReason) -> ReplyLedger.Decision {
+                Greetings.attach(answer, greetings, settings: settings, conversation: conversation).map { .reply($0) } ?? .skip(reason)
+            }
+            guard greetings.answerAllowed else { return withGreetings(nil, otherwise: greetings.closed ? .outOfHours : .noRule) }
+            switch ReplyPolicy.decide(facts, now: now) {
+            case .skip(let reason): return withGreetings(nil, otherwise: reason)
+            case .reply(let plan): return withGreetings(plan, otherwise: .noRule)
+            case .askAI:
+                switch try await aiDecision(settings: settings, accountID: connection.accountID, customer: subject.customerID, on: db) {
+                case .reply(let plan): return withGreetings(plan, otherwise: .noRule)
+                case .skip(let reason): return withGreetings(nil, otherwise: reason)
+                case .ai: return .ai  // the greetings due are added when the AI's answer is sent
+                }
             }
         }
         guard let (decision, replyID) = decided else { return }
@@ -49,7 +67,8 @@ extension InboundHandler {
         let iceBreakers = event.kind == .postback ? try await store.automation.iceBreakers(accountID: accountID) : []
         return ReplyPolicy.candidate(
             kind: event.kind, postbackPayload: event.postbackPayload, text: Self.text(of: event), iceBreakers: iceBreakers,
-            matcher: try await matchers.matcher(for: accountID), trigger: event.storyTrigger.flatMap { RuleTrigger(rawValue: $0) } ?? .message)
+            matcher: try await matchers.matcher(for: accountID), trigger: event.storyTrigger.flatMap { RuleTrigger(rawValue: $0) } ?? .message,
+            tapPayload: event.kind == .postback ? event.postbackPayload : event.quickReplyPayload)
     }
 
     /// A reply an earlier run of this job began.

@@ -6,6 +6,7 @@ import Foundation
 import InstagramGraph
 import Logging
 import NIOCore
+import ReplyDecision
 import ReplyRules
 
 extension InboundHandler {
@@ -47,10 +48,15 @@ extension InboundHandler {
         let settings = if let known { known } else { try await store.automation.accountSettings(accountID: connection.accountID) }
         let result = try await ai.answer(
             text: subject.summary ?? "", accountID: connection.accountID, customerID: subject.customerID, settings: settings, logger: logger)
-        let plan: ReplyPlan
+        var plan: ReplyPlan
         switch result {
         case .answer(let reply):
             plan = ReplyPlan(text: reply, source: "ai")
+        case .declined(let reason) where reason == ActivityReason.aiCannotHelp.rawValue && settings.aiHandOff:
+            // The account hands what the AI cannot answer to a person: nothing is sent, the conversation waits for them.
+            try await ledger.handOff(replyID, minutes: max(settings.humanPauseMinutes, 1), subject)
+            logger.info("Conversation handed to a person: the AI could not help")
+            return
         case .declined(let reason) where !settings.fallbackText.isEmpty:
             if settings.cooldownSeconds > 0, let last = try await store.conversations.lastAnswered(
                 accountID: connection.accountID, customerID: subject.customerID, answerKey: "fallback"),
@@ -65,8 +71,13 @@ extension InboundHandler {
             try await ledger.skip(replyID, from: .pending, reason: reason, source: "ai", subject)
             return
         }
+        // The welcome, away message or disclosure due go first (decided now, from the conversation as it is).
+        let now = Date()
+        let conversation = try await store.conversations.conversation(accountID: connection.accountID, customerID: subject.customerID)
+        let due = Greetings.plan(settings: settings, conversation: conversation, now: now, kind: event.kind, isMention: false)
+        plan = Greetings.attach(plan, due, settings: settings, conversation: conversation) ?? plan
         // Only one run gets from pending to sending: the send below happens once.
-        let name = await username(for: [plan.source == "ai" ? nil : plan.text], subject.customerID, connection)
+        let name = await username(for: [plan.source == "ai" ? nil : plan.text] + plan.greetings.map(\.text), subject.customerID, connection)
         try await ledger.startSending(replyID, plan: plan)
         try await send(plan, username: name, replyID: replyID, event, subject, connection, job: job, logger: logger)
     }
@@ -90,8 +101,13 @@ extension InboundHandler {
     ) async throws {
         // An AI answer is sent as written; rule, Ice Breaker and fallback answers may hold {username}, filled with the
         // name read before the reply was committed. The activity log keeps the answer without the name: it is never stored.
-        let logged = plan.source == "ai" ? plan.text : ReplyTemplate.render(plan.text, username: nil)
-        let reply = plan.source == "ai" ? plan.text : ReplyTemplate.render(plan.text, username: username)
+        // Greetings are the business's own texts, like a rule's. The log keeps the answer (or the greetings, when alone).
+        let answer = plan.text.isEmpty ? plan.greetings.map(\.text).joined(separator: "\n") : plan.text
+        let logged = plan.source == "ai" ? answer : ReplyTemplate.render(answer, username: nil)
+        let texts = plan.greetings.map { ReplyTemplate.render($0.text, username: username) }
+            + (plan.text.isEmpty ? [] : [plan.source == "ai" ? plan.text : ReplyTemplate.render(plan.text, username: username)])
+        let outgoing = plan.outgoingOptions.map { MessageOption(title: $0.title, payload: $0.payload) }
+        let options: MessageOptions? = outgoing.isEmpty ? nil : plan.optionKind == .buttons ? .buttons(outgoing) : .quickReplies(outgoing)
         func finish(_ state: ReplyState, _ outcome: ActivityOutcome, reason: String?, counts: [String], sent: [String] = []) async throws {
             let latency = Int(Date().timeIntervalSince1970 * 1000 - Double(event.receivedAtMs))
             try await ledger.finish(
@@ -108,7 +124,7 @@ extension InboundHandler {
             return
         }
         do {
-            let ids = try await sender.sendText(from: connection.instagramUserID, to: subject.customerID, text: reply, token: token)
+            let ids = try await sender.send(from: connection.instagramUserID, to: subject.customerID, texts: texts, options: options, token: token)
             try await finish(.sent, .replied, reason: nil, counts: plan.counts, sent: ids)
             logger.info("Reply sent", metadata: ["reply.id": "\(replyID)", "reply.parts": "\(ids.count)"])
         } catch let partial as GraphClient.PartialSend {

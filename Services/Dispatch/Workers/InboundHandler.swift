@@ -82,6 +82,10 @@ struct InboundHandler: Sendable {
             try await ledger.recordOnce(mid: mid, subject, outcome: .skipped, reason: .editWithoutText)
         case .deleted:
             try await ledger.unsent(mid: mid, subject)
+        case .reaction:
+            // Counted when the customer reacted to one of the bot's messages; never answered, never logged.
+            guard event.reaction == "react", let reacted = event.replyToMID, try await store.conversations.isOwnMessage(mid: reacted) else { return }
+            try await ledger.countReaction(mid: mid, subject)
         }
     }
 

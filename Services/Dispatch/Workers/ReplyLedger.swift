@@ -3,6 +3,7 @@ import FlowtalkCore
 import FlowtalkStore
 import Foundation
 import InstagramGraph
+import ReplyDecision
 import Tracing
 
 /// The record of one customer event as it is decided and answered. Each call is one transaction that moves the reply
@@ -40,12 +41,13 @@ struct ReplyLedger: Sendable {
     /// Marks the event handled, reads and locks its conversation, and records what `decide` chose, in one transaction:
     /// a skip is logged and counted; a reply row is begun (`sending`, or `pending` for the AI). Nil when the event was
     /// handled before; else the decision and the reply's id (0 for a skip).
+    /// `counts`: what the event adds whatever is decided (a tap on an option).
     func decide(
-        mid: String, _ subject: Subject, eventTime: Date,
+        mid: String, _ subject: Subject, eventTime: Date, counts: [String] = [],
         _ decide: @escaping @Sendable (ConversationState, DatabaseConnection) async throws -> Decision
     ) async throws -> (Decision, Int64)? {
         let result = try await withSpan("reply.decide") { span in
-            let result = try await decideInTransaction(mid: mid, subject, decide)
+            let result = try await decideInTransaction(mid: mid, subject, counts: counts, decide)
             span.attributes["flowtalk.decision"] = switch result?.0 {
             case .skip(let reason): "skip:\(reason.rawValue)"
             case .reply(let plan): "reply:\(plan.source)"
@@ -59,7 +61,7 @@ struct ReplyLedger: Sendable {
     }
 
     private func decideInTransaction(
-        mid: String, _ subject: Subject, _ decide: @escaping @Sendable (ConversationState, DatabaseConnection) async throws -> Decision
+        mid: String, _ subject: Subject, counts: [String], _ decide: @escaping @Sendable (ConversationState, DatabaseConnection) async throws -> Decision
     ) async throws -> (Decision, Int64)? {
         try await store.client.withTransaction(logger: store.logger) { [store] db -> (Decision, Int64)? in
             guard try await store.conversations.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return nil }
@@ -68,19 +70,19 @@ struct ReplyLedger: Sendable {
             switch decision {
             case .skip(let reason):
                 try await add(subject, outcome: .skipped, reason: reason.rawValue, on: db)
-                try await store.activity.count([CountMetric.received, CountMetric.skipped(reason.rawValue)], accountID: subject.accountID, on: db)
+                try await store.activity.count([CountMetric.received, CountMetric.skipped(reason.rawValue)] + counts, accountID: subject.accountID, on: db)
                 return (decision, 0)
             case .reply(let plan):
                 let id = try await store.conversations.beginReply(
                     accountID: subject.accountID, inboundMID: mid, customerID: subject.customerID, source: plan.source, ruleID: plan.ruleID,
                     note: plan.note, answerKey: plan.answerKey, on: db)
-                try await store.activity.count([CountMetric.received], accountID: subject.accountID, on: db)
+                try await store.activity.count([CountMetric.received] + counts, accountID: subject.accountID, on: db)
                 return (decision, id)
             case .ai:
                 let id = try await store.conversations.beginReply(
                     accountID: subject.accountID, inboundMID: mid, customerID: subject.customerID, source: "ai", ruleID: nil,
                     state: ReplyState.pending.rawValue, on: db)
-                try await store.activity.count([CountMetric.received], accountID: subject.accountID, on: db)
+                try await store.activity.count([CountMetric.received] + counts, accountID: subject.accountID, on: db)
                 return (decision, id)
             }
         }
@@ -147,6 +149,11 @@ struct ReplyLedger: Sendable {
                     replySummary: messageIDs.isEmpty ? nil : sentText, mid: subject.mid),
                 accountID: subject.accountID, on: db)
             try await store.activity.count(counts, accountID: subject.accountID, on: db)
+            // The welcome, disclosure or away message may have reached the customer: not sent again.
+            if !plan.greetings.isEmpty && (state == .sent || state == .unknown || !messageIDs.isEmpty) {
+                try await store.conversations.markGreetings(
+                    plan.greetings.map(\.kind.rawValue), accountID: subject.accountID, customerID: subject.customerID, on: db)
+            }
             // A hand-off rule's reply went out: the bot steps back and the conversation waits for a person.
             if state == .sent, let minutes = plan.handOffMinutes {
                 try await store.conversations.pause(accountID: subject.accountID, customerID: subject.customerID, minutes: minutes, extendOnly: true, on: db)
@@ -162,6 +169,31 @@ struct ReplyLedger: Sendable {
         guard recorded else { return }
         metrics.decided(outcome.rawValue)
         if outcome == .replied { metrics.replied(latencyMs: latencyMs) }
+    }
+
+    /// The AI could not help and the account hands such conversations to a person: the `pending` reply ends skipped,
+    /// the bot steps back for `minutes` and the conversation waits for a person ("waiting for you").
+    func handOff(_ replyID: Int64, minutes: Int, _ subject: Subject) async throws {
+        try await store.client.withTransaction(logger: store.logger) { [store] db in
+            try await move(replyID, from: .pending, to: .skipped, error: ActivityReason.aiHandOff.rawValue, on: db)
+            try await store.conversations.pause(accountID: subject.accountID, customerID: subject.customerID, minutes: minutes, extendOnly: true, on: db)
+            try await store.activity.add(
+                ActivityEntry(
+                    customerID: subject.customerID, eventKind: subject.eventKind, summary: subject.summary, outcome: ActivityOutcome.paused.rawValue,
+                    source: "ai", reason: ActivityReason.handOff.rawValue, mid: subject.mid),
+                accountID: subject.accountID, on: db)
+            try await store.activity.count([CountMetric.handOffs, CountMetric.skipped(ActivityReason.aiHandOff.rawValue)], accountID: subject.accountID, on: db)
+        }
+        metrics.decided(ActivityOutcome.paused.rawValue)
+    }
+
+    /// Counts a reaction to one of the bot's messages, once per event (reactions are not logged or answered).
+    func countReaction(mid: String, _ subject: Subject) async throws {
+        _ = try await store.client.withTransaction(logger: store.logger) { [store] db -> Bool in
+            guard try await store.conversations.markHandled(mid: mid, kind: subject.eventKind, accountID: subject.accountID, on: db) else { return false }
+            try await store.activity.count([CountMetric.reactions], accountID: subject.accountID, on: db)
+            return true
+        }
     }
 
     /// Records an event that needs no reply, once.

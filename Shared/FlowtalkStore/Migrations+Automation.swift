@@ -1,0 +1,38 @@
+extension FlowtalkMigrations {
+    /// Migrations 23 on: richer automation (issue 16): menus, business hours, welcome, disclosure, connection checks.
+    static let automation: [Migration] = [
+        Migration(
+            version: 23, name: "quick replies and buttons, welcome, away and disclosure, connection checks",
+            statements: [
+                // A rule's options: quick replies or postback buttons, each a title and the rule that answers its tap.
+                """
+                ALTER TABLE reply_rules ADD COLUMN option_kind text CHECK (option_kind IN ('quick_replies', 'buttons'))
+                """,
+                "ALTER TABLE reply_rules ADD COLUMN option_titles text[] NOT NULL DEFAULT '{}'",
+                "ALTER TABLE reply_rules ADD COLUMN option_targets uuid[] NOT NULL DEFAULT '{}'",
+                "ALTER TABLE account_settings ADD COLUMN welcome_text text NOT NULL DEFAULT ''",
+                "ALTER TABLE account_settings ADD COLUMN welcome_mode text NOT NULL DEFAULT 'before' CHECK (welcome_mode IN ('before', 'instead'))",
+                "ALTER TABLE account_settings ADD COLUMN away_text text NOT NULL DEFAULT ''",
+                // The weekly schedule as the API takes it ({"mon": [["09:00", "18:00"]], …}); '{}' is no schedule.
+                "ALTER TABLE account_settings ADD COLUMN business_hours text NOT NULL DEFAULT '{}'",
+                "ALTER TABLE account_settings ADD COLUMN time_zone text NOT NULL DEFAULT 'UTC'",
+                "ALTER TABLE account_settings ADD COLUMN rules_out_of_hours boolean NOT NULL DEFAULT true",
+                "ALTER TABLE account_settings ADD COLUMN bot_disclosure_text text NOT NULL DEFAULT ''",
+                "ALTER TABLE account_settings ADD COLUMN ai_hand_off boolean NOT NULL DEFAULT false",
+                // What each conversation has been sent once: the welcome (once per customer), the disclosure (once per
+                // conversation) and the last away message (once per closed period). A customer who wrote before this
+                // migration is not new: no welcome for them.
+                "ALTER TABLE conversations ADD COLUMN welcomed_at timestamptz",
+                "ALTER TABLE conversations ADD COLUMN disclosed_at timestamptz",
+                "ALTER TABLE conversations ADD COLUMN away_sent_at timestamptz",
+                "UPDATE conversations SET welcomed_at = now()",
+                // A reply may be only the welcome or the away message.
+                "ALTER TABLE replies DROP CONSTRAINT replies_source_check",
+                "ALTER TABLE replies ADD CONSTRAINT replies_source_check CHECK (source IN ('rule', 'ai', 'ice_breaker', 'fallback', 'welcome', 'away'))",
+                // The daily connection check (dispatch): when it ran, whether the token worked, whether webhooks are on.
+                "ALTER TABLE instagram_connections ADD COLUMN last_check_at timestamptz",
+                "ALTER TABLE instagram_connections ADD COLUMN last_check_ok boolean",
+                "ALTER TABLE instagram_connections ADD COLUMN webhooks_subscribed boolean",
+            ]),
+    ]
+}
