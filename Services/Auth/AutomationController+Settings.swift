@@ -3,6 +3,7 @@ import FlowtalkHTTP
 import FlowtalkStore
 import Foundation
 import Hummingbird
+import ReplyDecision
 import ReplyRules
 
 extension AutomationController {
@@ -16,6 +17,16 @@ extension AutomationController {
         var fallback_text: String?
         var ai_memory: Bool?
         var ai_daily_budget: Int?
+        var welcome_text: String?
+        /// `before` (the welcome, then the answer) or `instead` (the welcome alone, on the first message).
+        var welcome_mode: String?
+        var away_text: String?
+        /// `{"mon": [["09:00", "18:00"]], …}` in `time_zone`; `{}` is no schedule (always open).
+        var business_hours: [String: [[String]]]?
+        var time_zone: String?
+        var rules_out_of_hours: Bool?
+        var bot_disclosure_text: String?
+        var ai_hand_off: Bool?
 
         init(_ settings: AccountSettings) {
             cooldown_seconds = settings.cooldownSeconds
@@ -26,6 +37,14 @@ extension AutomationController {
             fallback_text = settings.fallbackText
             ai_memory = settings.aiMemory
             ai_daily_budget = settings.aiDailyBudget
+            welcome_text = settings.welcomeText
+            welcome_mode = settings.welcomeInstead ? "instead" : "before"
+            away_text = settings.awayText
+            business_hours = BusinessHours.stored(settings.businessHoursJSON).apiValue
+            time_zone = settings.timeZone
+            rules_out_of_hours = settings.rulesOutOfHours
+            bot_disclosure_text = settings.botDisclosureText
+            ai_hand_off = settings.aiHandOff
         }
 
         /// Applies the fields that are set.
@@ -38,6 +57,14 @@ extension AutomationController {
             if let fallback_text { settings.fallbackText = fallback_text }
             if let ai_memory { settings.aiMemory = ai_memory }
             if let ai_daily_budget { settings.aiDailyBudget = ai_daily_budget }
+            if let welcome_text { settings.welcomeText = welcome_text }
+            if let welcome_mode { settings.welcomeInstead = welcome_mode == "instead" }
+            if let away_text { settings.awayText = away_text }
+            if let business_hours, case .success(let hours) = BusinessHours.parse(business_hours) { settings.businessHoursJSON = hours.json }
+            if let time_zone { settings.timeZone = time_zone }
+            if let rules_out_of_hours { settings.rulesOutOfHours = rules_out_of_hours }
+            if let bot_disclosure_text { settings.botDisclosureText = bot_disclosure_text }
+            if let ai_hand_off { settings.aiHandOff = ai_hand_off }
         }
     }
 
@@ -51,6 +78,10 @@ extension AutomationController {
         change.business_description = input.business_description?.trimmingCharacters(in: .whitespacesAndNewlines)
         change.ai_tone = input.ai_tone?.trimmingCharacters(in: .whitespacesAndNewlines)
         change.fallback_text = input.fallback_text?.trimmingCharacters(in: .whitespacesAndNewlines)
+        change.welcome_text = input.welcome_text?.trimmingCharacters(in: .whitespacesAndNewlines)
+        change.away_text = input.away_text?.trimmingCharacters(in: .whitespacesAndNewlines)
+        change.bot_disclosure_text = input.bot_disclosure_text?.trimmingCharacters(in: .whitespacesAndNewlines)
+        change.time_zone = input.time_zone?.trimmingCharacters(in: .whitespacesAndNewlines)
         func invalid(_ field: String, _ message: String) -> APIError { APIError.invalid(field, message, code: "invalid_settings") }
         if let value = change.cooldown_seconds, !(0...3600).contains(value) {
             throw invalid("cooldown_seconds", "The time before an answer may repeat must be 0 to 3,600 seconds (an hour).")
@@ -69,6 +100,22 @@ extension AutomationController {
         }
         if let value = change.ai_daily_budget, !(0...100_000).contains(value) {
             throw invalid("ai_daily_budget", "The daily limit of AI answers must be 0 to 100,000.")
+        }
+        for (field, value, limit) in [
+            ("welcome_text", change.welcome_text, 1_000), ("away_text", change.away_text, 1_000), ("bot_disclosure_text", change.bot_disclosure_text, 300),
+        ] {
+            if let value, value.count > limit {
+                throw invalid(field, "Keep this message under \(limit.formatted()) characters (it has \(value.count.formatted())).")
+            }
+        }
+        if let value = change.welcome_mode, !["before", "instead"].contains(value) {
+            throw invalid("welcome_mode", "Send the welcome before the answer (before) or instead of it (instead).")
+        }
+        if let value = change.time_zone, value.isEmpty || value.count > 64 || TimeZone(identifier: value) == nil {
+            throw invalid("time_zone", "Choose a time zone by its name, like Europe/Berlin or America/New_York.")
+        }
+        if let value = change.business_hours, case .failure(let problem) = BusinessHours.parse(value) {
+            throw invalid("business_hours", problem.message)
         }
         return change
     }

@@ -46,10 +46,11 @@ package struct AccountSeeder: Sendable {
 
     @discardableResult
     package func addRule(accountID: UUID, keywords: [String], matchType: MatchType = .contains, negativeKeywords: [String] = [], priority: Int = 0,
-                         reply: String, trigger: RuleTrigger = .message, handOffMinutes: Int? = nil) async throws -> UUID {
+                         reply: String, trigger: RuleTrigger = .message, handOffMinutes: Int? = nil, optionKind: OptionKind? = nil,
+                         options: [ReplyOption] = []) async throws -> UUID {
         let rule = ReplyRule(
             id: "", keywords: keywords, matchType: matchType, negativeKeywords: negativeKeywords, priority: priority, reply: reply, trigger: trigger,
-            handOffMinutes: handOffMinutes)
+            handOffMinutes: handOffMinutes, optionKind: optionKind, options: options)
         guard let stored = try await AutomationStore(client: client, logger: logger).createRule(rule, accountID: accountID) else {
             throw AutomationStore.TooManyRules()
         }
