@@ -25,7 +25,11 @@ struct StatsController: Sendable {
 
     struct Totals: Encodable {
         var received = 0, replied = 0, replied_rule = 0, replied_ai = 0, replied_ice_breaker = 0, replied_fallback = 0
+        /// Replies that were only the welcome or the away message.
+        var replied_welcome = 0, replied_away = 0
         var skipped = 0, failed = 0, unknown = 0
+        /// Conversations handed to a person; reactions customers gave the bot's messages.
+        var hand_offs = 0, reactions = 0
         var reply_rate: Double? = nil
 
         mutating func add(_ metrics: [String: Int]) {
@@ -34,7 +38,11 @@ struct StatsController: Sendable {
             replied_ai += metrics[CountMetric.replied(source: "ai")] ?? 0
             replied_ice_breaker += metrics[CountMetric.replied(source: "ice_breaker")] ?? 0
             replied_fallback += metrics[CountMetric.replied(source: "fallback")] ?? 0
-            replied = replied_rule + replied_ai + replied_ice_breaker + replied_fallback
+            replied_welcome += metrics[CountMetric.replied(source: "welcome")] ?? 0
+            replied_away += metrics[CountMetric.replied(source: "away")] ?? 0
+            replied = replied_rule + replied_ai + replied_ice_breaker + replied_fallback + replied_welcome + replied_away
+            hand_offs += metrics[CountMetric.handOffs] ?? 0
+            reactions += metrics[CountMetric.reactions] ?? 0
             skipped += metrics.filter { $0.key.hasPrefix(CountMetric.skippedPrefix) }.values.reduce(0, +)
             failed += metrics[CountMetric.failed] ?? 0
             unknown += metrics[CountMetric.unknown] ?? 0
@@ -64,6 +72,24 @@ struct StatsController: Sendable {
         let taps: Int
     }
 
+    /// Taps on one quick reply or button of a rule.
+    struct OptionTaps: Encodable {
+        let rule_id: String
+        let position: Int
+        /// The option's title now; null when the rule no longer has that option.
+        let title: String?
+        let taps: Int
+
+        enum CodingKeys: String, CodingKey { case rule_id, position, title, taps }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(rule_id, forKey: .rule_id)
+            try container.encode(position, forKey: .position)
+            try container.encode(title, forKey: .title)
+            try container.encode(taps, forKey: .taps)
+        }
+    }
+
     struct Stats: Encodable {
         let from: String
         let to: String
@@ -74,6 +100,7 @@ struct StatsController: Sendable {
         let days: [Day]
         let rules: [RuleHits]
         let ice_breakers: [IceBreakerTaps]
+        let options: [OptionTaps]
     }
 
     func stats(_ request: Request, context: AnalyticsRequestContext) async throws -> Response {
@@ -128,13 +155,21 @@ struct StatsController: Sendable {
             guard metric.hasPrefix(CountMetric.iceBreakerPrefix), let position = Int(metric.dropFirst(CountMetric.iceBreakerPrefix.count)) else { return nil }
             return IceBreakerTaps(position: position, question: questions[position], taps: count)
         }.sorted { $0.position < $1.position }
+        let titles = try await automation.optionTitles(accountID: account)
+        let options = all.compactMap { metric, count -> OptionTaps? in
+            guard metric.hasPrefix(CountMetric.optionPrefix) else { return nil }
+            let parts = metric.dropFirst(CountMetric.optionPrefix.count).split(separator: ":")
+            guard parts.count == 2, let position = Int(parts[1]) else { return nil }
+            let id = String(parts[0])
+            return OptionTaps(rule_id: id, position: position, title: titles[id].flatMap { position < $0.count ? $0[position] : nil }, taps: count)
+        }.sorted { ($0.rule_id, $0.position) < ($1.rule_id, $1.position) }
         let latency = try await store.latency(accountID: account, from: fromText, to: toText, timeZone: tz)
 
         return try Self.json(
             Stats(
                 from: fromText, to: toText, tz: tz, totals: totals, skipped_by_reason: skipped,
                 latency_ms: Latency(p50: latency.p50.map { Int($0.rounded()) }, p95: latency.p95.map { Int($0.rounded()) }, samples: latency.samples),
-                days: days, rules: rules, ice_breakers: taps))
+                days: days, rules: rules, ice_breakers: taps, options: options))
     }
 
     // MARK: Activity

@@ -209,6 +209,15 @@ package struct AutomationStore: Sendable {
         return result
     }
 
+    /// The titles of each rule's quick replies or buttons, by rule id (lower-case), to name the taps in the statistics.
+    package func optionTitles(accountID: UUID) async throws -> [String: [String]] {
+        var result: [String: [String]] = [:]
+        for try await (id, titles) in try await client.query(
+            "SELECT id, option_titles FROM reply_rules WHERE account_id = \(accountID) AND option_kind IS NOT NULL", logger: logger
+        ).decode((UUID, [String]).self) { result[id.uuidString.lowercased()] = titles }
+        return result
+    }
+
     /// The account's Ice Breaker questions by position, to name them in the statistics.
     package func iceBreakerQuestions(accountID: UUID) async throws -> [Int: String] {
         var result: [Int: String] = [:]
