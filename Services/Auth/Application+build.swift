@@ -1,3 +1,4 @@
+import AIReplies
 import FlowtalkCore
 import FlowtalkHTTP
 import FlowtalkStore
@@ -37,6 +38,7 @@ func buildApplication(
     AutomationController(client: runtime.database, logger: runtime.logger).add(to: api)
     CustomerController(client: runtime.database, limiter: limiter, logger: runtime.logger).add(to: api)
     HealthController(client: runtime.database, logger: runtime.logger).add(to: api)
+    TryController(client: runtime.database, limiter: limiter, ai: configuration.groq.map { GroqClient(configuration: $0) }, logger: runtime.logger).add(to: api)
     ConversationController(client: runtime.database, limiter: limiter, logger: runtime.logger).add(to: api)
     let oauth = InstagramOAuth(configuration: configuration.instagram)
     InstagramController(

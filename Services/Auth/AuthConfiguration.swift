@@ -1,3 +1,4 @@
+import AIReplies
 import Crypto
 import FlowtalkCore
 import FlowtalkHTTP
@@ -38,6 +39,8 @@ struct AuthConfiguration: Sendable {
     var privacyContact = "privacy@localhost"
     /// The AI provider the policy page names: the host of `GROQ_BASE_URL` (the variable flowtalk-dispatch reads).
     var aiProviderHost = "api.groq.com"
+    /// `GROQ_*`, as flowtalk-dispatch reads them: "Try the bot" asks the same AI when the key is set here too.
+    var groq: GroqConfiguration? = nil
     /// `SMTP_URL`, `SMTP_CA_FILE`, `MAIL_FROM`: outgoing mail (by default the sandbox's catcher, as in development).
     var smtp = try! SMTPConfiguration(
         url: SMTPConfiguration.developmentURL, from: try! MailAddress(parsing: SMTPConfiguration.developmentFrom), mode: .development)
@@ -89,6 +92,7 @@ struct AuthConfiguration: Sendable {
         }
         let groq = try environment.url("GROQ_BASE_URL", default: "https://api.groq.com/openai/v1")
         aiProviderHost = URL(string: groq)?.host ?? groq
+        self.groq = try GroqConfiguration.fromEnvironment(environment)
     }
 
     /// A short line of plain text for the policy page (nil when unset).
