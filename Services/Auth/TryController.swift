@@ -161,7 +161,7 @@ struct TryController: Sendable {
         }
         let rule = rules.first { $0.id == plan.ruleID }
         let name = rule.map { $0.keywords.isEmpty ? "your story rule" : "“" + $0.keywords.prefix(3).joined(separator: ", ") + "”" } ?? "a rule"
-        return "Rule \(name) answered: \(plan.explanation ?? "it matches").\(plan.handOffMinutes.map { " It hands the conversation to you for \($0) minutes." } ?? "")"
+        return "Rule \(name): \(plan.explanation ?? "it matches").\(plan.handOffMinutes.map { " It hands the conversation to you for \($0) minutes." } ?? "")"
     }
 
     static func explain(_ reason: ActivityReason) -> String {

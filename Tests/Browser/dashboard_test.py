@@ -18,6 +18,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 import mail_walk
 import rules_walk  # the tester, the list with switches and counts, the form panel, never-fire warnings
+import menu_walk  # a two-level menu built in the form, walked in "Try the bot" until the hand-off
 
 DASHBOARD = os.environ["DASHBOARD_URL"]
 SANDBOX = os.environ["SANDBOX_URL"]
@@ -139,6 +140,7 @@ class Steps:
 
         self.page("rules")
         rules_walk.walk(self)
+        menu_walk.walk(self)
 
         self.step = "a customer writes"
         answer = post(SANDBOX + "/simulate/dm", {"ig_id": INSTAGRAM_ID, "from": "cust-browser", "text": "What is the price of the blue mug?"})

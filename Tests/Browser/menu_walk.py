@@ -44,7 +44,7 @@ def make_rules(steps):
     b = steps.browser
     steps.step = "menu walk: rule C hands the conversation to a person for 30 minutes"
     open_panel(steps)
-    steps.type("#rule-keywords", "person")
+    steps.type("#rule-keywords", "human please")
     steps.type("#rule-reply", PERSON_REPLY)
     Select(steps.el("#rule-action")).select_by_value("hand_off")
     steps.type("#rule-hand-off-minutes", "30")
@@ -57,7 +57,7 @@ def make_rules(steps):
     assert not b.find_element(By.CSS_SELECTOR, "#rule-option-rows").is_displayed(), "options shown before choosing any"
     Select(steps.el("#rule-option-kind")).select_by_value("quick_replies")
     steps.type(f"{option_row(1)} .option-title", "Talk to a person")
-    choose_rule(steps, f"{option_row(1)} .option-next", "person")
+    choose_rule(steps, f"{option_row(1)} .option-next", "human please")
     steps.until("menu walk: the preview shows the reply with its quick reply",
                 lambda: PRICES_REPLY in steps.text_of("#rule-preview .preview-bubble")
                 and steps.text_of("#rule-preview .preview-chips") == "Talk to a person")
@@ -74,7 +74,7 @@ def make_rules(steps):
     steps.until("menu walk: a second option row, its title focused", lambda: b.execute_script(
         "return document.activeElement === document.querySelector(arguments[0])", f"{option_row(2)} .option-title"))
     steps.type(f"{option_row(2)} .option-title", "Talk to a person")
-    choose_rule(steps, f"{option_row(2)} .option-next", "person")
+    choose_rule(steps, f"{option_row(2)} .option-next", "human please")
     steps.until("menu walk: the preview shows both quick replies",
                 lambda: [li.text for li in b.find_elements(By.CSS_SELECTOR, "#rule-preview .preview-chips li")] == ["Prices", "Talk to a person"])
 
@@ -104,7 +104,7 @@ def make_rules(steps):
     steps.until("menu walk: the form has the two quick replies", lambda: Select(steps.el("#rule-option-kind")).first_selected_option.get_attribute("value") == "quick_replies"
                 and [i.get_attribute("value") for i in b.find_elements(By.CSS_SELECTOR, "#rule-option-rows .option-title")] == ["Prices", "Talk to a person"])
     assert Select(steps.el(f"{option_row(1)} .option-next")).first_selected_option.text.startswith("“prices”")
-    assert Select(steps.el(f"{option_row(2)} .option-next")).first_selected_option.text.startswith("“person”")
+    assert Select(steps.el(f"{option_row(2)} .option-next")).first_selected_option.text.startswith("“human please”")
     steps.el("#rule-cancel").click()
 
 

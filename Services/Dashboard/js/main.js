@@ -19,6 +19,7 @@ import { setupForgotPassword, showLinkPage } from './pages/links.js';
 import { setupRules } from './pages/rules.js';
 import { enterApp, setupSession, showSignedOut } from './pages/session.js';
 import { setupStats } from './pages/stats.js';
+import { setupTry } from './pages/try.js';
 import { setupPolicyBanner } from './pages/policy-banner.js';
 import { setupVerifyBanner } from './pages/verify-banner.js';
 
@@ -34,6 +35,7 @@ async function start() {
   setupPolicyBanner();
   setupConnection();
   setupRules();
+  setupTry();
   setupIceBreakers();
   setupAI();
   setupStats();

@@ -14,9 +14,20 @@ function line(text, linkText, href) {
   return el('li', {}, el('span', { text }), ' ', el('a', { href, className: 'strip-action', text: linkText }));
 }
 
+// Why Instagram needs reconnecting, from the daily check (GET /me with the token); other reasons as the activity log words them.
+const RECONNECT_REASONS = {
+  token_expired: 'the access Instagram gave Flowtalk has expired',
+  token_revoked: 'Flowtalk’s access was removed in Instagram’s settings',
+};
+
+export const reconnectReason = (reason) =>
+  RECONNECT_REASONS[reason] || (REASONS[reason] || 'Instagram refused Flowtalk’s access').replace(/ — reconnect$/, '');
+
 const PROBLEMS = {
   not_connected: () => line('Instagram is not connected: nobody is answering your DMs yet.', 'Connect Instagram', '#connection'),
-  needs_reconnect: (p) => line(`Instagram needs reconnecting (${(REASONS[p.reason] || 'Instagram refused Flowtalk’s access').replace(/ — reconnect$/, '')}). Until then no reply goes out.`,
+  needs_reconnect: (p) => line(`Instagram needs reconnecting (${reconnectReason(p.reason)}). Until then no reply goes out.`,
+    'Reconnect', '#connection'),
+  webhooks_off: () => line('Instagram is not passing new messages to Flowtalk, so none are answered. Connecting Instagram again turns this back on.',
     'Reconnect', '#connection'),
   nobody_answering: () => line('No rule and AI off: nobody is answering.', 'Add a rule', '#rules'),
   ai_paused: () => line('AI paused: the AI provider keeps failing. Rules still answer; other messages get your fallback text, if you set one.', 'AI settings', '#ai'),

@@ -1,6 +1,7 @@
 // The rule form in a panel (a modal <dialog>): "Add a rule" opens it empty, a card's Edit opens it filled in. Focus moves
 // into it; Escape or Cancel closes it and puts focus back on what opened it. Errors stay next to their field in the panel
 // (busy()); a saved rule that rules tried before it already answer stays open with a warning under its keywords.
+// The options a customer can tap under the reply (quick replies or buttons) are rules-options.js's part of the form.
 
 import { $, el, notify } from '../dom.js';
 import { api, busy, formError, report } from '../api.js';
@@ -8,6 +9,7 @@ import { clearFeedback } from '../feedback.js';
 import { intValue, splitList } from '../format.js';
 import { refreshCounters } from '../counters.js';
 import { MATCH_TYPES } from '../words.js';
+import { fillOptions, optionsBody, setupRuleOptions } from './rules-options.js';
 
 // What each match type does, true to Shared/ReplyRules (TextNormalizer, RuleMatcher).
 const HINTS = {
@@ -60,6 +62,7 @@ function fill(rule) {
   $('#rule-enabled').checked = rule ? Boolean(rule.enabled) : true;
   $('#rule-form-title').textContent = rule ? 'Edit rule' : 'Add a rule';
   showHint();
+  fillOptions(rule);
   refreshCounters(form);
 }
 
@@ -105,6 +108,7 @@ async function saveRule() {
     reply,
     priority: intValue($('#rule-priority'), 'Priority'),
     enabled: $('#rule-enabled').checked,
+    ...optionsBody(),
   };
   if (body.action === 'hand_off') body.hand_off_minutes = intValue($('#rule-hand-off-minutes'), 'The time the bot stays quiet');
   const id = editingRuleId;
@@ -138,6 +142,7 @@ async function saveRule() {
 /** Wires the panel; `reload(id)` redraws the list and answers `{ rule, warning }` for the saved rule. */
 export function setupRuleForm(reload) {
   afterSave = reload;
+  setupRuleOptions();
   const select = $('#rule-match-type');
   for (const option of select.options) if (MATCH_TYPES[option.value]) option.textContent = MATCH_TYPES[option.value];
   select.addEventListener('change', showHint);

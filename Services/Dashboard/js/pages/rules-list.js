@@ -1,8 +1,10 @@
-// The list of rules: a card each with an on/off switch that saves at once, the keywords and reply, how the rule
-// matches in words, its replies in the last 30 days, and a warning when rules tried before it leave it nothing to answer.
+// The list of rules: a card each with an on/off switch that saves at once, the keywords and reply, the options under
+// the reply ("2 quick replies"), how the rule matches in words, its replies in the last 30 days, and a warning when
+// rules tried before it leave it nothing to answer.
 
 import { $, $$, el } from '../dom.js';
 import { MATCH_TYPES, TRIGGERS } from '../words.js';
+import { optionsCount } from './rules-options.js';
 import { shadowWarning } from './rules-shadow.js';
 
 export const ruleName = (rule) => (rule.keywords || []).join(', ');
@@ -41,9 +43,13 @@ function ruleCard(rule, { hits, shadows, onEdit, onDelete, onToggle }) {
   const hitsLine = el('p', { className: 'rule-hits', text: hitsText(hits, rule) });
   hitsLine.hidden = !hitsLine.textContent;
   const warning = rule.enabled ? shadowWarning(rule, shadows) : '';
+  const options = [...(rule.quick_replies || []), ...(rule.buttons || [])];
+  const optionsLine = options.length ? el('p', { className: 'rule-options-line' },
+    el('span', { className: 'badge', text: optionsCount(rule) }), ' ', options.map((o) => `“${o.title}”`).join(' · ')) : null;
   return el('li', { className: rule.enabled ? 'rule' : 'rule off', tabindex: '-1', dataset: { ruleId: rule.id } },
     el('div', { className: 'rule-top' }, keywords, ruleSwitch(rule, onToggle)),
     el('p', { className: 'rule-reply', text: rule.reply }),
+    optionsLine,
     el('p', { className: 'rule-meta', text: meta.join(' · ') }),
     hitsLine,
     warning ? el('p', { className: 'rule-warning', role: 'note', text: warning }) : null,

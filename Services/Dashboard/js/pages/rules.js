@@ -9,6 +9,7 @@ import { registerPage } from '../router.js';
 import { markDone } from './onboarding.js';
 import { closeRuleForm, editingId, openRuleForm, setupRuleForm } from './rules-form.js';
 import { renderRules, ruleName, showHits } from './rules-list.js';
+import { setOptionRules } from './rules-options.js';
 import { findShadows, shadowWarning } from './rules-shadow.js';
 
 let rules = [];
@@ -22,6 +23,7 @@ function draw() {
 async function fetchRules() {
   const data = await api('GET', '/api/rules');
   rules = data.rules || [];
+  setOptionRules(rules);
   draw();
 }
 
@@ -113,6 +115,12 @@ async function tryMessage(text) {
   result.append(
     el('p', {}, 'Answered by the rule with keyword ', el('strong', { text: `“${match.keyword}”` }), ':'),
     el('blockquote', { className: 'rule-reply', text: match.preview || match.reply }));
+  // The options under the reply (titles, or { title } objects).
+  const titles = (list) => (Array.isArray(list) ? list : []).map((o) => (typeof o === 'string' ? o : o && o.title)).filter(Boolean);
+  for (const [key, name, className] of [['quick_replies', 'Quick replies', 'preview-chips'], ['buttons', 'Buttons', 'preview-buttons']]) {
+    const list = titles(match[key]);
+    if (list.length) result.append(el('ul', { className, 'aria-label': name }, ...list.map((t) => el('li', { text: t }))));
+  }
   if (match.reply.includes('{username}')) {
     result.append(el('p', { className: 'muted', text: 'The customer\'s Instagram username replaces {username}; here a sample name, jane_doe.' }));
   }
@@ -120,7 +128,7 @@ async function tryMessage(text) {
 }
 
 export function setupRules() {
-  registerPage('rules', { load: loadRules, reset: () => { rules = []; hits = null; hitsRequest += 1; closeRuleForm(); } });
+  registerPage('rules', { load: loadRules, reset: () => { rules = []; setOptionRules([]); hits = null; hitsRequest += 1; closeRuleForm(); } });
   setupRuleForm(reloadAfterSave);
   $('#try-form').addEventListener('submit', (event) => {
     event.preventDefault();

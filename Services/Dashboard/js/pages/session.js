@@ -11,8 +11,8 @@ import { renderVerifyBanner } from './verify-banner.js';
 import { resetHealth } from './health.js';
 
 // Lists that show the previous account's data.
-const ACCOUNT_VIEWS = ['#rules-list', '#activity-list', '#stats-days', '#stats-rules', '#stats-ice-breakers', '#stats-skipped', '#stats-chart',
-  '#ib-rows', '#try-result', '#customer-results'];
+const ACCOUNT_VIEWS = ['#rules-list', '#activity-list', '#stats-days', '#stats-rules', '#stats-ice-breakers', '#stats-options', '#stats-skipped',
+  '#stats-chart', '#ib-rows', '#try-result', '#customer-results', '#connection-details'];
 
 export function showSignedOut(message, isWarning = false) {
   state.account = null;

@@ -1,7 +1,8 @@
-// The statistics page: totals, the chart and its table, rules used, Ice Breaker taps, why messages were not answered.
+// The statistics page: totals, the chart and its table, rules used, Ice Breaker taps, quick reply and button taps, why
+// messages were not answered.
 
 import { $, $$, el } from '../dom.js';
-import { analytics, report } from '../api.js';
+import { analytics, api, report } from '../api.js';
 import { TIME_ZONE, dayLabel, ms, num, parseDay, plural, ymd } from '../format.js';
 import { registerPage } from '../router.js';
 import { reasonText } from '../words.js';
@@ -30,6 +31,7 @@ async function loadStats() {
       data = await analytics(`/api/stats?${query}`);
     }
     if (id === statsRequest) renderStats({ ...data, from: data.from || ymd(from), to: data.to || ymd(today) });
+    if (id === statsRequest) await renderOptions(data, id);
   } catch (err) {
     if (id !== statsRequest) return;
     $('#stats-period').textContent = 'The statistics could not be loaded.';
@@ -52,8 +54,12 @@ function renderStats(data) {
   $('#stats-breakdown').textContent = [
     `By a rule: ${num(t.replied_rule)}`, `By the AI: ${num(t.replied_ai)}`,
     `Ice Breakers: ${num(t.replied_ice_breaker)}`, `Fallback message: ${num(t.replied_fallback)}`,
+    t.replied_welcome == null ? null : `Welcome message: ${num(t.replied_welcome)}`,
+    t.replied_away == null ? null : `Away message: ${num(t.replied_away)}`,
     `Not answered: ${num(t.skipped)}`, `Could not send: ${num(t.failed)}`, `Unclear: ${num(t.unknown)}`,
-  ].join(' · ');
+    t.hand_offs == null ? null : `Handed to you: ${num(t.hand_offs)}`,
+    t.reactions == null ? null : `Reactions to your messages: ${num(t.reactions)}`,
+  ].filter(Boolean).join(' · ');
 
   const days = fillDays(data.from, data.to, data.days || []);
   drawChart(days, t);
@@ -71,6 +77,25 @@ function renderStats(data) {
   const skipped = Object.entries(data.skipped_by_reason || {}).sort((a, b) => b[1] - a[1]);
   fillCounts('#stats-skipped', skipped.map(([reason, n]) => [reasonText(reason), plural(Number(n) || 0, 'message', 'messages')]),
     Number(t.received) > 0 ? 'Every message was answered in this period.' : 'No message arrived in this period.');
+}
+
+const ruleWords = (keywords) => (keywords && keywords.length ? `“${keywords.join(', ')}”` : null);
+
+/** Taps per quick reply and button, named by the rule they are under (asked of the rules API when the period's rule
+ * counts do not name it); an older server without `options` shows the empty line. */
+async function renderOptions(data, id) {
+  const options = [...(data.options || [])].sort((a, b) => (Number(b.taps) || 0) - (Number(a.taps) || 0));
+  const names = new Map((data.rules || []).map((r) => [String(r.rule_id).toLowerCase(), ruleWords(r.keywords)]));
+  if (options.some((o) => !names.get(String(o.rule_id).toLowerCase()))) {
+    const list = await api('GET', '/api/rules').catch(() => null);
+    for (const r of (list && list.rules) || []) names.set(String(r.id).toLowerCase(), ruleWords(r.keywords) || 'without keywords');
+  }
+  if (id !== statsRequest) return;
+  fillCounts('#stats-options', options.map((o) => {
+    const title = o.title == null ? `A removed option (number ${(Number(o.position) || 0) + 1})` : `“${o.title}”`;
+    const rule = names.get(String(o.rule_id).toLowerCase());
+    return [`${title} under ${rule ? `the rule ${rule}` : 'a deleted rule'}`, plural(Number(o.taps) || 0, 'tap', 'taps')];
+  }), 'No quick reply or button was tapped in this period.');
 }
 
 /** One entry per calendar day between from and to, zeros where the server sent none. */
