@@ -31,15 +31,69 @@ struct HealthController: Sendable {
         /// Conversations a hand-off rule handed to a person, still waiting (paused).
         let waiting_for_you: Int
         let problems: [Problem]
+        /// Null when not connected.
+        let connection: Connection?
+
+        enum CodingKeys: String, CodingKey {
+            case instagram, rules_enabled, ai_enabled, ice_breakers, messages_received, replies_sent, waiting_for_you, problems, connection
+        }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(instagram, forKey: .instagram)
+            try container.encode(rules_enabled, forKey: .rules_enabled)
+            try container.encode(ai_enabled, forKey: .ai_enabled)
+            try container.encode(ice_breakers, forKey: .ice_breakers)
+            try container.encode(messages_received, forKey: .messages_received)
+            try container.encode(replies_sent, forKey: .replies_sent)
+            try container.encode(waiting_for_you, forKey: .waiting_for_you)
+            try container.encode(problems, forKey: .problems)
+            try container.encode(connection, forKey: .connection)
+        }
+    }
+
+    /// The connection's token and webhooks, as the daily check last found them. Nulls are written out.
+    struct Connection: Encodable {
+        let username: String?
+        let token_expires_at: Date?
+        let token_refreshed_at: Date?
+        let last_check_at: Date?
+        let last_check_ok: Bool?
+        let webhooks_subscribed: Bool?
+
+        init(_ health: ConnectionHealth) {
+            username = health.username
+            token_expires_at = health.tokenExpiresAt
+            token_refreshed_at = health.tokenRefreshedAt
+            last_check_at = health.lastCheckAt
+            last_check_ok = health.lastCheckOK
+            webhooks_subscribed = health.webhooksSubscribed
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case username, token_expires_at, token_refreshed_at, last_check_at, last_check_ok, webhooks_subscribed
+        }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(username, forKey: .username)
+            try container.encode(token_expires_at, forKey: .token_expires_at)
+            try container.encode(token_refreshed_at, forKey: .token_refreshed_at)
+            try container.encode(last_check_at, forKey: .last_check_at)
+            try container.encode(last_check_ok, forKey: .last_check_ok)
+            try container.encode(webhooks_subscribed, forKey: .webhooks_subscribed)
+        }
     }
 
     /// The problems the facts show; no I/O, so each rule is tested with plain values.
-    static func problems(_ facts: AccountHealthFacts) -> [Problem] {
+    /// `connection`: the daily check's findings (why the token was refused; webhooks off).
+    static func problems(_ facts: AccountHealthFacts, connection: ConnectionHealth? = nil) -> [Problem] {
         var problems: [Problem] = []
         switch facts.instagram {
         case "not_connected": problems.append(Problem(code: "not_connected"))
-        case "needs_reconnect": problems.append(Problem(code: "needs_reconnect", reason: facts.lastTokenRefusal ?? "token_invalid"))
-        default: break
+        case "needs_reconnect":
+            problems.append(Problem(code: "needs_reconnect", reason: connection?.lastCheckError ?? facts.lastTokenRefusal ?? "token_invalid"))
+        default:
+            // Connected, but Instagram no longer delivers its messages here: reconnecting subscribes them again.
+            if connection?.webhooksSubscribed == false { problems.append(Problem(code: "webhooks_off")) }
         }
         // Ice Breakers answer only taps: a typed DM needs a rule or the AI.
         if facts.rulesEnabled == 0 && !facts.aiEnabled { problems.append(Problem(code: "nobody_answering")) }
@@ -59,9 +113,11 @@ struct HealthController: Sendable {
     func health(_ request: Request, context: AuthRequestContext) async throws -> Response {
         let account = try context.requireSession().accountID
         let facts = try await AccountStore(client: client, logger: logger).healthFacts(accountID: account)
+        let connection = try await ConnectionStore(client: client, logger: logger).connectionHealth(accountID: account)
         let instagram = facts.instagram == "active" ? "connected" : facts.instagram
         return try JSONResponse.make(["health": Health(
             instagram: instagram, rules_enabled: facts.rulesEnabled, ai_enabled: facts.aiEnabled, ice_breakers: facts.iceBreakers,
-            messages_received: facts.messagesReceived, replies_sent: facts.repliesSent, waiting_for_you: facts.waitingForYou, problems: Self.problems(facts))])
+            messages_received: facts.messagesReceived, replies_sent: facts.repliesSent, waiting_for_you: facts.waitingForYou,
+            problems: Self.problems(facts, connection: connection), connection: connection.map(Connection.init))])
     }
 }

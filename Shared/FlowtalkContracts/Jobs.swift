@@ -77,6 +77,18 @@ package enum TokenRefreshJob: AccountJob {
     }
 }
 
+/// Checks an account's token and webhook subscription with light Graph calls, once a day (dispatch enqueues and handles it).
+package enum ConnectionCheckJob: AccountJob {
+    package static let kind = "instagram.connection_check"
+    /// One job per account and UTC day, however many replicas enqueue it.
+    package static func make(accountID: UUID, now: Date = Date()) -> NewJob {
+        let day = Int(now.timeIntervalSince1970 / 86_400)
+        return NewJob(
+            kind: kind, payload: payload(accountID), dedupeKey: "connection_check:\(accountID):\(day)",
+            serializationKey: QueueKeys.account(accountID, "token"), maxAttempts: 5)
+    }
+}
+
 /// The activity log's retention purge (analytics enqueues and handles it): once per UTC hour however many replicas run.
 package enum RetentionPurgeJob {
     package static let kind = "analytics.retention_purge"

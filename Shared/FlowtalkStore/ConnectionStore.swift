@@ -70,7 +70,8 @@ package struct ConnectionStore: Sendable {
                 ON CONFLICT (account_id) DO UPDATE SET ig_user_id = EXCLUDED.ig_user_id, username = EXCLUDED.username,
                     app_scoped_id = EXCLUDED.app_scoped_id, login_user_id = EXCLUDED.login_user_id,
                     token_sealed = EXCLUDED.token_sealed, token_expires_at = EXCLUDED.token_expires_at, status = 'active',
-                    connected_at = now(), token_refreshed_at = now()
+                    connected_at = now(), token_refreshed_at = now(),
+                    last_check_at = NULL, last_check_ok = NULL, webhooks_subscribed = NULL, last_check_error = NULL
                 """, logger: logger)
             if scheduleRefresh {
                 try await JobQueue(client: client, logger: logger).enqueue(

@@ -33,6 +33,8 @@ extension FlowtalkMigrations {
                 "ALTER TABLE instagram_connections ADD COLUMN last_check_at timestamptz",
                 "ALTER TABLE instagram_connections ADD COLUMN last_check_ok boolean",
                 "ALTER TABLE instagram_connections ADD COLUMN webhooks_subscribed boolean",
+                // Why the last check failed: token_expired, token_revoked, token_invalid (the connection needs reconnecting).
+                "ALTER TABLE instagram_connections ADD COLUMN last_check_error text",
             ]),
     ]
 }

@@ -47,6 +47,13 @@ extension GraphClient {
 
     /// Renews a long-lived token (`GET /refresh_access_token?grant_type=ig_refresh_token`). Meta documents the token
     /// as a query parameter here; the URL is never logged.
+    /// The webhook fields the app is subscribed to for the account (`GET /{ig_id}/subscribed_apps`).
+    package func subscribedFields(instagramUserID: String, token: Secret<String>) async throws -> [String] {
+        let body = try await call(.GET, path: "/\(configuration.version)/\(instagramUserID)/subscribed_apps", body: nil, token: token)
+        guard let document = try? JSONValue.parse(body), let data = document["data"]?.array else { throw GraphError.malformedResponse }
+        return data.flatMap { app in app["subscribed_fields"]?.array?.compactMap(\.string) ?? [] }
+    }
+
     package func refreshToken(_ token: Secret<String>) async throws -> RefreshedToken {
         var components = URLComponents()
         components.queryItems = [URLQueryItem(name: "grant_type", value: "ig_refresh_token"), URLQueryItem(name: "access_token", value: token.value)]

@@ -92,6 +92,21 @@ import Testing
         facts.commonestFailure = "recipient_unavailable"
         #expect(HealthController.problems(facts) == [.init(code: "replies_failing", reason: "recipient_unavailable", count: 3)])
     }
+
+    @Test func theDailyChecksFindingsAreSaidInWords() {
+        var facts = AccountHealthFacts()
+        facts.instagram = "active"
+        facts.rulesEnabled = 1
+        var connection = ConnectionHealth(tokenRefreshedAt: Date(), lastCheckAt: Date(), lastCheckOK: true, webhooksSubscribed: false)
+        #expect(HealthController.problems(facts, connection: connection).map(\.code) == ["webhooks_off"])
+        connection.webhooksSubscribed = true
+        #expect(HealthController.problems(facts, connection: connection).isEmpty)
+        // The check found the token expired: that is the reason given, rather than a send's older one.
+        facts.instagram = "needs_reconnect"
+        facts.lastTokenRefusal = "token_invalid"
+        connection.lastCheckError = "token_expired"
+        #expect(HealthController.problems(facts, connection: connection) == [.init(code: "needs_reconnect", reason: "token_expired", count: nil)])
+    }
 }
 
 /// Issue 15, item 5: "pause the bot for this customer" from a conversation's thread queues the change for dispatch, in

@@ -90,3 +90,12 @@ import Testing
         #expect(ActivityReason.patternPrefixes.contains { GraphError.permanent(code: 100, subcode: nil).reason.hasPrefix($0) })
     }
 }
+
+/// Issue 16, item 7: Meta's subcodes of error 190 say why a token stopped working.
+@Suite struct ConnectionCheckReasonTests {
+    @Test func expiredAndRevokedTokensAreToldApart() {
+        #expect(AccountJobs.tokenReason(463) == "token_expired")
+        #expect(AccountJobs.tokenReason(458) == "token_revoked" && AccountJobs.tokenReason(460) == "token_revoked")
+        #expect(AccountJobs.tokenReason(nil) == "token_invalid" && AccountJobs.tokenReason(467) == "token_invalid")
+    }
+}

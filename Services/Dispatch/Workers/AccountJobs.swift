@@ -16,6 +16,7 @@ struct AccountJobs: Sendable {
         [
             IceBreakersSyncJob.kind: { job, logger in try await self.syncIceBreakers(job, logger: logger) },
             TokenRefreshJob.kind: { job, logger in try await self.refreshToken(job, logger: logger) },
+            ConnectionCheckJob.kind: { job, logger in try await self.checkConnection(job, logger: logger) },
         ]
     }
 
