@@ -41,8 +41,6 @@ export const REASONS = {
   owner_paused: 'You paused the bot for this customer',
   owner_resumed: 'You turned the bot back on for this customer',
   hand_off: 'Handed to you: the bot waits for your answer',
-  ai_hand_off: 'The AI could not help, so it was handed to you',
-  out_of_hours: 'Outside your business hours (the away message was already sent)',
   ai_hand_off: 'The AI could not help, so the conversation was handed to you',
   out_of_hours: 'Outside your business hours (your away message was already sent)',
   no_text: 'A message without text (photo, sticker…)',
