@@ -183,7 +183,7 @@ let package = Package(
         tests("EndToEndTests", ["FlowtalkCore", "FlowtalkContracts", "FlowtalkStore", "FlowtalkDevSupport", postgres, logging, hummingbird,
                                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                 .product(name: "HummingbirdTesting", package: "hummingbird")]),
-        tests("AuthServiceTests", ["AuthService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", "InstagramGraph", "Mail", postgres, logging, crypto,
+        tests("AuthServiceTests", ["AuthService", "SandboxService", "AIReplies", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkCore", "InstagramGraph", "Mail", postgres, logging, crypto,
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "InMemoryLogging", package: "swift-log")]),
         tests("AnalyticsServiceTests", ["AnalyticsService", "FlowtalkHTTP", "FlowtalkStore", "FlowtalkDevSupport", "FlowtalkCore", postgres, logging,

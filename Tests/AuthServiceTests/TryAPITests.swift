@@ -4,6 +4,10 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import PostgresNIO
+import AIReplies
+import FlowtalkCore
+import Logging
+@testable import SandboxService
 import Testing
 
 @testable import AuthService
@@ -125,6 +129,39 @@ import Testing
                 #expect(response.status == .badRequest && String(buffer: response.body).contains(#""field":"\#(field)""#), "\(body)")
             }
             #expect(try await Browser(client).send(.post, "/api/try", #"{"text":"hi"}"#).status == .unauthorized)
+        }
+    }
+}
+
+/// "Try the bot" asks the AI through the configured provider (here the sandbox's Groq stand-in, over HTTP with the
+/// production client) when no rule answers; what it cannot answer shows the fallback, or the hand-off when that is on.
+@Suite struct TryAIAPITests {
+    @Test func theAIAnswersThroughTheConfiguredProvider() async throws {
+        var sandbox = SandboxConfiguration(appSecret: Secret("s"), ingestURL: "http://127.0.0.1:9", port: 0)
+        sandbox.logLevel = "error"
+        let app = try await SandboxService.buildApplication(configuration: sandbox, logger: Logger(label: "sandbox-test"), mailbox: SandboxService.Mailbox())
+        try await app.test(.live) { groq in
+            let port = try #require(groq.port)
+            try await withAuth(configure: { $0.groq = GroqConfiguration(baseURL: "http://127.0.0.1:\(port)/openai/v1", apiKey: Secret("gsk-test"), model: "m") }) {
+                client, _ in
+                let ana = Browser(client)
+                try await ana.signUpAndIn("try-ai@example.com")
+                #expect(try await ana.send(
+                    .put, "/api/settings", #"{"ai_enabled":true,"business_description":"A bakery.","fallback_text":"A person will answer soon."}"#).status == .ok)
+                let answered = try decodeJSON(TryAPITests.Answer.self, from: try await ana.send(.post, "/api/try", #"{"text":"Is the bread vegan?"}"#).body)
+                #expect(answered.path == "ai" && answered.messages.map(\.text) == ["Thanks for asking! (sandbox AI answer)"])
+
+                // It cannot help: the fallback; with hand-off on, the conversation is handed over instead.
+                let fault = try await groq.execute(
+                    uri: "/sandbox/groq/faults", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"faults":[{"kind":"cannot_help","count":2}]}"#))
+                #expect(fault.status == .noContent)
+                let fallback = try decodeJSON(TryAPITests.Answer.self, from: try await ana.send(.post, "/api/try", #"{"text":"Can you fix my oven?"}"#).body)
+                #expect(fallback.path == "fallback" && fallback.messages.map(\.text) == ["A person will answer soon."])
+                #expect(try await ana.send(.put, "/api/settings", #"{"ai_hand_off":true,"human_pause_minutes":45}"#).status == .ok)
+                let handOff = try decodeJSON(TryAPITests.Answer.self, from: try await ana.send(.post, "/api/try", #"{"text":"Can you fix my oven?"}"#).body)
+                #expect(handOff.path == "hand_off" && handOff.messages.isEmpty && handOff.hand_off_minutes == 45)
+            }
         }
     }
 }
