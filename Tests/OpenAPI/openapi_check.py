@@ -213,6 +213,8 @@ class Run:
         self.call(client, "testRules", 200, {"text": "What is the price?"}, cookie=b)
         self.call(client, "testRules", 413, {"text": "x" * (2 << 20)}, cookie=b)
         self.call(client, "testRules", 400, {"text": "x" * 4001}, cookie=b)  # text_too_long
+        self.call(client, "tryTheBot", 200, {"text": "What is the price?"}, cookie=b)
+        self.call(client, "tryTheBot", 400, {"text": "hi", "story": "post"}, cookie=b)  # invalid_try
         self.call(client, "createRule", 403, {"keywords": ["a"], "reply": "b"}, cookie=b, origin=False)  # cross_site_request
         self.call(client, "createRule", 403, {"keywords": ["a"], "reply": "b"}, cookie=b, origin="http://evil.example")
         self.call(client, "createRule", 403, {"keywords": ["a"], "reply": "b"}, cookie=b, override={"Content-Type": "text/plain"})
