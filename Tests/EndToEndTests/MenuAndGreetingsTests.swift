@@ -126,6 +126,18 @@ import Testing
             _ = try await Loop.dm(stack, from: "cust-new-2", "how much is it?")
             try await eventually("the answer") { try await Loop.outgoing(stack, to: "cust-new-2").count == 3 }
             #expect(try await Loop.outgoing(stack, to: "cust-new-2").last == "Our prices start at 10 EUR.")
+
+            // Instagram refuses the first send for now: the retry sends the greetings too (nothing went out before).
+            settings.welcomeInstead = false
+            try await seeder.setSettings(accountID: stack.accountID, settings)
+            let (status, _) = try await Loop.post("\(stack.sandbox)/sandbox/faults", #"{"ig_id":"\#(Loop.shop)","faults":[{"kind":"rate_limit","count":1}]}"#)
+            #expect(status.code < 300)
+            _ = try await Loop.dm(stack, from: "cust-new-3", "how much is it?")
+            try await eventually("sent on the retry", timeout: .seconds(20)) { try await Loop.outgoing(stack, to: "cust-new-3").count == 3 }
+            #expect(try await Loop.outgoing(stack, to: "cust-new-3") == [
+                "You are chatting with an automated assistant.", "Welcome to the shop!", "Our prices start at 10 EUR.",
+            ])
+            #expect(try await Loop.replyStates(stack, customer: "cust-new-3") == ["sent"])
         }
     }
 

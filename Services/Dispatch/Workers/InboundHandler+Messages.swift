@@ -96,23 +96,34 @@ extension InboundHandler {
                 try await ledger.skip(existing.id, from: .retry, reason: ActivityReason.fallbackRemoved.rawValue, source: "fallback", subject)
                 return
             }
-            let name = await username(for: [fallback], subject.customerID, connection)
+            let plan = try await greeted(ReplyPlan(text: fallback, source: "fallback", note: existing.note), event, subject, connection)
+                ?? ReplyPlan(text: fallback, source: "fallback", note: existing.note)
+            let name = await username(for: plan.messages, subject.customerID, connection)
             try await ledger.resume(existing.id, from: .retry, to: .sending)
-            try await send(
-                ReplyPlan(text: fallback, source: "fallback", note: existing.note), username: name, replyID: existing.id, event, subject, connection,
-                job: job, logger: logger)
+            try await send(plan, username: name, replyID: existing.id, event, subject, connection, job: job, logger: logger)
         case (.retry?, _):
-            // The last attempt delivered nothing: safe to send again, with what the rules say now. When no rule answers
-            // any more (removed or changed meanwhile), nothing is sent.
-            guard let again = try await candidate(for: event, accountID: connection.accountID) else {
+            // The last attempt delivered nothing: safe to send again, with what the rules say now and the greetings still
+            // due. When nothing would be sent any more (the rule removed or changed meanwhile), nothing is.
+            let answer = existing.source == "welcome" || existing.source == "away" ? nil : try await candidate(for: event, accountID: connection.accountID)
+            guard let again = try await greeted(answer, event, subject, connection) else {
                 try await ledger.skip(existing.id, from: .retry, reason: ActivityReason.ruleRemoved.rawValue, source: existing.source, subject)
                 return
             }
-            let name = await username(for: [again.text], subject.customerID, connection)
+            let name = await username(for: again.messages, subject.customerID, connection)
             try await ledger.resume(existing.id, from: .retry, to: .sending)
             try await send(again, username: name, replyID: existing.id, event, subject, connection, job: job, logger: logger)
         default:
             return  // sent, failed, unknown or skipped: decided for good
         }
+    }
+
+    /// `answer` with the greetings due now (a reply sent again after a retry: nothing went out the first time), or the
+    /// greetings alone; nil when nothing would be sent. Outside business hours without `rules_out_of_hours`, no answer.
+    func greeted(_ answer: ReplyPlan?, _ event: InboundEvent, _ subject: ReplyLedger.Subject, _ connection: ConnectionRecord) async throws -> ReplyPlan? {
+        let settings = try await store.automation.accountSettings(accountID: connection.accountID)
+        let conversation = try await store.conversations.conversation(accountID: connection.accountID, customerID: subject.customerID)
+        let due = Greetings.plan(
+            settings: settings, conversation: conversation, now: Date(), kind: event.kind, isMention: event.storyTrigger == RuleTrigger.storyMention.rawValue)
+        return Greetings.attach(due.answerAllowed ? answer : nil, due, settings: settings, conversation: conversation)
     }
 }

@@ -155,7 +155,8 @@ struct ReplyLedger: Sendable {
                     plan.greetings.map(\.kind.rawValue), accountID: subject.accountID, customerID: subject.customerID, on: db)
             }
             // A hand-off rule's reply went out: the bot steps back and the conversation waits for a person.
-            if state == .sent, let minutes = plan.handOffMinutes {
+            // An unknown outcome may have reached the customer ("someone will answer you"): the bot steps back then too.
+            if state == .sent || state == .unknown, let minutes = plan.handOffMinutes {
                 try await store.conversations.pause(accountID: subject.accountID, customerID: subject.customerID, minutes: minutes, extendOnly: true, on: db)
                 try await store.activity.add(
                     ActivityEntry(
