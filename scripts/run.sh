@@ -49,7 +49,8 @@ declare -A ports=([auth]=8081 [ingest]=8082 [dispatch]=8083 [analytics]=8084 [sa
 for name in sandbox auth ingest dispatch analytics; do
     # Three sandbox Instagram accounts: the seeded demo shop, @new_shop that Instagram Login (OAuth) approves, and
     # @curl_shop that the README's curl walkthrough connects (flowtalk-dev connect-sandbox).
-    HOST=127.0.0.1 PORT=${ports[$name]} SANDBOX_OAUTH_ACCOUNT=17841400000000043 \
+    # The demo and curl shops are connected without Instagram Login: their webhooks count as subscribed from the start.
+    HOST=127.0.0.1 PORT=${ports[$name]} SANDBOX_OAUTH_ACCOUNT=17841400000000043 SANDBOX_SUBSCRIBED=17841400000000042,17841400000000044 \
         SANDBOX_ACCOUNTS="17841400000000042:demo_shop:$SANDBOX_DEMO_TOKEN,17841400000000043:new_shop:$SANDBOX_NEW_SHOP_TOKEN,17841400000000044:curl_shop:$SANDBOX_CURL_SHOP_TOKEN" \
         ".build/debug/flowtalk-$name" > >(tee -a ".data/logs/$name.log" | sed -u "s/^/[$name] /") 2>&1 &
     pids+=($!)

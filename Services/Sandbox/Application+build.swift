@@ -16,6 +16,7 @@ func buildApplication(configuration: SandboxConfiguration, logger: Logger? = nil
     var logger = logger ?? Logger(label: "flowtalk-sandbox")
     logger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
     let state = SandboxState(accounts: configuration.accounts)
+    for igID in configuration.subscribed { await state.subscribe(GraphAccountRoutes.connectFields, account: igID) }
     // Whatever can fail comes first: the sender's own client (SANDBOX_CA_FILE) must reach run(), which shuts it down.
     let server = try HTTPServerSettings().serverBuilder()
     let webhooks = WebhookSender(ingestURL: configuration.ingestURL, secret: configuration.appSecret, caFile: configuration.ingestCAFile, logger: logger)

@@ -23,6 +23,8 @@ struct IceBreakersProfile: Codable, Sendable, Equatable {
 struct GraphAccountRoutes: Sendable {
     let state: SandboxState
 
+    /// What Flowtalk subscribes when an account connects (InstagramOAuth), for accounts subscribed from the start.
+    static let connectFields = ["messages", "messaging_postbacks", "message_reactions", "messaging_referral"]
     /// The webhook fields `subscribed_apps` accepts for Instagram (reference §5.7).
     static let webhookFields: Set<String> = [
         "comments", "live_comments", "mentions", "message_edit", "message_reactions", "messages", "messaging_handover", "messaging_optins",

@@ -18,6 +18,9 @@ struct SandboxConfiguration: Sendable {
     var ingestCAFile: String?
     /// Accounts known from the start: `ig_id:username:token` entries, comma-separated (`SANDBOX_ACCOUNTS`).
     var accounts: [SandboxAccount] = []
+    /// `SANDBOX_SUBSCRIBED`: ids of accounts whose webhooks are subscribed from the start (connected before the sandbox
+    /// started, as make run's seeded shops), comma-separated; the others are not until `POST /{ig_id}/subscribed_apps`.
+    var subscribed: [String] = []
     /// Whether each sent message is echoed back to ingest as Instagram does.
     var echoes = true
     /// The account the OAuth authorize page approves (`SANDBOX_OAUTH_ACCOUNT`; default: the first).
@@ -45,6 +48,7 @@ struct SandboxConfiguration: Sendable {
         }
         logLevel = environment.optional("LOG_LEVEL") ?? "info"
         oauthAccount = environment.optional("SANDBOX_OAUTH_ACCOUNT")
+        subscribed = (environment.optional("SANDBOX_SUBSCRIBED") ?? "").split(separator: ",").map(String.init)
         for entry in (environment.optional("SANDBOX_ACCOUNTS") ?? "").split(separator: ",") {
             let parts = entry.split(separator: ":", maxSplits: 2).map(String.init)
             guard parts.count == 3 else { throw ConfigurationError.malformed("SANDBOX_ACCOUNTS", "expected ig_id:username:token entries") }

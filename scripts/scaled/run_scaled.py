@@ -34,7 +34,7 @@ def main():
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",
            **{k: v for k, v in settings.items() if k not in ("DATABASE_URL",)},
            "DATABASE_MAX_CONNECTIONS": os.environ.get("DATABASE_MAX_CONNECTIONS", "10"), "LOG_LEVEL": settings.get("LOG_LEVEL", "info"),
-           "SANDBOX_OAUTH_ACCOUNT": "17841400000000043",
+           "SANDBOX_OAUTH_ACCOUNT": "17841400000000043", "SANDBOX_SUBSCRIBED": "17841400000000042",
            "SANDBOX_ACCOUNTS": f"17841400000000042:demo_shop:{settings['SANDBOX_DEMO_TOKEN']},"
                                f"17841400000000043:new_shop:{settings['SANDBOX_NEW_SHOP_TOKEN']}"}
     database_url = os.environ.get("DATABASE_URL") or settings.get("DATABASE_URL")
