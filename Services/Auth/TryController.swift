@@ -25,6 +25,8 @@ struct TryController: Sendable {
 
     /// What a conversation in the panel has had so far.
     struct State: Codable {
+        /// The customer wrote before (the welcome goes only with a new customer's first message).
+        var seen = false
         var welcomed = false
         var disclosed = false
         /// When the away message went out (ISO 8601), and until when the bot is quiet after a hand-off.
@@ -36,6 +38,7 @@ struct TryController: Sendable {
         /// Every field may be left out (a new customer sends none).
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
+            seen = try container.decodeIfPresent(Bool.self, forKey: .seen) ?? false
             welcomed = try container.decodeIfPresent(Bool.self, forKey: .welcomed) ?? false
             disclosed = try container.decodeIfPresent(Bool.self, forKey: .disclosed) ?? false
             away_at = try container.decodeIfPresent(String.self, forKey: .away_at)
@@ -89,11 +92,12 @@ struct TryController: Sendable {
             tapPayload: payload)
         let conversation = ConversationState(
             pausedUntil: state.paused_until.flatMap(Self.date), welcomedAt: state.welcomed ? now : nil, disclosedAt: state.disclosed ? now : nil,
-            awaySentAt: state.away_at.flatMap(Self.date))
+            awaySentAt: state.away_at.flatMap(Self.date), isNew: !state.seen)
         let facts = ReplyFacts(
             kind: kind, customerID: "customer", text: text.isEmpty ? nil : text, eventTime: now, businessID: "business",
             pausedUntil: conversation.pausedUntil, aiEnabled: settings.aiEnabled, isStory: trigger != .message, candidate: candidate)
         var outcome = TryOutcome(state: state)
+        outcome.state.seen = true
         if let gate = ReplyPolicy.gate(facts, now: now) {
             outcome.explanation = gate == .humanActive
                 ? "Nothing would be sent: this conversation is handed to you, and the bot stays quiet until \(state.paused_until ?? "later")."
@@ -116,7 +120,7 @@ struct TryController: Sendable {
             case .skip(let reason):
                 why = Self.explain(reason)
             case .askAI:
-                (answer, why) = await askAI(text: text, settings: settings, rules: rules)
+                (answer, why) = try await askAI(account: account, text: text, settings: settings, rules: rules)
             }
         }
         guard let plan = Greetings.attach(answer, greetings, settings: settings, conversation: conversation) else {
@@ -129,10 +133,13 @@ struct TryController: Sendable {
     }
 
     /// The AI's answer (through the configured provider), the fallback, a hand-off, or nothing; and why.
-    private func askAI(text: String, settings: AccountSettings, rules: [StoredRule]) async -> (ReplyPlan?, String) {
+    private func askAI(account: UUID, text: String, settings: AccountSettings, rules: [StoredRule]) async throws -> (ReplyPlan?, String) {
         guard let ai else {
             return (nil, "no rule answers this, so the AI would be asked (set GROQ_API_KEY for flowtalk-auth too to see its answer here).")
         }
+        guard settings.aiDailyBudget > 0 else { return (nil, "no rule answers this, and the AI's daily budget is 0.") }
+        // The operator's AI key: tries have their own daily allowance per account, beside the rate of tries.
+        try await limiter.enforce("try-ai:account:\(account)", limit: Self.aiTriesPerDay, window: .seconds(86_400))
         let facts = rules.filter(\.enabled).sorted { $0.priority > $1.priority }.map {
             AIPrompt.Fact(topic: $0.keywords, answer: ReplyTemplate.render($0.reply, username: nil))
         }
@@ -143,7 +150,7 @@ struct TryController: Sendable {
             if answer.canHelp { return (ReplyPlan(text: answer.reply, source: "ai"), "no rule answers this, so the AI answered.") }
             if settings.aiHandOff {
                 var plan = ReplyPlan(text: "", source: "hand_off")
-                plan.handOffMinutes = max(settings.humanPauseMinutes, 1)
+                plan.handOffMinutes = settings.humanPauseMinutes > 0 ? settings.humanPauseMinutes : 60
                 return (plan, "the AI could not help, so the conversation is handed to you.")
             }
             reason = "the AI could not help"
@@ -172,6 +179,9 @@ struct TryController: Sendable {
         default: "\(reason.rawValue)."
         }
     }
+
+    /// AI answers "Try the bot" asks for per account and day (the account's customers' budget is not touched).
+    static let aiTriesPerDay = 100
 
     static func date(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()

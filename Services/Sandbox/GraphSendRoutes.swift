@@ -70,6 +70,7 @@ struct GraphSendRoutes: Sendable {
             case .serverError:
                 return GraphErrorBody.response(500, code: 2, "An unexpected error has occurred. Please retry your request later.", transient: true)
             case .slow: try await Task.sleep(for: .seconds(fault.seconds ?? 30))
+            case .pass: break
             case .drop:
                 // Delivered, so Instagram echoes it, even though the sender never learns the answer.
                 _ = try await deliver(text, options, to: body.recipient.id, from: igID)

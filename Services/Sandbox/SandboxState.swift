@@ -50,6 +50,8 @@ struct Fault: Codable, Sendable, Equatable {
         case slow
         /// Answers 200 and then breaks the connection before the body: the message went out, the answer was lost.
         case drop
+        /// No fault: the send goes through (to place a fault on a later send: `[{"kind":"pass"},{"kind":"rate_limit"}]`).
+        case pass
     }
     var kind: Kind
     /// How many sends it affects (default 1).

@@ -25,8 +25,7 @@ struct SimulatorRoutes: Sendable {
         let quick_reply_payload: String?
     }
 
-    /// `POST /simulate/postback`: a tap on an Ice Breaker.
-    /// A customer's reaction to message `mid` (`react`, or `unreact` to take it back).
+    /// `POST /simulate/reaction`: a customer's reaction to message `mid` (`react`, or `unreact` to take it back).
     struct ReactionBody: Decodable {
         let ig_id: String
         let from: String
@@ -35,6 +34,7 @@ struct SimulatorRoutes: Sendable {
         let emoji: String?
     }
 
+    /// `POST /simulate/postback`: a tap on an Ice Breaker or a button.
     struct Postback: Decodable {
         let ig_id: String
         let from: String

@@ -112,7 +112,7 @@ package struct AutomationStore: Sendable {
                                      option_kind, option_titles, option_targets)
             SELECT \(id), \(accountID), \(rule.keywords), \(rule.matchType.rawValue), \(rule.negativeKeywords), \(rule.priority), \(rule.enabled), \(rule.reply),
                    \(rule.trigger.rawValue), \(rule.handOffMinutes == nil ? "reply" : "hand_off"), \(rule.handOffMinutes ?? 60),
-                   \(rule.optionKind?.rawValue), \(rule.options.map(\.title)), \(Self.targets(rule))
+                   \(rule.optionKind?.rawValue), \(Self.titles(rule)), \(Self.targets(rule))
             WHERE (SELECT count(*) FROM reply_rules WHERE account_id = \(accountID)) < \(Self.maximumRules)
             RETURNING \(unescaped: Self.ruleColumns)
             """)
@@ -125,7 +125,7 @@ package struct AutomationStore: Sendable {
             UPDATE reply_rules SET keywords = \(rule.keywords), match_type = \(rule.matchType.rawValue), negative_keywords = \(rule.negativeKeywords),
                 priority = \(rule.priority), enabled = \(rule.enabled), reply = \(rule.reply), trigger = \(rule.trigger.rawValue),
                 action = \(rule.handOffMinutes == nil ? "reply" : "hand_off"), hand_off_minutes = \(rule.handOffMinutes ?? 60),
-                option_kind = \(rule.optionKind?.rawValue), option_titles = \(rule.options.map(\.title)), option_targets = \(Self.targets(rule)),
+                option_kind = \(rule.optionKind?.rawValue), option_titles = \(Self.titles(rule)), option_targets = \(Self.targets(rule)),
                 updated_at = clock_timestamp()
             WHERE id = \(id) AND account_id = \(accountID)
             RETURNING \(unescaped: Self.ruleColumns)
@@ -133,8 +133,10 @@ package struct AutomationStore: Sendable {
         ).first
     }
 
-    /// The options' rule ids (the API checked that they are ids of this account's rules).
+    /// The options' rule ids (the API checked that they are ids of this account's rules); titles and targets are stored
+    /// side by side, so an option without a valid id is left out of both.
     private static func targets(_ rule: ReplyRule) -> [UUID] { rule.options.compactMap { UUID(uuidString: $0.nextRuleID) } }
+    private static func titles(_ rule: ReplyRule) -> [String] { rule.options.filter { UUID(uuidString: $0.nextRuleID) != nil }.map(\.title) }
 
     /// Which of `ids` are not rules of the account (an option must lead to one of the account's own rules).
     package func missingRules(_ ids: [UUID], accountID: UUID) async throws -> [UUID] {

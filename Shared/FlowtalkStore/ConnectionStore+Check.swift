@@ -7,7 +7,8 @@ package struct ConnectionHealth: Sendable, Equatable {
     package var tokenExpiresAt: Date?
     package var tokenRefreshedAt: Date
     /// The daily check (dispatch): when it last ran, whether the token worked, whether the webhooks are subscribed,
-    /// and why it failed (`token_expired`, `token_revoked`, `token_invalid`).
+    /// and why it failed (`token_expired`, `token_revoked`, `token_invalid`; `token_unreadable`: this server could not
+    /// open the stored token, which is not the business's to fix, so the connection is left as it is).
     package var lastCheckAt: Date?
     package var lastCheckOK: Bool?
     package var webhooksSubscribed: Bool?
@@ -41,13 +42,15 @@ extension ConnectionStore {
         return due
     }
 
-    /// Records a check. A refused token (`error` set) also marks the connection as needing reconnecting.
-    package func recordCheck(accountID: UUID, instagramUserID: String, ok: Bool, webhooksSubscribed: Bool?, error: String?) async throws {
+    /// Records a check. `reconnect`: Instagram refused the token, and the connection now needs reconnecting.
+    package func recordCheck(
+        accountID: UUID, instagramUserID: String, ok: Bool, webhooksSubscribed: Bool?, error: String?, reconnect: Bool = false
+    ) async throws {
         try await client.query(
             """
             UPDATE instagram_connections SET last_check_at = now(), last_check_ok = \(ok),
                 webhooks_subscribed = COALESCE(\(webhooksSubscribed)::boolean, webhooks_subscribed), last_check_error = \(error)::text,
-                status = CASE WHEN \(error)::text IS NOT NULL THEN 'needs_reconnect' ELSE status END
+                status = CASE WHEN \(reconnect) THEN 'needs_reconnect' ELSE status END
             WHERE account_id = \(accountID) AND ig_user_id = \(instagramUserID)
             """, logger: logger)
     }

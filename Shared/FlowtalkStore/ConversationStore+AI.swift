@@ -37,11 +37,15 @@ extension ConversationStore {
 
     /// Moves a reply to `sending` with the source it is sent as (an AI answer, or the fallback text in its place), and
     /// starts the conversation's cooldown.
-    package func startSending(replyID: Int64, from: String, source: String, note: String? = nil, answerKey: String? = nil) async throws -> Bool {
+    package func startSending(
+        replyID: Int64, from: String, source: String, note: String? = nil, answerKey: String? = nil, ruleID: UUID? = nil, greetings: [String] = [],
+        handOffMinutes: Int? = nil
+    ) async throws -> Bool {
         let rows = try await client.query(
             """
             WITH moved AS (
-                UPDATE replies SET state = 'sending', source = \(source), note = \(note), sending_at = now(), answer_key = \(answerKey)
+                UPDATE replies SET state = 'sending', source = \(source), note = \(note), sending_at = now(), answer_key = \(answerKey),
+                    rule_id = \(ruleID), greetings = \(greetings), hand_off_minutes = \(handOffMinutes)
                 WHERE id = \(replyID) AND state = \(from)
                 RETURNING account_id, customer_id),
             stamped AS (

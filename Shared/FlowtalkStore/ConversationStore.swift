@@ -22,8 +22,13 @@ package struct ConversationState: Sendable, Equatable {
     package var welcomedAt: Date? = nil
     package var disclosedAt: Date? = nil
     package var awaySentAt: Date? = nil
+    /// The conversation began with this event (its row was just made): the customer is new to the business.
+    package var isNew = false
 
-    package init(lastReplyAt: Date? = nil, pausedUntil: Date? = nil, welcomedAt: Date? = nil, disclosedAt: Date? = nil, awaySentAt: Date? = nil) {
+    package init(
+        lastReplyAt: Date? = nil, pausedUntil: Date? = nil, welcomedAt: Date? = nil, disclosedAt: Date? = nil, awaySentAt: Date? = nil, isNew: Bool = false
+    ) {
+        self.isNew = isNew
         self.lastReplyAt = lastReplyAt
         self.pausedUntil = pausedUntil
         self.welcomedAt = welcomedAt
@@ -40,6 +45,10 @@ package struct ReplyRecord: Sendable, Equatable {
     package let ruleID: UUID?
     /// Why the fallback text was chosen (`ai_budget_exhausted`, …).
     package var note: String? = nil
+    /// The greetings decided with it (`welcome`, `disclosure`, `away`) and a hand-off's minutes.
+    package var greetings: [String] = []
+    package var handOffMinutes: Int? = nil
+    package var createdAt: Date? = nil
 }
 
 /// Conversations and what was answered in them: `conversations`, `replies`, `sent_messages`, `handled_events` and the
@@ -84,10 +93,11 @@ package struct ConversationStore: Sendable {
             """
             INSERT INTO conversations (account_id, customer_id) VALUES (\(accountID), \(customerID))
             ON CONFLICT (account_id, customer_id) DO UPDATE SET last_used_at = now()
-            RETURNING last_reply_at, paused_until, welcomed_at, disclosed_at, away_sent_at
+            RETURNING last_reply_at, paused_until, welcomed_at, disclosed_at, away_sent_at, xmax = 0
             """, logger: logger)
-        for try await (lastReply, paused, welcomed, disclosed, away) in rows.decode((Date?, Date?, Date?, Date?, Date?).self) {
-            return ConversationState(lastReplyAt: lastReply, pausedUntil: paused, welcomedAt: welcomed, disclosedAt: disclosed, awaySentAt: away)
+        for try await (lastReply, paused, welcomed, disclosed, away, inserted) in rows.decode((Date?, Date?, Date?, Date?, Date?, Bool).self) {
+            return ConversationState(
+                lastReplyAt: lastReply, pausedUntil: paused, welcomedAt: welcomed, disclosedAt: disclosed, awaySentAt: away, isNew: inserted)
         }
         return ConversationState()
     }
@@ -139,13 +149,13 @@ package struct ConversationStore: Sendable {
     /// Commits a reply as `sending` (unique per inbound message) and stamps the conversation's last reply.
     package func beginReply(
         accountID: UUID, inboundMID: String, customerID: String, source: String, ruleID: UUID?, state: String = "sending", note: String? = nil,
-        answerKey: String? = nil, on connection: DatabaseConnection
+        answerKey: String? = nil, greetings: [String] = [], handOffMinutes: Int? = nil, on connection: DatabaseConnection
     ) async throws -> Int64 {
         let rows = try await connection.query(
             """
-            INSERT INTO replies (account_id, inbound_mid, customer_id, state, source, rule_id, note, sending_at, answer_key)
+            INSERT INTO replies (account_id, inbound_mid, customer_id, state, source, rule_id, note, sending_at, answer_key, greetings, hand_off_minutes)
             VALUES (\(accountID), \(inboundMID), \(customerID), \(state), \(source), \(ruleID), \(note),
-                    CASE WHEN \(state) = 'sending' THEN now() END, \(answerKey)) RETURNING id
+                    CASE WHEN \(state) = 'sending' THEN now() END, \(answerKey), \(greetings), \(handOffMinutes)) RETURNING id
             """, logger: logger)
         var id: Int64 = 0
         for try await value in rows.decode(Int64.self) { id = value }
@@ -181,9 +191,12 @@ package struct ConversationStore: Sendable {
     }
 
     package func reply(inboundMID: String) async throws -> ReplyRecord? {
-        let rows = try await client.query("SELECT id, state, source, rule_id, note FROM replies WHERE inbound_mid = \(inboundMID)", logger: logger)
-        for try await (id, state, source, rule, note) in rows.decode((Int64, String, String, UUID?, String?).self) {
-            return ReplyRecord(id: id, state: state, source: source, ruleID: rule, note: note)
+        let rows = try await client.query(
+            "SELECT id, state, source, rule_id, note, greetings, hand_off_minutes, created_at FROM replies WHERE inbound_mid = \(inboundMID)", logger: logger)
+        for try await (id, state, source, rule, note, greetings, handOff, created) in rows.decode(
+            (Int64, String, String, UUID?, String?, [String], Int?, Date).self)
+        {
+            return ReplyRecord(id: id, state: state, source: source, ruleID: rule, note: note, greetings: greetings, handOffMinutes: handOff, createdAt: created)
         }
         return nil
     }
@@ -230,8 +243,10 @@ package struct ConversationStore: Sendable {
             """, logger: logger)
     }
 
-    package func isOwnMessage(mid: String) async throws -> Bool {
-        for try await _ in try await client.query("SELECT 1 FROM sent_messages WHERE mid = \(mid)", logger: logger).decode(Int.self) { return true }
+    package func isOwnMessage(mid: String, accountID: UUID) async throws -> Bool {
+        for try await _ in try await client.query(
+            "SELECT 1 FROM sent_messages WHERE mid = \(mid) AND account_id = \(accountID)", logger: logger
+        ).decode(Int.self) { return true }
         return false
     }
 

@@ -20,12 +20,16 @@ extension FlowtalkMigrations {
                 "ALTER TABLE account_settings ADD COLUMN bot_disclosure_text text NOT NULL DEFAULT ''",
                 "ALTER TABLE account_settings ADD COLUMN ai_hand_off boolean NOT NULL DEFAULT false",
                 // What each conversation has been sent once: the welcome (once per customer), the disclosure (once per
-                // conversation) and the last away message (once per closed period). A customer who wrote before this
-                // migration is not new: no welcome for them.
+                // conversation) and the last away message (once per closed period). The welcome goes with the first event
+                // of a new conversation only; customers who wrote before this migration are not new.
                 "ALTER TABLE conversations ADD COLUMN welcomed_at timestamptz",
                 "ALTER TABLE conversations ADD COLUMN disclosed_at timestamptz",
                 "ALTER TABLE conversations ADD COLUMN away_sent_at timestamptz",
                 "UPDATE conversations SET welcomed_at = now()",
+                // What a reply carries besides its answer, decided with it: the greetings (kinds) and a hand-off's minutes,
+                // so a retry or an interrupted send knows them.
+                "ALTER TABLE replies ADD COLUMN greetings text[] NOT NULL DEFAULT '{}'",
+                "ALTER TABLE replies ADD COLUMN hand_off_minutes integer",
                 // A reply may be only the welcome or the away message.
                 "ALTER TABLE replies DROP CONSTRAINT replies_source_check",
                 "ALTER TABLE replies ADD CONSTRAINT replies_source_check CHECK (source IN ('rule', 'ai', 'ice_breaker', 'fallback', 'welcome', 'away'))",

@@ -45,8 +45,6 @@ extension GraphClient {
         return (userID, document["id"]?.integerText ?? document["id"]?.string, document["username"]?.string)
     }
 
-    /// Renews a long-lived token (`GET /refresh_access_token?grant_type=ig_refresh_token`). Meta documents the token
-    /// as a query parameter here; the URL is never logged.
     /// The webhook fields the app is subscribed to for the account (`GET /{ig_id}/subscribed_apps`).
     package func subscribedFields(instagramUserID: String, token: Secret<String>) async throws -> [String] {
         let body = try await call(.GET, path: "/\(configuration.version)/\(instagramUserID)/subscribed_apps", body: nil, token: token)
@@ -54,6 +52,8 @@ extension GraphClient {
         return data.flatMap { app in app["subscribed_fields"]?.array?.compactMap(\.string) ?? [] }
     }
 
+    /// Renews a long-lived token (`GET /refresh_access_token?grant_type=ig_refresh_token`). Meta documents the token
+    /// as a query parameter here; the URL is never logged.
     package func refreshToken(_ token: Secret<String>) async throws -> RefreshedToken {
         var components = URLComponents()
         components.queryItems = [URLQueryItem(name: "grant_type", value: "ig_refresh_token"), URLQueryItem(name: "access_token", value: token.value)]

@@ -91,8 +91,6 @@ package enum GraphError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// The Instagram Graph API calls Flowtalk makes, over AsyncHTTPClient. Tokens travel in the `Authorization` header,
-/// never in a URL, and nothing here logs a token or a message.
 /// Quick replies (under the text) or postback buttons (a button template) sent with a message.
 package enum MessageOptions: Sendable, Equatable {
     case quickReplies([MessageOption])
@@ -110,6 +108,8 @@ package struct MessageOption: Sendable, Equatable {
     }
 }
 
+/// The Instagram Graph API calls Flowtalk makes, over AsyncHTTPClient. Tokens travel in the `Authorization` header,
+/// never in a URL, and nothing here logs a token or a message.
 package struct GraphClient: Sendable {
     /// Instagram's limit for one text message, in UTF-8 bytes.
     package static let maximumTextBytes = 1_000
@@ -136,11 +136,7 @@ package struct GraphClient: Sendable {
     package func send(
         from instagramUserID: String, to recipient: String, texts: [String], options: MessageOptions?, token: Secret<String>
     ) async throws -> [String] {
-        var parts = texts.filter { !$0.isEmpty }.flatMap { Self.split($0) }
-        if case .buttons = options, let last = parts.popLast() {
-            // A button template's text holds 640 characters at most (640 bytes always fit).
-            parts += Self.split(last, limit: Self.maximumButtonTextBytes)
-        }
+        let parts = Self.parts(texts, options: options).flatMap { $0 }
         var ids: [String] = []
         for (index, part) in parts.enumerated() {
             let message = Self.message(part, options: index == parts.count - 1 ? options : nil)
@@ -151,6 +147,17 @@ package struct GraphClient: Sendable {
             }
         }
         return ids
+    }
+
+    /// The messages `send` makes of each text, in order (an empty text makes none): each split at the limit, the last
+    /// text's last part again at a button template's 640 characters when it carries buttons.
+    package static func parts(_ texts: [String], options: MessageOptions?) -> [[String]] {
+        var groups = texts.map { $0.isEmpty ? [] : split($0) }
+        if case .buttons = options, let index = groups.lastIndex(where: { !$0.isEmpty }), let last = groups[index].popLast() {
+            // A button template's text holds 640 characters at most (640 bytes always fit).
+            groups[index] += split(last, limit: maximumButtonTextBytes)
+        }
+        return groups
     }
 
     /// Some parts of a long reply were sent, then one failed.

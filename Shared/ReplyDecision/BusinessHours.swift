@@ -15,7 +15,7 @@ package struct BusinessHours: Sendable, Equatable {
     /// Per weekday, Monday first.
     package private(set) var week: [[Span]] = Array(repeating: [], count: 7)
     package var isEmpty: Bool { !hasSchedule }
-    /// True when a schedule was given, even one with every day closed.
+    /// True when a schedule was given (`parse` refuses one with every day closed).
     private var hasSchedule = false
 
     package init() {}
@@ -43,6 +43,9 @@ package struct BusinessHours: Sendable, Equatable {
                 return .failure(.init("The opening times on \(key) overlap."))
             }
             hours.week[day] = spans
+        }
+        if hours.hasSchedule && hours.week.allSatisfy(\.isEmpty) {
+            return .failure(.init("Add opening hours to at least one day, or remove the schedule to answer at any time."))
         }
         return .success(hours)
     }
@@ -110,7 +113,8 @@ package struct BusinessHours: Sendable, Equatable {
     /// "09:30" → 570; "24:00" → 1440; nil for anything else.
     static func minutes(_ text: String) -> Int? {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0].count == 2, parts[1].count == 2, let hour = Int(parts[0]), let minute = Int(parts[1]),
+        guard parts.count == 2, parts[0].count == 2, parts[1].count == 2, parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+            let hour = Int(parts[0]), let minute = Int(parts[1]),
             (0...24).contains(hour), (0..<60).contains(minute), hour < 24 || minute == 0
         else { return nil }
         return hour * 60 + minute

@@ -14,10 +14,12 @@ package enum Greetings {
         package var answerAllowed = true
         /// Outside business hours.
         package var closed = false
+
+        package init() {}
     }
 
-    /// What is due for an event of `kind` (a story mention gets no welcome and no away message; an Ice Breaker tap
-    /// is not a first direct message).
+    /// What is due for an event of `kind` (a story mention gets no welcome and no away message; the welcome goes only
+    /// with a direct message that began the conversation).
     package static func plan(settings: AccountSettings, conversation: ConversationState, now: Date, kind: InboundEvent.Kind, isMention: Bool) -> Plan {
         var plan = Plan()
         let hours = BusinessHours.stored(settings.businessHoursJSON)
@@ -29,7 +31,9 @@ package enum Greetings {
                 plan.due.append(Greeting(.away, settings.awayText))
             }
         }
-        if !settings.welcomeText.isEmpty && conversation.welcomedAt == nil && kind == .message && !isMention {
+        // A new customer: this event began the conversation (a customer who wrote before, or whose conversation a person
+        // began, is not new), and it is a direct message.
+        if !settings.welcomeText.isEmpty && conversation.isNew && conversation.welcomedAt == nil && kind == .message && !isMention {
             plan.due.insert(Greeting(.welcome, settings.welcomeText), at: 0)
             if settings.welcomeInstead { plan.answerAllowed = false }
         }
@@ -53,5 +57,23 @@ package enum Greetings {
             result.greetings.insert(Greeting(.disclosure, settings.botDisclosureText), at: 0)
         }
         return result
+    }
+
+    /// The greetings a reply was decided with (`kinds`, stored on its row), as they are to be sent now: with today's
+    /// texts, without those delivered since the reply was decided (`decidedAt`: an earlier part of it went out) or whose
+    /// text was emptied meanwhile.
+    package static func restore(_ kinds: [String], settings: AccountSettings, conversation: ConversationState, decidedAt: Date?) -> [Greeting] {
+        kinds.compactMap { raw -> Greeting? in
+            guard let kind = Greeting.Kind(rawValue: raw) else { return nil }
+            let (text, mark) = switch kind {
+            case .disclosure: (settings.botDisclosureText, conversation.disclosedAt)
+            case .welcome: (settings.welcomeText, conversation.welcomedAt)
+            case .away: (settings.awayText, conversation.awaySentAt)
+            }
+            if text.isEmpty { return nil }
+            if let mark, let decidedAt, mark >= decidedAt { return nil }
+            if kind != .away, mark != nil, decidedAt == nil { return nil }
+            return Greeting(kind, text)
+        }
     }
 }

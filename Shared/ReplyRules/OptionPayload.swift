@@ -7,6 +7,12 @@ package enum OptionPayload {
         package let position: Int
         /// The rule that answers the tap.
         package let nextRuleID: String
+
+        package init(ruleID: String, position: Int, nextRuleID: String) {
+            self.ruleID = ruleID
+            self.position = position
+            self.nextRuleID = nextRuleID
+        }
     }
 
     package static func make(ruleID: String, position: Int, nextRuleID: String) -> String { "FT1:\(ruleID):\(position):\(nextRuleID)" }

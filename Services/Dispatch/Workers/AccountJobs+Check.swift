@@ -19,7 +19,10 @@ extension AccountJobs {
         do {
             token = try vault.open(connection.tokenSealed, for: connection.owner)
         } catch {
-            try await record(accountID, connection, ok: false, webhooks: nil, error: "token_unreadable", outcome: "token_invalid", logger: logger)
+            // The server's key cannot open it (a vault key missing on this replica?): an operator's problem, not the
+            // business's, so the connection is not marked for reconnecting; the error log says so.
+            logger.error("Stored token cannot be opened for the connection check")
+            try await record(accountID, connection, ok: false, webhooks: nil, error: "token_unreadable", outcome: "error", logger: logger)
             return
         }
         do {
@@ -28,7 +31,8 @@ extension AccountJobs {
             let subscribed = fields.contains("messages")
             try await record(accountID, connection, ok: true, webhooks: subscribed, error: nil, outcome: subscribed ? "ok" : "webhooks_off", logger: logger)
         } catch GraphError.tokenInvalid(let subcode) {
-            try await record(accountID, connection, ok: false, webhooks: nil, error: Self.tokenReason(subcode), outcome: "token_invalid", logger: logger)
+            try await record(
+                accountID, connection, ok: false, webhooks: nil, error: Self.tokenReason(subcode), reconnect: true, outcome: "token_invalid", logger: logger)
         } catch let error as GraphError {
             Counter(label: "flowtalk_connection_checks_total", dimensions: [("outcome", "error")]).increment()
             if job.attempt < job.maxAttempts { throw JobFailure.retryAfter(Backoff.delay(attempt: Int(job.attempt), base: .seconds(60)), error.reason) }
@@ -47,10 +51,11 @@ extension AccountJobs {
     }
 
     private func record(
-        _ accountID: UUID, _ connection: ConnectionRecord, ok: Bool, webhooks: Bool?, error: String?, outcome: String, logger: Logger
+        _ accountID: UUID, _ connection: ConnectionRecord, ok: Bool, webhooks: Bool?, error: String?, reconnect: Bool = false, outcome: String,
+        logger: Logger
     ) async throws {
         try await store.connections.recordCheck(
-            accountID: accountID, instagramUserID: connection.instagramUserID, ok: ok, webhooksSubscribed: webhooks, error: error)
+            accountID: accountID, instagramUserID: connection.instagramUserID, ok: ok, webhooksSubscribed: webhooks, error: error, reconnect: reconnect)
         Counter(label: "flowtalk_connection_checks_total", dimensions: [("outcome", outcome)]).increment()
         logger.info("Connection checked", metadata: ["check.outcome": "\(outcome)"])
     }

@@ -31,11 +31,15 @@ struct DispatchMaintenance: Service {
                     if removed < 500 || Task.isShuttingDownGracefully { break }
                 }
                 if stale > 0 { logger.notice("Inbound jobs past the reply window removed", metadata: ["dispatch.stale_inbound": "\(stale)"]) }
-                // The daily connection checks: one job per account and day, however many replicas queue it.
-                let due = try await store.connections.accountsDueForCheck()
-                if !due.isEmpty { _ = try await JobQueue(client: client, logger: logger).enqueue(due.map { ConnectionCheckJob.make(accountID: $0) }) }
             } catch {
                 logger.warning("Handled-event purge failed", metadata: ["error.type": "\(type(of: error))"])
+            }
+            do {
+                // The daily connection checks: one job per account and day, however many replicas queue it.
+                let due = try await DispatchStores(client: client, logger: logger).connections.accountsDueForCheck()
+                if !due.isEmpty { _ = try await JobQueue(client: client, logger: logger).enqueue(due.map { ConnectionCheckJob.make(accountID: $0) }) }
+            } catch {
+                logger.warning("Connection checks not queued", metadata: ["error.type": "\(type(of: error))"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
         }

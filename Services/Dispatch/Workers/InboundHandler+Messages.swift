@@ -7,7 +7,8 @@ import ReplyDecision
 import ReplyRules
 
 extension InboundHandler {
-    /// A customer's message or Ice Breaker tap: resumes the reply an earlier run left, or decides and answers it.
+    /// A customer's message, or a tap on an Ice Breaker, quick reply or button: resumes the reply an earlier run left,
+    /// or decides and answers it.
     func handleMessage(
         _ event: InboundEvent, mid: String, _ subject: ReplyLedger.Subject, _ connection: ConnectionRecord, job: ClaimedJob, logger: Logger
     ) async throws {
@@ -50,14 +51,18 @@ extension InboundHandler {
                 switch try await aiDecision(settings: settings, accountID: connection.accountID, customer: subject.customerID, on: db) {
                 case .reply(let plan): return withGreetings(plan, otherwise: .noRule)
                 case .skip(let reason): return withGreetings(nil, otherwise: reason)
-                case .ai: return .ai  // the greetings due are added when the AI's answer is sent
+                case .ai:
+                    // The greetings due go before the AI's answer (or alone, if it gives none).
+                    let due = Greetings.attach(ReplyPlan(text: "", source: "ai"), greetings, settings: settings, conversation: conversation)
+                    return .ai(due?.greetings.map(\.kind.rawValue) ?? [])
                 }
             }
         }
         guard let (decision, replyID) = decided else { return }
         switch decision {
         case .skip: return
-        case .ai: try await answerWithAI(replyID: replyID, event, subject, connection, settings: settings, job: job, logger: logger)
+        case .ai(let kinds):
+            try await answerWithAI(replyID: replyID, event, subject, connection, settings: settings, greetings: Pending(kinds: kinds), job: job, logger: logger)
         case .reply(let plan): try await send(plan, username: name, replyID: replyID, event, subject, connection, job: job, logger: logger)
         }
     }
@@ -75,6 +80,7 @@ extension InboundHandler {
     private func resume(
         _ existing: ReplyRecord, _ event: InboundEvent, _ subject: ReplyLedger.Subject, _ connection: ConnectionRecord, job: ClaimedJob, logger: Logger
     ) async throws {
+        let greetings = Pending(kinds: existing.greetings, decidedAt: existing.createdAt)
         switch (ReplyState(rawValue: existing.state), existing.source) {
         case (.sending?, _):
             // That run committed "sending" and then stopped: Instagram may have the message, so it is not sent again.
@@ -82,48 +88,54 @@ extension InboundHandler {
             logger.warning("Reply outcome unknown after an interrupted send", metadata: ["reply.id": "\(existing.id)"])
         case (.pending?, _):
             // That run reserved an AI answer and stopped before sending anything: ask again.
-            try await answerWithAI(replyID: existing.id, event, subject, connection, job: job, logger: logger)
+            try await answerWithAI(replyID: existing.id, event, subject, connection, greetings: greetings, job: job, logger: logger)
         case (.retry?, "ai"):
             // An AI answer Instagram refused for now. The answer itself is not stored, so the AI is asked again (not
             // counted against the daily budget a second time).
             try await ledger.resume(existing.id, from: .retry, to: .pending)
-            try await answerWithAI(replyID: existing.id, event, subject, connection, job: job, logger: logger)
-        case (.retry?, "fallback"):
-            // The fallback text Instagram refused for now: the same text again, without asking the AI (the budget or the
-            // breaker may be why it was chosen).
-            let fallback = try await store.automation.accountSettings(accountID: connection.accountID).fallbackText
-            guard !fallback.isEmpty else {
-                try await ledger.skip(existing.id, from: .retry, reason: ActivityReason.fallbackRemoved.rawValue, source: "fallback", subject)
-                return
+            try await answerWithAI(replyID: existing.id, event, subject, connection, greetings: greetings, job: job, logger: logger)
+        case (.retry?, let source):
+            // The last attempt delivered nothing of the answer (at most some greetings): safe to send the rest again —
+            // the greetings not delivered yet, and the answer as the rules say now (the fallback: the same text, without
+            // asking the AI again; the budget or the breaker may be why it was chosen). When nothing is left (the rule
+            // removed or changed, the fallback emptied), nothing is sent.
+            let settings = try await store.automation.accountSettings(accountID: connection.accountID)
+            let answer: ReplyPlan?
+            switch source {
+            case "fallback": answer = settings.fallbackText.isEmpty ? nil : ReplyPlan(text: settings.fallbackText, source: "fallback", note: existing.note)
+            case "welcome", "away": answer = nil
+            default: answer = try await candidate(for: event, accountID: connection.accountID)
             }
-            let plan = try await greeted(ReplyPlan(text: fallback, source: "fallback", note: existing.note), event, subject, connection)
-                ?? ReplyPlan(text: fallback, source: "fallback", note: existing.note)
-            let name = await username(for: plan.messages, subject.customerID, connection)
-            try await ledger.resume(existing.id, from: .retry, to: .sending)
-            try await send(plan, username: name, replyID: existing.id, event, subject, connection, job: job, logger: logger)
-        case (.retry?, _):
-            // The last attempt delivered nothing: safe to send again, with what the rules say now and the greetings still
-            // due. When nothing would be sent any more (the rule removed or changed meanwhile), nothing is.
-            let answer = existing.source == "welcome" || existing.source == "away" ? nil : try await candidate(for: event, accountID: connection.accountID)
-            guard let again = try await greeted(answer, event, subject, connection) else {
-                try await ledger.skip(existing.id, from: .retry, reason: ActivityReason.ruleRemoved.rawValue, source: existing.source, subject)
+            guard let again = try await withGreetings(answer, greetings, subject, connection, settings: settings) else {
+                let reason = source == "fallback" ? ActivityReason.fallbackRemoved : .ruleRemoved
+                try await ledger.skip(existing.id, from: .retry, reason: reason.rawValue, source: existing.source, subject)
                 return
             }
             let name = await username(for: again.messages, subject.customerID, connection)
-            try await ledger.resume(existing.id, from: .retry, to: .sending)
+            try await ledger.startSending(existing.id, from: .retry, plan: again)
             try await send(again, username: name, replyID: existing.id, event, subject, connection, job: job, logger: logger)
         default:
             return  // sent, failed, unknown or skipped: decided for good
         }
     }
 
-    /// `answer` with the greetings due now (a reply sent again after a retry: nothing went out the first time), or the
-    /// greetings alone; nil when nothing would be sent. Outside business hours without `rules_out_of_hours`, no answer.
-    func greeted(_ answer: ReplyPlan?, _ event: InboundEvent, _ subject: ReplyLedger.Subject, _ connection: ConnectionRecord) async throws -> ReplyPlan? {
-        let settings = try await store.automation.accountSettings(accountID: connection.accountID)
-        let conversation = try await store.conversations.conversation(accountID: connection.accountID, customerID: subject.customerID)
-        let due = Greetings.plan(
-            settings: settings, conversation: conversation, now: Date(), kind: event.kind, isMention: event.storyTrigger == RuleTrigger.storyMention.rawValue)
-        return Greetings.attach(due.answerAllowed ? answer : nil, due, settings: settings, conversation: conversation)
+    /// The greetings a reply was decided with (kinds, from its row), and when.
+    struct Pending: Sendable {
+        var kinds: [String] = []
+        var decidedAt: Date? = nil
+    }
+
+    /// `answer` with the reply's greetings not delivered yet, or those alone; nil when nothing is left to send.
+    func withGreetings(
+        _ answer: ReplyPlan?, _ pending: Pending, _ subject: ReplyLedger.Subject, _ connection: ConnectionRecord, settings: AccountSettings
+    ) async throws -> ReplyPlan? {
+        var greetings: [Greeting] = []
+        if !pending.kinds.isEmpty {
+            let conversation = try await store.conversations.conversation(accountID: connection.accountID, customerID: subject.customerID)
+            greetings = Greetings.restore(pending.kinds, settings: settings, conversation: conversation, decidedAt: pending.decidedAt)
+        }
+        guard var plan = answer ?? greetings.first.map({ ReplyPlan(text: "", source: $0.kind == .away ? "away" : "welcome") }) else { return nil }
+        plan.greetings = greetings
+        return plan
     }
 }

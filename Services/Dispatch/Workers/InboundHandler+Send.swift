@@ -30,7 +30,7 @@ extension InboundHandler {
         switch try await store.conversations.reserveAICall(
             accountID: accountID, customerID: customer, dailyBudget: settings.aiDailyBudget, conversationLimit: ai.conversationLimit, on: db)
         {
-        case .granted: return .ai
+        case .granted: return .ai([])  // the caller adds the greetings due
         case .budgetExhausted: return try await fallbackOrSkip(.aiBudgetExhausted)
         case .conversationLimit:
             // The bot has said enough in this conversation today: a person should take it from here, so nothing is sent.
@@ -39,43 +39,49 @@ extension InboundHandler {
         }
     }
 
-    /// Asks the AI for a `pending` reply and sends its answer, the fallback text, or nothing.
+    /// Asks the AI for a `pending` reply and sends its answer, the fallback text, or nothing — after the greetings the
+    /// reply was decided with that have not gone out yet (alone, when there is no answer).
     func answerWithAI(
         replyID: Int64, _ event: InboundEvent, _ subject: ReplyLedger.Subject, _ connection: ConnectionRecord, settings known: AccountSettings? = nil,
-        job: ClaimedJob, logger: Logger
+        greetings: Pending, job: ClaimedJob, logger: Logger
     ) async throws {
         // A fresh decision passes the settings it just read; a resumed reply reads them again (they may have changed).
         let settings = if let known { known } else { try await store.automation.accountSettings(accountID: connection.accountID) }
         let result = try await ai.answer(
             text: subject.summary ?? "", accountID: connection.accountID, customerID: subject.customerID, settings: settings, logger: logger)
-        var plan: ReplyPlan
+        var answer: ReplyPlan?
+        var skipReason: String?
+        var handOff: Int?
         switch result {
         case .answer(let reply):
-            plan = ReplyPlan(text: reply, source: "ai")
+            answer = ReplyPlan(text: reply, source: "ai")
         case .declined(let reason) where reason == ActivityReason.aiCannotHelp.rawValue && settings.aiHandOff:
-            // The account hands what the AI cannot answer to a person: nothing is sent, the conversation waits for them.
-            try await ledger.handOff(replyID, minutes: max(settings.humanPauseMinutes, 1), subject)
-            logger.info("Conversation handed to a person: the AI could not help")
-            return
+            // The account hands what the AI cannot answer to a person: no fallback; the conversation waits for them.
+            handOff = settings.humanPauseMinutes > 0 ? settings.humanPauseMinutes : 60
         case .declined(let reason) where !settings.fallbackText.isEmpty:
             if settings.cooldownSeconds > 0, let last = try await store.conversations.lastAnswered(
                 accountID: connection.accountID, customerID: subject.customerID, answerKey: "fallback"),
                 Date().timeIntervalSince(last) < Double(settings.cooldownSeconds)
             {
                 // The fallback went to this customer a moment ago: not again (the conversation's jobs run one at a time).
-                try await ledger.skip(replyID, from: .pending, reason: ActivityReason.cooldown.rawValue, source: "ai", subject)
-                return
+                skipReason = ActivityReason.cooldown.rawValue
+            } else {
+                answer = ReplyPlan(text: settings.fallbackText, source: "fallback", note: reason)
             }
-            plan = ReplyPlan(text: settings.fallbackText, source: "fallback", note: reason)
         case .declined(let reason):
-            try await ledger.skip(replyID, from: .pending, reason: reason, source: "ai", subject)
+            skipReason = reason
+        }
+        guard var plan = try await withGreetings(answer, greetings, subject, connection, settings: settings) else {
+            if let handOff {
+                try await ledger.handOff(replyID, minutes: handOff, subject)
+                logger.info("Conversation handed to a person: the AI could not help")
+            } else {
+                try await ledger.skip(replyID, from: .pending, reason: skipReason ?? ActivityReason.aiCannotHelp.rawValue, source: "ai", subject)
+            }
             return
         }
-        // The welcome, away message or disclosure due go first (decided now, from the conversation as it is).
-        let now = Date()
-        let conversation = try await store.conversations.conversation(accountID: connection.accountID, customerID: subject.customerID)
-        let due = Greetings.plan(settings: settings, conversation: conversation, now: now, kind: event.kind, isMention: false)
-        plan = Greetings.attach(plan, due, settings: settings, conversation: conversation) ?? plan
+        // Greetings alone before a hand-off: the hand-off comes with them.
+        if let handOff { plan.handOffMinutes = handOff }
         // Only one run gets from pending to sending: the send below happens once.
         let name = await username(for: [plan.source == "ai" ? nil : plan.text] + plan.greetings.map(\.text), subject.customerID, connection)
         try await ledger.startSending(replyID, plan: plan)
@@ -108,11 +114,13 @@ extension InboundHandler {
             + (plan.text.isEmpty ? [] : [plan.source == "ai" ? plan.text : ReplyTemplate.render(plan.text, username: username)])
         let outgoing = plan.outgoingOptions.map { MessageOption(title: $0.title, payload: $0.payload) }
         let options: MessageOptions? = outgoing.isEmpty ? nil : plan.optionKind == .buttons ? .buttons(outgoing) : .quickReplies(outgoing)
-        func finish(_ state: ReplyState, _ outcome: ActivityOutcome, reason: String?, counts: [String], sent: [String] = []) async throws {
+        func finish(
+            _ state: ReplyState, _ outcome: ActivityOutcome, reason: String?, counts: [String], sent: [String] = [], delivered: [String]? = nil
+        ) async throws {
             let latency = Int(Date().timeIntervalSince1970 * 1000 - Double(event.receivedAtMs))
             try await ledger.finish(
                 replyID, state: state, outcome: outcome, reason: reason, plan: plan, sentText: logged, messageIDs: sent, counts: counts, latencyMs: latency,
-                subject)
+                deliveredGreetings: delivered, subject)
         }
 
         let token: Secret<String>
@@ -128,7 +136,24 @@ extension InboundHandler {
             try await finish(.sent, .replied, reason: nil, counts: plan.counts, sent: ids)
             logger.info("Reply sent", metadata: ["reply.id": "\(replyID)", "reply.parts": "\(ids.count)"])
         } catch let partial as GraphClient.PartialSend {
-            try await finish(.failed, .failed, reason: "partly_sent_\(partial.error.reason)", counts: [CountMetric.failed], sent: partial.sent)
+            // The greetings whose messages all went out are delivered. When nothing of the answer went out yet and
+            // Instagram asked to wait, the rest is sent again later; otherwise the reply ends here.
+            var left = partial.sent.count
+            var delivered: [String] = []
+            for (greeting, count) in zip(plan.greetings, GraphClient.parts(texts, options: options).map(\.count)) {
+                guard left >= count else { break }
+                left -= count
+                delivered.append(greeting.kind.rawValue)
+            }
+            // Only whole greetings went out, nothing of the answer: the rest can go out on the job's next run.
+            let retryable = switch partial.error { case .rateLimited, .transient: true; default: false }
+            if left == 0, retryable, job.attempt < job.maxAttempts {
+                try await ledger.parkAfterPart(replyID, sent: partial.sent, deliveredGreetings: delivered, reason: partial.error.reason, subject)
+                logger.notice("Send will be retried after its greetings", metadata: ["reply.id": "\(replyID)", "graph.reason": "\(partial.error.reason)"])
+                throw JobFailure.retryAfter(Backoff.delay(attempt: Int(job.attempt), base: .seconds(1), cap: .seconds(300)), partial.error.reason)
+            }
+            try await finish(
+                .failed, .failed, reason: "partly_sent_\(partial.error.reason)", counts: [CountMetric.failed], sent: partial.sent, delivered: delivered)
         } catch let error as GraphError {
             switch error {
             case .rateLimited, .transient:

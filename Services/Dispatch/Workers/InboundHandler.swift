@@ -84,7 +84,7 @@ struct InboundHandler: Sendable {
             try await ledger.unsent(mid: mid, subject)
         case .reaction:
             // Counted when the customer reacted to one of the bot's messages; never answered, never logged.
-            guard event.reaction == "react", let reacted = event.replyToMID, try await store.conversations.isOwnMessage(mid: reacted) else { return }
+            guard event.reaction == "react", let reacted = event.replyToMID, try await store.conversations.isOwnMessage(mid: reacted, accountID: connection.accountID) else { return }
             try await ledger.countReaction(mid: mid, subject)
         }
     }
@@ -121,7 +121,7 @@ struct InboundHandler: Sendable {
     {
         // Our own reply coming back: nothing to do. The conversation's jobs run in order, so the reply that sent it has
         // already recorded its message id by now.
-        if try await store.conversations.isOwnMessage(mid: mid) { return }
+        if try await store.conversations.isOwnMessage(mid: mid, accountID: connection.accountID) { return }
         if try await confirmInterruptedReply(event, mid: mid, customer: subject.customerID, connection, logger: logger) { return }
         let settings = try await store.automation.accountSettings(accountID: connection.accountID)
         try await ledger.pauseForHumanReply(mid: mid, subject, minutes: settings.humanPauseMinutes)

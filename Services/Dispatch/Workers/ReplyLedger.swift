@@ -29,8 +29,9 @@ struct ReplyLedger: Sendable {
     enum Decision: Sendable {
         case skip(ActivityReason)
         case reply(ReplyPlan)
-        /// Ask the AI (the call is reserved against the limits; the reply row is `pending`).
-        case ai
+        /// Ask the AI (the call is reserved against the limits; the reply row is `pending`), with the greetings due
+        /// (kinds), sent before its answer.
+        case ai([String])
     }
 
     /// Another run of the same job (one whose lease ran out while it was stopped or cut off) moved the reply between this
@@ -75,13 +76,13 @@ struct ReplyLedger: Sendable {
             case .reply(let plan):
                 let id = try await store.conversations.beginReply(
                     accountID: subject.accountID, inboundMID: mid, customerID: subject.customerID, source: plan.source, ruleID: plan.ruleID,
-                    note: plan.note, answerKey: plan.answerKey, on: db)
+                    note: plan.note, answerKey: plan.answerKey, greetings: plan.greetings.map(\.kind.rawValue), handOffMinutes: plan.handOffMinutes, on: db)
                 try await store.activity.count([CountMetric.received] + counts, accountID: subject.accountID, on: db)
                 return (decision, id)
-            case .ai:
+            case .ai(let greetings):
                 let id = try await store.conversations.beginReply(
                     accountID: subject.accountID, inboundMID: mid, customerID: subject.customerID, source: "ai", ruleID: nil,
-                    state: ReplyState.pending.rawValue, on: db)
+                    state: ReplyState.pending.rawValue, greetings: greetings, on: db)
                 try await store.activity.count([CountMetric.received] + counts, accountID: subject.accountID, on: db)
                 return (decision, id)
             }
@@ -95,6 +96,8 @@ struct ReplyLedger: Sendable {
             try await move(reply.id, from: .sending, to: .unknown, error: "interrupted", on: db)
             try await add(subject, outcome: .unknown, source: reply.source, ruleID: reply.ruleID, reason: ActivityReason.interruptedWhileSending.rawValue, on: db)
             try await store.activity.count([CountMetric.unknown], accountID: subject.accountID, on: db)
+            // The customer may have it all: its greetings are not sent again, and a hand-off steps the bot back.
+            try await delivered(greetings: reply.greetings, handOff: reply.handOffMinutes, ruleID: reply.ruleID, subject, on: db)
         }
         metrics.decided(ActivityOutcome.unknown.rawValue)
     }
@@ -114,11 +117,24 @@ struct ReplyLedger: Sendable {
         metrics.decided(ActivityOutcome.skipped.rawValue)
     }
 
-    /// Starts the send of a `pending` AI reply with what it will send (only one run gets from pending to sending).
-    func startSending(_ replyID: Int64, plan: ReplyPlan) async throws {
+    /// Starts the send of a `pending` AI reply, or of a `retry` one, with what it will send now (only one run gets
+    /// from there to sending).
+    func startSending(_ replyID: Int64, from: ReplyState = .pending, plan: ReplyPlan) async throws {
         guard try await store.conversations.startSending(
-            replyID: replyID, from: ReplyState.pending.rawValue, source: plan.source, note: plan.note, answerKey: plan.answerKey) else {
+            replyID: replyID, from: from.rawValue, source: plan.source, note: plan.note, answerKey: plan.answerKey, ruleID: plan.ruleID,
+            greetings: plan.greetings.map(\.kind.rawValue), handOffMinutes: plan.handOffMinutes) else {
             throw Self.changedUnderUs
+        }
+    }
+
+    /// The first messages of a reply went out, then Instagram refused the next one for now: those are recorded as ours
+    /// (and the greetings among them as delivered), and the reply waits for a retry that sends the rest.
+    func parkAfterPart(_ replyID: Int64, sent messageIDs: [String], deliveredGreetings: [String], reason: String, _ subject: Subject) async throws {
+        try await store.client.withTransaction(logger: store.logger) { [store] db in
+            try await store.conversations.recordSent(messageIDs: messageIDs, accountID: subject.accountID, replyID: replyID, on: db)
+            try await store.conversations.markGreetings(deliveredGreetings, accountID: subject.accountID, customerID: subject.customerID, on: db)
+            guard try await store.conversations.transition(replyID: replyID, from: ReplyState.sending.rawValue, to: ReplyState.retry.rawValue, error: reason, on: db)
+            else { throw Self.changedUnderUs }
         }
     }
 
@@ -132,9 +148,10 @@ struct ReplyLedger: Sendable {
     /// What the send came to: the reply's final state, the message ids Instagram gave (so their echoes are known as
     /// ours), the connection marked when the token was refused, the log entry and the counts. Nothing when another run
     /// decided the reply first.
+    /// `deliveredGreetings`: the greetings that went out (or may have); nil for all of the plan's when it was sent.
     func finish(
         _ replyID: Int64, state: ReplyState, outcome: ActivityOutcome, reason: String?, plan: ReplyPlan, sentText: String, messageIDs: [String],
-        counts: [String], latencyMs: Int, _ subject: Subject
+        counts: [String], latencyMs: Int, deliveredGreetings: [String]? = nil, _ subject: Subject
     ) async throws {
         let recorded = try await store.client.withTransaction(logger: store.logger) { [store] db -> Bool in
             guard try await store.conversations.transition(replyID: replyID, from: ReplyState.sending.rawValue, to: state.rawValue, error: reason, on: db) else {
@@ -149,22 +166,12 @@ struct ReplyLedger: Sendable {
                     replySummary: messageIDs.isEmpty ? nil : sentText, mid: subject.mid),
                 accountID: subject.accountID, on: db)
             try await store.activity.count(counts, accountID: subject.accountID, on: db)
-            // The welcome, disclosure or away message may have reached the customer: not sent again.
-            if !plan.greetings.isEmpty && (state == .sent || state == .unknown || !messageIDs.isEmpty) {
-                try await store.conversations.markGreetings(
-                    plan.greetings.map(\.kind.rawValue), accountID: subject.accountID, customerID: subject.customerID, on: db)
-            }
-            // A hand-off rule's reply went out: the bot steps back and the conversation waits for a person.
-            // An unknown outcome may have reached the customer ("someone will answer you"): the bot steps back then too.
-            if state == .sent || state == .unknown, let minutes = plan.handOffMinutes {
-                try await store.conversations.pause(accountID: subject.accountID, customerID: subject.customerID, minutes: minutes, extendOnly: true, on: db)
-                try await store.activity.add(
-                    ActivityEntry(
-                        customerID: subject.customerID, eventKind: subject.eventKind, summary: nil, outcome: ActivityOutcome.paused.rawValue,
-                        ruleID: plan.ruleID, reason: ActivityReason.handOff.rawValue, mid: subject.mid),
-                    accountID: subject.accountID, on: db)
-                try await store.activity.count([CountMetric.handOffs], accountID: subject.accountID, on: db)
-            }
+            // The welcome, disclosure or away message that reached the customer (or may have) is not sent again; a
+            // hand-off that went out (an unknown outcome may have: "someone will answer you") steps the bot back.
+            let maybeDelivered = state == .sent || state == .unknown
+            try await delivered(
+                greetings: deliveredGreetings ?? (maybeDelivered ? plan.greetings.map(\.kind.rawValue) : []),
+                handOff: maybeDelivered ? plan.handOffMinutes : nil, ruleID: plan.ruleID, subject, on: db)
             return true
         }
         guard recorded else { return }
@@ -253,6 +260,19 @@ struct ReplyLedger: Sendable {
     }
 
     // MARK: Within a transaction
+
+    /// Greetings that went out are marked; a hand-off that went out pauses the conversation, which waits for a person.
+    private func delivered(greetings: [String], handOff: Int?, ruleID: UUID?, _ subject: Subject, on db: DatabaseConnection) async throws {
+        try await store.conversations.markGreetings(greetings, accountID: subject.accountID, customerID: subject.customerID, on: db)
+        guard let minutes = handOff else { return }
+        try await store.conversations.pause(accountID: subject.accountID, customerID: subject.customerID, minutes: minutes, extendOnly: true, on: db)
+        try await store.activity.add(
+            ActivityEntry(
+                customerID: subject.customerID, eventKind: subject.eventKind, summary: nil, outcome: ActivityOutcome.paused.rawValue, ruleID: ruleID,
+                reason: ActivityReason.handOff.rawValue, mid: subject.mid),
+            accountID: subject.accountID, on: db)
+        try await store.activity.count([CountMetric.handOffs], accountID: subject.accountID, on: db)
+    }
 
     private func move(_ replyID: Int64, from: ReplyState, to: ReplyState, error: String? = nil, on db: DatabaseConnection) async throws {
         guard try await store.conversations.transition(replyID: replyID, from: from.rawValue, to: to.rawValue, error: error, on: db) else { throw Self.changedUnderUs }
