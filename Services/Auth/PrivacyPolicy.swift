@@ -7,7 +7,7 @@ import PostgresNIO
 struct PrivacyPolicy: Sendable {
     /// Bump the version and the date whenever the text's meaning changes: accounts that accepted an older version see a
     /// notice in the dashboard until they read the new one. `PrivacyPolicyTests` holds the text's digest to remind you.
-    static let version = "3"
+    static let version = "4"
     static let lastUpdated = "2026-12-04"
 
     /// The deployment's facts the page names.

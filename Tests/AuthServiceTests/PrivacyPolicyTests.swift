@@ -55,7 +55,7 @@ import Testing
             digest == PrivacyPolicyTests.versionDigest,
             "privacy.html changed: give PrivacyPolicy a new version and date (accounts will be asked to read it), then set versionDigest to \(digest)")
     }
-    static let versionDigest = "2e3b203229680321e80ead4543791ba05deb0fbaa26399f857ff274c9672ad7f"
+    static let versionDigest = "74ddca0b8f3024d107ee5ac2f288fe4c9e5f156510e26462150a071e52df691a"
 
     @Test func signUpRecordsTheVersionAndAStaleFormIsRefused() async throws {
         try await withAuth { client, _ in
