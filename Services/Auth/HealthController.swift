@@ -90,7 +90,9 @@ struct HealthController: Sendable {
         switch facts.instagram {
         case "not_connected": problems.append(Problem(code: "not_connected"))
         case "needs_reconnect":
-            problems.append(Problem(code: "needs_reconnect", reason: connection?.lastCheckError ?? facts.lastTokenRefusal ?? "token_invalid"))
+            // The check's finding when it was Instagram's (an unreadable token is this server's, not a reason to reconnect).
+            let found = connection?.lastCheckError.flatMap { $0 == "token_unreadable" ? nil : $0 }
+            problems.append(Problem(code: "needs_reconnect", reason: found ?? facts.lastTokenRefusal ?? "token_invalid"))
         default:
             // Connected, but Instagram no longer delivers its messages here: reconnecting subscribes them again.
             if connection?.webhooksSubscribed == false { problems.append(Problem(code: "webhooks_off")) }

@@ -137,7 +137,11 @@ struct TryController: Sendable {
         guard let ai else {
             return (nil, "no rule answers this, so the AI would be asked (set GROQ_API_KEY for flowtalk-auth too to see its answer here).")
         }
-        guard settings.aiDailyBudget > 0 else { return (nil, "no rule answers this, and the AI's daily budget is 0.") }
+        guard settings.aiDailyBudget > 0 else {
+            // As dispatch: a used-up budget sends the fallback.
+            guard !settings.fallbackText.isEmpty else { return (nil, "no rule answers this, and the AI's daily budget is 0.") }
+            return (ReplyPlan(text: settings.fallbackText, source: "fallback"), "no rule answers this and the AI's daily budget is 0, so your fallback message goes out.")
+        }
         // The operator's AI key: tries have their own daily allowance per account, beside the rate of tries.
         try await limiter.enforce("try-ai:account:\(account)", limit: Self.aiTriesPerDay, window: .seconds(86_400))
         let facts = rules.filter(\.enabled).sorted { $0.priority > $1.priority }.map {

@@ -26,10 +26,6 @@ extension FlowtalkMigrations {
                 "ALTER TABLE conversations ADD COLUMN disclosed_at timestamptz",
                 "ALTER TABLE conversations ADD COLUMN away_sent_at timestamptz",
                 "UPDATE conversations SET welcomed_at = now()",
-                // What a reply carries besides its answer, decided with it: the greetings (kinds) and a hand-off's minutes,
-                // so a retry or an interrupted send knows them.
-                "ALTER TABLE replies ADD COLUMN greetings text[] NOT NULL DEFAULT '{}'",
-                "ALTER TABLE replies ADD COLUMN hand_off_minutes integer",
                 // A reply may be only the welcome or the away message.
                 "ALTER TABLE replies DROP CONSTRAINT replies_source_check",
                 "ALTER TABLE replies ADD CONSTRAINT replies_source_check CHECK (source IN ('rule', 'ai', 'ice_breaker', 'fallback', 'welcome', 'away'))",
@@ -39,6 +35,14 @@ extension FlowtalkMigrations {
                 "ALTER TABLE instagram_connections ADD COLUMN webhooks_subscribed boolean",
                 // Why the last check failed: token_expired, token_revoked, token_invalid (the connection needs reconnecting).
                 "ALTER TABLE instagram_connections ADD COLUMN last_check_error text",
+            ]),
+        Migration(
+            version: 24, name: "what a reply carries besides its answer",
+            statements: [
+                // Decided with the reply: the greetings (kinds) and a hand-off's minutes, so a retry or an interrupted
+                // send knows them.
+                "ALTER TABLE replies ADD COLUMN greetings text[] NOT NULL DEFAULT '{}'",
+                "ALTER TABLE replies ADD COLUMN hand_off_minutes integer",
             ]),
     ]
 }

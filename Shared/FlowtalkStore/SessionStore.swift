@@ -104,7 +104,8 @@ package struct RateLimiter: Sendable {
             "DELETE FROM rate_limits WHERE key LIKE \("%:account:\(accountID)") OR key = ANY(\(emailKeys))", logger: logger)
     }
 
-    /// Deletes counters whose window ended over a day ago (no limit here is longer than an hour). Returns how many.
+    /// Deletes counters whose window began over a day ago (no limit here is longer than a day, so each has ended).
+    /// Returns how many.
     package func purgeStale() async throws -> Int {
         try await client.deleteInBatches(
             """

@@ -46,9 +46,9 @@ package enum Greetings {
         var result: ReplyPlan
         if let answer {
             result = answer
-        } else if let first = plan.due.first {
+        } else if !plan.due.isEmpty {
             // Greetings alone: logged and counted as the welcome (or the away message) they are.
-            result = ReplyPlan(text: "", source: first.kind.rawValue)
+            result = ReplyPlan(text: "", source: plan.due.contains { $0.kind == .welcome } ? "welcome" : "away")
         } else {
             return nil
         }

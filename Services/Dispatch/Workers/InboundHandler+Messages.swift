@@ -106,11 +106,13 @@ extension InboundHandler {
             case "welcome", "away": answer = nil
             default: answer = try await candidate(for: event, accountID: connection.accountID)
             }
-            guard let again = try await withGreetings(answer, greetings, subject, connection, settings: settings) else {
+            guard var again = try await withGreetings(answer, greetings, subject, connection, settings: settings) else {
                 let reason = source == "fallback" ? ActivityReason.fallbackRemoved : .ruleRemoved
                 try await ledger.skip(existing.id, from: .retry, reason: reason.rawValue, source: existing.source, subject)
                 return
             }
+            // Greetings alone before an AI hand-off: the hand-off comes with them again.
+            if answer == nil { again.handOffMinutes = existing.handOffMinutes }
             let name = await username(for: again.messages, subject.customerID, connection)
             try await ledger.startSending(existing.id, from: .retry, plan: again)
             try await send(again, username: name, replyID: existing.id, event, subject, connection, job: job, logger: logger)
@@ -134,7 +136,10 @@ extension InboundHandler {
             let conversation = try await store.conversations.conversation(accountID: connection.accountID, customerID: subject.customerID)
             greetings = Greetings.restore(pending.kinds, settings: settings, conversation: conversation, decidedAt: pending.decidedAt)
         }
-        guard var plan = answer ?? greetings.first.map({ ReplyPlan(text: "", source: $0.kind == .away ? "away" : "welcome") }) else { return nil }
+        // Greetings alone go out only with a welcome or an away message among them (the disclosure comes before an
+        // automated message, never by itself), and are logged and counted as that one.
+        let alone = greetings.contains { $0.kind == .welcome } ? "welcome" : greetings.contains { $0.kind == .away } ? "away" : nil
+        guard var plan = answer ?? alone.map({ ReplyPlan(text: "", source: $0) }) else { return nil }
         plan.greetings = greetings
         return plan
     }
