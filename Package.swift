@@ -44,6 +44,7 @@ let package = Package(
         .executable(name: "flowtalk-analytics", targets: ["AnalyticsService"]),
         .executable(name: "flowtalk-sandbox", targets: ["SandboxService"]),
         .executable(name: "flowtalk-bench-rules", targets: ["RulesBench"]),
+        .executable(name: "flowtalk-bench-queue", targets: ["QueueBench"]),
         .executable(name: "flowtalk-dev", targets: ["DevTool"]),
         .executable(name: "flowtalk-admin", targets: ["AdminTool"]),
     ],
@@ -152,6 +153,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "RulesBench", dependencies: ["ReplyRules"], path: "Benchmarks/RulesBench", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "QueueBench", dependencies: ["FlowtalkCore", "FlowtalkContracts", "FlowtalkStore", postgres, logging, lifecycle],
+            path: "Benchmarks/QueueBench", swiftSettings: swiftSettings),
         service("AuthService", folder: "Auth", extra: [
             "ReplyRules", "ReplyDecision", "AIReplies", "InstagramGraph", "FlowtalkContracts", "Mail", crypto, .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -163,12 +163,14 @@ struct StatsController: Sendable {
             let id = String(parts[0])
             return OptionTaps(rule_id: id, position: position, title: titles[id].flatMap { position < $0.count ? $0[position] : nil }, taps: count)
         }.sorted { ($0.rule_id, $0.position) < ($1.rule_id, $1.position) }
-        let latency = try await store.latency(accountID: account, from: fromText, to: toText, timeZone: tz)
+        // From the hourly latency buckets: no activity log read, whatever the range.
+        let latency = LatencyHistogram.percentiles([0.5, 0.95], in: all)
 
         return try Self.json(
             Stats(
                 from: fromText, to: toText, tz: tz, totals: totals, skipped_by_reason: skipped,
-                latency_ms: Latency(p50: latency.p50.map { Int($0.rounded()) }, p95: latency.p95.map { Int($0.rounded()) }, samples: latency.samples),
+                latency_ms: Latency(
+                    p50: latency.values[0].map { Int($0.rounded()) }, p95: latency.values[1].map { Int($0.rounded()) }, samples: latency.samples),
                 days: days, rules: rules, ice_breakers: taps, options: options))
     }
 

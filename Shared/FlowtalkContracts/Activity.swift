@@ -75,3 +75,50 @@ package enum CountMetric {
     package static let optionPrefix = "option:"
     package static let greetingPrefix = "greeting:"
 }
+
+/// Webhook→reply latency kept as hourly bucket counts (`latency_le:<ms>`, and `latency_le:inf`), so the statistics'
+/// percentiles come from the counts alone, for any range, without reading the activity log (issue 17).
+package enum LatencyHistogram {
+    /// Upper bounds in milliseconds (inclusive), roughly ×1.5 apart: a percentile is exact to within its bucket.
+    package static let bounds = [
+        10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1_000, 1_500, 2_000, 3_000, 5_000, 7_500, 10_000, 15_000, 30_000, 60_000,
+    ]
+    package static let prefix = "latency_le:"
+
+    /// The same bucket's metric name computed in SQL from an integer column (a migration's backfill).
+    package static func sqlBucket(_ column: String) -> String {
+        "CASE " + bounds.map { "WHEN \(column) <= \($0) THEN '\(prefix)\($0)'" }.joined(separator: " ") + " ELSE '\(prefix)inf' END"
+    }
+
+    /// The count a reply sent after `milliseconds` adds.
+    package static func metric(_ milliseconds: Int) -> String {
+        prefix + (bounds.first { milliseconds <= $0 }.map(String.init) ?? "inf")
+    }
+
+    /// The `q` percentile (0…1) of the latencies counted in `metrics` (any hourly counts; the buckets are picked out),
+    /// interpolated within its bucket as Prometheus' `histogram_quantile` does; the top bucket answers its lower bound.
+    /// Nil when nothing was counted. Also the number of samples.
+    package static func percentiles(_ qs: [Double], in metrics: [String: Int]) -> (values: [Double?], samples: Int) {
+        var counts = [Int](repeating: 0, count: bounds.count + 1)
+        for (metric, count) in metrics where metric.hasPrefix(prefix) {
+            let bound = metric.dropFirst(prefix.count)
+            if bound == "inf" { counts[bounds.count] += count } else if let value = Int(bound), let index = bounds.firstIndex(of: value) { counts[index] += count }
+        }
+        let total = counts.reduce(0, +)
+        guard total > 0 else { return (qs.map { _ in nil }, 0) }
+        let values = qs.map { q -> Double? in
+            let rank = q * Double(total)
+            var below = 0
+            for (index, count) in counts.enumerated() where count > 0 {
+                if Double(below + count) >= rank {
+                    let lower = index == 0 ? 0 : Double(bounds[index - 1])
+                    guard index < bounds.count else { return lower }
+                    return lower + (Double(bounds[index]) - lower) * max(0, rank - Double(below)) / Double(count)
+                }
+                below += count
+            }
+            return Double(bounds.last!)
+        }
+        return (values, total)
+    }
+}

@@ -140,21 +140,6 @@ package struct ActivityStore: Sendable {
         return ""
     }
 
-    /// Webhook→reply latency percentiles of replies sent in the range (from the activity log, so at most 90 days back).
-    package func latency(accountID: UUID, from: String, to: String, timeZone: String) async throws -> (p50: Double?, p95: Double?, samples: Int) {
-        let rows = try await client.query(
-            """
-            SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms),
-                   count(latency_ms)::int8
-            FROM activity
-            WHERE account_id = \(accountID) AND outcome = 'replied' AND latency_ms IS NOT NULL
-              AND occurred_at >= (\(from)::date::timestamp AT TIME ZONE \(timeZone))
-              AND occurred_at < ((\(to)::date + 1)::timestamp AT TIME ZONE \(timeZone))
-            """, logger: logger)
-        for try await (p50, p95, samples) in rows.decode((Double?, Double?, Int64).self) { return (p50, p95, Int(samples)) }
-        return (nil, nil, 0)
-    }
-
     /// A page of the activity log, newest first: entries older than `before` (an entry id), of one outcome and one
     /// customer (a conversation's thread) if given. Returns one more than `limit` when there is a next page.
     package func activity(accountID: UUID, limit: Int, before: Int64?, outcome: String?, customerID: String? = nil) async throws -> [ActivityRecord] {

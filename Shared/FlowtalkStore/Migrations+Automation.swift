@@ -1,3 +1,5 @@
+import FlowtalkContracts
+
 extension FlowtalkMigrations {
     /// Migrations 23 on: richer automation (issue 16): menus, business hours, welcome, disclosure, connection checks.
     static let automation: [Migration] = [
@@ -43,6 +45,19 @@ extension FlowtalkMigrations {
                 // send knows them.
                 "ALTER TABLE replies ADD COLUMN greetings text[] NOT NULL DEFAULT '{}'",
                 "ALTER TABLE replies ADD COLUMN hand_off_minutes integer",
+            ]),
+        Migration(
+            version: 25, name: "latency buckets in the hourly counts",
+            statements: [
+                // The statistics' percentiles now come from hourly bucket counts (`latency_le:<ms>`, LatencyHistogram),
+                // which dispatch adds with each reply sent; the replies already in the activity log (90 days) get theirs.
+                """
+                INSERT INTO hourly_counts (account_id, hour, metric, shard, count)
+                SELECT account_id, date_trunc('hour', occurred_at), \(LatencyHistogram.sqlBucket("latency_ms")), 0, count(*)
+                FROM activity WHERE outcome = 'replied' AND latency_ms IS NOT NULL
+                GROUP BY 1, 2, 3
+                ON CONFLICT (account_id, hour, metric, shard) DO UPDATE SET count = hourly_counts.count + EXCLUDED.count
+                """,
             ]),
     ]
 }

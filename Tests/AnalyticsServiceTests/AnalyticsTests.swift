@@ -168,15 +168,15 @@ extension TestClientProtocol {
         }
     }
 
-    @Test func latencyPercentilesComeFromRepliesInTheRange() async throws {
+    @Test func latencyPercentilesComeFromTheRangesBucketCounts() async throws {
         try await withAnalytics { http, shops in
-            for (index, latency) in [10, 20, 30, 40, 1000].enumerated() {
-                try await shops.activity(shops.ana, at: "2026-11-10 12:0\(index):00+00", outcome: "replied", latency: latency)
-            }
-            try await shops.activity(shops.ana, at: "2026-11-10 13:00:00+00", outcome: "skipped", reason: "no_rule")
-            try await shops.activity(shops.bob, at: "2026-11-10 12:00:00+00", outcome: "replied", latency: 99999)
+            // As dispatch counts replies sent at 10, 20, 30, 40 and 1,000 ms (issue 17: no activity log read).
+            for bucket in ["10", "20", "30", "50", "1000"] { try await shops.count(shops.ana, "2026-11-10 12:00:00+00", "latency_le:\(bucket)", 1) }
+            try await shops.count(shops.ana, "2026-11-11 12:00:00+00", "skipped:no_rule", 1)
+            try await shops.count(shops.bob, "2026-11-10 12:00:00+00", "latency_le:inf", 7)
             let stats = try await http.stats("from=2026-11-10&to=2026-11-10&tz=UTC", cookie: shops.anaCookie)
-            #expect(stats.latency_ms.samples == 5 && stats.latency_ms.p50 == 30 && stats.latency_ms.p95 == 808)
+            // Interpolated within the bucket: 25 (between 20 and 30) and 938 (between 750 and 1,000).
+            #expect(stats.latency_ms.samples == 5 && stats.latency_ms.p50 == 25 && stats.latency_ms.p95 == 938)
             let empty = try await http.stats("from=2026-11-11&to=2026-11-11&tz=UTC", cookie: shops.anaCookie)
             #expect(empty.latency_ms.samples == 0 && empty.latency_ms.p50 == nil && empty.totals.reply_rate == nil)
         }

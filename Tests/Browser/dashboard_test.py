@@ -175,6 +175,8 @@ class Steps:
 
         self.page("ai")
         self.step = "a bad value is refused in words"
+        # The page fills its fields when the settings arrive: typing before that would be added to them.
+        self.until("the settings loaded", lambda: self.el("#ai-budget").get_attribute("value") != "")
         self.type("#ai-budget", "-5")
         self.el("#ai-save").click()
         self.until("an error in words next to the field", lambda: "daily limit of AI answers" in self.text_of("#ai-budget-error"))

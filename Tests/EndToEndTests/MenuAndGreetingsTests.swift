@@ -91,6 +91,12 @@ import Testing
             #expect(try await Self.count(stack, "option:\(menu.uuidString.lowercased()):0") == 1)
             #expect(try await Self.count(stack, "option:\(prices.uuidString.lowercased()):0") == 1)
             #expect(try await Self.count(stack, "hand_offs") == 1)
+            // Each reply sent counts its latency's bucket: the statistics' percentiles come from the counts alone.
+            var buckets: Int64 = 0
+            for try await n in try await stack.client.query(
+                "SELECT coalesce(sum(count), 0)::int8 FROM hourly_counts WHERE metric LIKE 'latency\\_le:%'", logger: .quiet("q")
+            ).decode(Int64.self) { buckets = n }
+            #expect(buckets == 3)
 
             // A reaction to one of the bot's messages is counted (not answered); one to another message is not.
             try await Self.simulate(stack, "reaction", #"{"ig_id":"\#(Loop.shop)","from":"\#(customer)","mid":"\#(first.mid)"}"#)

@@ -165,7 +165,9 @@ struct ReplyLedger: Sendable {
                     ruleID: plan.ruleID, reason: reason ?? plan.note, latencyMs: outcome == .replied ? latencyMs : nil,
                     replySummary: messageIDs.isEmpty ? nil : sentText, mid: subject.mid),
                 accountID: subject.accountID, on: db)
-            try await store.activity.count(counts, accountID: subject.accountID, on: db)
+            // A reply sent counts its latency's bucket too: the statistics' percentiles come from the counts alone.
+            try await store.activity.count(
+                counts + (outcome == .replied ? [LatencyHistogram.metric(latencyMs)] : []), accountID: subject.accountID, on: db)
             // The welcome, disclosure or away message that reached the customer (or may have) is not sent again; a
             // hand-off that went out (an unknown outcome may have: "someone will answer you") steps the bot back.
             let maybeDelivered = state == .sent || state == .unknown

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The statistics API over 90 days (issue 17, item 4): one shop with 90 days of hourly counters — the message counts,
+# rule hits and the latency buckets dispatch writes — spread over 4 of the 16 counter shards, read through a running
+# flowtalk-analytics. Prints the mean and the slowest of 20 requests for the last 7 and the last 90 days.
+#   DATABASE_URL (required), FLOWTALK_BIN_DIR (default: the debug build), BENCH_STATS_REQUESTS (20)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${DATABASE_URL:?DATABASE_URL is required}"
+requests=${BENCH_STATS_REQUESTS:-20}
+logdir=$(mktemp -d /tmp/flowtalk-bench-stats.XXXXXX)
+source scripts/test-stack.sh
+start_stack benchstats "$logdir"
+sep='?'; [[ "$DATABASE_URL" == *\?* ]] && sep='&'
+db="${DATABASE_URL}${sep}options=-csearch_path%3D${schema}"
+
+base="http://127.0.0.1:$auth"
+jar="$logdir/cookies"
+email="stats-$RANDOM@example.com"; password="pw-$(head -c 12 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9')"
+curl -sf -o /dev/null -H "Origin: $base" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$base/api/auth/signup"
+curl -sf -o /dev/null -c "$jar" -H "Origin: $base" -H 'Content-Type: application/json' -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$base/api/auth/login"
+account=$(psql "$db" -tAc "SELECT id FROM accounts WHERE email = '$email'")
+
+# 90 days of hours × (12 counts + 5 rule hits + the 22 latency buckets), each in 4 shards.
+psql "$db" -qc "
+INSERT INTO hourly_counts (account_id, hour, metric, shard, count)
+SELECT '$account', h, m, s, 1 + (random() * 5)::int
+FROM generate_series(date_trunc('hour', now()) - interval '90 days', date_trunc('hour', now()), interval '1 hour') AS h,
+     unnest(ARRAY['received', 'replied_rule', 'replied_ai', 'replied_fallback', 'replied_ice_breaker', 'skipped:no_rule', 'skipped:cooldown',
+                  'skipped:human_active', 'failed', 'hand_offs', 'reactions', 'human_replies',
+                  'rule:' || gen_random_uuid(), 'rule:' || gen_random_uuid(), 'rule:' || gen_random_uuid(), 'rule:' || gen_random_uuid(),
+                  'rule:' || gen_random_uuid()]
+                 || ARRAY(SELECT 'latency_le:' || b FROM unnest(ARRAY['10','20','30','50','75','100','150','200','300','500','750','1000','1500',
+                          '2000','3000','5000','7500','10000','15000','30000','60000','inf']) AS b)) AS m,
+     generate_series(0, 3) AS s
+ON CONFLICT DO NOTHING"
+psql "$db" -qc "ANALYZE hourly_counts"
+rows=$(psql "$db" -tAc "SELECT count(*) FROM hourly_counts WHERE account_id = '$account'")
+
+session=$(awk '$6 == "ft_session" { print $7 }' "$jar")
+today=$(date -u +%F)
+echo "statistics, one shop with $rows hourly counter rows (90 days), $requests requests each, through flowtalk-analytics:"
+for days in 7 90; do
+    from=$(date -u -d "$today - $((days - 1)) days" +%F)
+    times=()
+    for _ in $(seq 1 "$requests"); do
+        times+=("$(curl -sf -o /dev/null -w '%{time_total}' -H "Cookie: ft_session=$session" -H "Origin: $base" \
+            "http://127.0.0.1:$analytics/api/stats?from=$from&to=$today&tz=Europe/Paris")")
+    done
+    printf '%s\n' "${times[@]}" | awk -v d="$days" '{ s += $1; if ($1 > m) m = $1 } END { printf "  last %2d days: mean %.1f ms, slowest %.1f ms\n", d, s / NR * 1000, m * 1000 }'
+done
