@@ -35,6 +35,33 @@ extension ActivityStore {
             """, logger: logger)
     }
 
+    /// Folds the counter shards of hours that ended over `after` ago into shard 0 (one row per account, hour and metric),
+    /// in batches; returns how many shard rows were folded. Concurrent writes to an old hour (an unsend's adjustment)
+    /// only wait on the row lock: a folded count is moved, never lost, and a later write is folded next time.
+    package func compactCounts(after: Duration = .seconds(7_200), batch: Int = 20_000) async throws -> Int {
+        let seconds = Int(after.components.seconds)
+        var folded = 0
+        while true {
+            var moved = 0
+            for try await count in try await client.query(
+                """
+                WITH moved AS (
+                    DELETE FROM hourly_counts WHERE (account_id, hour, metric, shard) IN (
+                        SELECT account_id, hour, metric, shard FROM hourly_counts
+                        WHERE shard > 0 AND hour < date_trunc('hour', now()) - \(seconds) * interval '1 second' LIMIT \(batch))
+                    RETURNING account_id, hour, metric, count),
+                folded AS (
+                    INSERT INTO hourly_counts (account_id, hour, metric, shard, count)
+                    SELECT account_id, hour, metric, 0, sum(count) FROM moved GROUP BY 1, 2, 3
+                    ON CONFLICT (account_id, hour, metric, shard) DO UPDATE SET count = hourly_counts.count + EXCLUDED.count)
+                SELECT count(*)::int8 FROM moved
+                """, logger: logger
+            ).decode(Int64.self) { moved = Int(count) }
+            folded += moved
+            if moved < batch { return folded }
+        }
+    }
+
     /// Sums of the hourly counters per local day of `timeZone`, for `from`…`to` (inclusive, `YYYY-MM-DD`).
     /// Counters are per UTC hour: in a zone whose offset is not a whole hour, an hour is counted on the day it starts.
     package func dailyCounts(accountID: UUID, from: String, to: String, timeZone: String) async throws -> [String: [String: Int]] {

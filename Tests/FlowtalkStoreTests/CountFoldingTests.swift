@@ -1,0 +1,42 @@
+import FlowtalkCore
+import FlowtalkDevSupport
+import FlowtalkStore
+import FlowtalkTesting
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// Issue 17: the hours that are over have their counter shards folded into one row each (analytics' hourly job), so
+/// the statistics read few rows; the counts stay exactly what they were, and the current hour is left to its writers.
+@Suite struct CountFoldingTests {
+    static let logger = Logger.quiet("test")
+
+    @Test func pastHoursFoldIntoOneRowAndNothingIsLost() async throws {
+        try await TestDatabase.withMigrated { _, client in
+            let (vault, _) = TokenVault.testing()
+            let account = try await AccountSeeder(client: client, vault: vault, logger: Self.logger).createAccount(
+                email: "fold@example.com", instagramUserID: "1", username: "f", token: Secret("t"))
+            for shard in 0..<16 {
+                try await client.query(
+                    """
+                    INSERT INTO hourly_counts (account_id, hour, metric, shard, count) VALUES
+                        (\(account), date_trunc('hour', now()) - interval '5 hours', 'received', \(Int16(shard)), 2),
+                        (\(account), date_trunc('hour', now()) - interval '5 hours', 'latency_le:50', \(Int16(shard)), 1),
+                        (\(account), date_trunc('hour', now()), 'received', \(Int16(shard)), 3)
+                    """, logger: Self.logger)
+            }
+            let store = ActivityStore(client: Database(client), logger: Self.logger)
+            let today = try await store.today(timeZone: "UTC")
+            let before = try await store.dailyCounts(accountID: account, from: "2000-01-01", to: today, timeZone: "UTC")
+            #expect(try await store.compactCounts(batch: 7) == 30)
+            #expect(try await store.dailyCounts(accountID: account, from: "2000-01-01", to: today, timeZone: "UTC") == before)
+            var rows: [String: Int64] = [:]
+            for try await (old, shards) in try await client.query(
+                "SELECT hour < date_trunc('hour', now()), count(*)::int8 FROM hourly_counts WHERE account_id = \(account) GROUP BY 1", logger: Self.logger
+            ).decode((Bool, Int64).self) { rows[old ? "past" : "current"] = shards }
+            #expect(rows == ["past": 2, "current": 16])
+            #expect(try await store.compactCounts() == 0)
+        }
+    }
+}
