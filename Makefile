@@ -1,5 +1,5 @@
 # Flowtalk: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: check-deploy container-test openapi-check run run-scaled scaled-test test bench bench-burst explain-claim bench-latency chaos fuzz demo build fmt clean
+.PHONY: check-deploy container-test openapi-check run run-scaled scaled-test test bench bench-burst explain-claim bench-latency bench-queue bench-stats chaos fuzz demo build fmt clean
 
 run:
 	@scripts/run.sh
@@ -29,6 +29,13 @@ explain-claim:
 
 bench-latency:
 	@scripts/bench-latency.sh
+
+# The queue alone beside PGQueuer 1.6.0 (BENCH_QUEUE_JOBS, BENCH_QUEUE_SHAPES); the 90-day statistics. Both are in make bench.
+bench-queue:
+	@scripts/bench-queue.sh
+
+bench-stats:
+	@scripts/bench-stats.sh
 
 # libFuzzer targets of Fuzz/ (their own package, built in .build-fuzz), each run FUZZ_SECONDS (60); FUZZ_TARGETS to pick.
 fuzz:

@@ -3,14 +3,27 @@
 # rule hits and the latency buckets dispatch writes, every metric in every hour (a busy shop's worst case) — as
 # analytics' hourly job leaves them: past hours folded into one row each, the last two hours spread over 4 shards;
 # read through a running flowtalk-analytics. Prints the mean and the slowest of 20 requests for the last 7 and the last 90 days.
-#   DATABASE_URL (required), FLOWTALK_BIN_DIR (default: the debug build), BENCH_STATS_REQUESTS (20)
+#   DATABASE_URL (default: its own PostgreSQL, fsync on), FLOWTALK_BIN_DIR (default: the release build, made if missing),
+#   BENCH_STATS_REQUESTS (20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${DATABASE_URL:?DATABASE_URL is required}"
 requests=${BENCH_STATS_REQUESTS:-20}
 logdir=$(mktemp -d /tmp/flowtalk-bench-stats.XXXXXX)
+chmod 755 "$logdir"
+if [ -z "${FLOWTALK_BIN_DIR:-}" ]; then
+    echo "building the services (release)…"
+    swift build -c release >/dev/null
+    export FLOWTALK_BIN_DIR=$(swift build -c release --show-bin-path)
+fi
+own_pg=""
+if [ -z "${DATABASE_URL:-}" ]; then
+    own_pg="$logdir/pg"
+    DATABASE_URL=$(scripts/pg.sh start "$own_pg" "$(scripts/free-port.sh)")
+    export DATABASE_URL
+fi
 source scripts/test-stack.sh
 start_stack benchstats "$logdir"
+trap 'stop_stack; [ -n "$own_pg" ] && scripts/pg.sh stop "$own_pg" >/dev/null 2>&1; rm -rf "$logdir"' EXIT
 sep='?'; [[ "$DATABASE_URL" == *\?* ]] && sep='&'
 db="${DATABASE_URL}${sep}options=-csearch_path%3D${schema}"
 

@@ -96,3 +96,11 @@ printf '%-44s %12s\n' "flowtalk-ingest CPU per delivery (µs)" "$(per_op "$inges
 echo
 echo "== webhook→reply latency (ingest → queue → dispatch → sandbox)"
 scripts/bench-latency.sh
+
+echo
+echo "== the job queue beside PGQueuer 1.6.0 (no-op jobs, same server, same N, W and B)"
+scripts/bench-queue.sh
+
+echo
+echo "== statistics over 7 and 90 days (counters only)"
+FLOWTALK_BIN_DIR=$(swift build -c release --show-bin-path) scripts/bench-stats.sh
