@@ -11,7 +11,7 @@
 #   BENCH_QUEUE_FLOWTALK a flowtalk-bench-queue built elsewhere: used as it is, without building
 # PGQueuer is installed into .venv-bench (git-ignored) from scripts/bench/requirements-pgqueuer.txt, again only when
 # that file changes.
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=${BENCH_QUEUE_JOBS:-20000}
@@ -68,6 +68,7 @@ fi
 pg_port=$(scripts/free-port.sh)
 DATABASE_URL=$(scripts/pg.sh start "$tmp/pg" "$pg_port") || fail "PostgreSQL did not start (scripts/pg.sh)"
 [ "$(psql -X "$DATABASE_URL" -tAc 'SHOW fsync')" = on ] || fail "fsync must be on"
+[ "$(psql -X "$DATABASE_URL" -tAc 'SHOW synchronous_commit')" = on ] || fail "synchronous_commit must be on"
 pg_version=$(psql -X "$DATABASE_URL" -tAc 'SHOW server_version')
 server_url=${DATABASE_URL%/*}
 flowtalk_url=$server_url/flowtalk_bench
@@ -113,8 +114,9 @@ for shape in "${shape_list[@]}"; do
             run_drain flowtalk "$workers" "$batch" "$flowtalk_url" "$flowtalk_bin"
             flowtalk_rate=$rate
         else
+            # PGQueuer reads its durability from the environment: its tables stay logged (durable), as Flowtalk's are.
             run_drain pgqueuer "$workers" "$batch" "$pgqueuer_url" \
-                "$venv/bin/python" scripts/bench/pgqueuer_drain.py --timeout "$timeout_s"
+                env -u PGQUEUER_DURABILITY -u DURABILITY "$venv/bin/python" scripts/bench/pgqueuer_drain.py --timeout "$timeout_s"
             pgqueuer_rate=$rate
         fi
     done

@@ -10,12 +10,20 @@ cd "$(dirname "$0")/.."
 requests=${BENCH_STATS_REQUESTS:-20}
 logdir=$(mktemp -d /tmp/flowtalk-bench-stats.XXXXXX)
 chmod 755 "$logdir"
+own_pg=""
+stack_pids=()
+cleanup() {
+    [ ${#stack_pids[@]} -gt 0 ] && stop_stack
+    if [ -n "$own_pg" ]; then scripts/pg.sh stop "$own_pg" >/dev/null 2>&1 || true; fi
+    rm -rf "$logdir"
+}
+trap cleanup EXIT
 if [ -z "${FLOWTALK_BIN_DIR:-}" ]; then
     echo "building the services (release)…"
     swift build -c release >/dev/null
-    export FLOWTALK_BIN_DIR=$(swift build -c release --show-bin-path)
+    FLOWTALK_BIN_DIR=$(swift build -c release --show-bin-path)
+    export FLOWTALK_BIN_DIR
 fi
-own_pg=""
 if [ -z "${DATABASE_URL:-}" ]; then
     own_pg="$logdir/pg"
     DATABASE_URL=$(scripts/pg.sh start "$own_pg" "$(scripts/free-port.sh)")
@@ -23,7 +31,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 source scripts/test-stack.sh
 start_stack benchstats "$logdir"
-trap 'stop_stack; [ -n "$own_pg" ] && scripts/pg.sh stop "$own_pg" >/dev/null 2>&1; rm -rf "$logdir"' EXIT
+trap cleanup EXIT  # start_stack set its own
 sep='?'; [[ "$DATABASE_URL" == *\?* ]] && sep='&'
 db="${DATABASE_URL}${sep}options=-csearch_path%3D${schema}"
 

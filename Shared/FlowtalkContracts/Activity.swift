@@ -79,7 +79,8 @@ package enum CountMetric {
 /// Webhook→reply latency kept as hourly bucket counts (`latency_le:<ms>`, and `latency_le:inf`), so the statistics'
 /// percentiles come from the counts alone, for any range, without reading the activity log (issue 17).
 package enum LatencyHistogram {
-    /// Upper bounds in milliseconds (inclusive), roughly ×1.5 apart: a percentile is exact to within its bucket.
+    /// Upper bounds in milliseconds (inclusive), roughly ×1.5 apart: a percentile is exact to within its bucket. They are
+    /// part of the stored counts (and of migration 25's backfill): add a bound only above the last, never change one.
     package static let bounds = [
         10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1_000, 1_500, 2_000, 3_000, 5_000, 7_500, 10_000, 15_000, 30_000, 60_000,
     ]

@@ -36,8 +36,9 @@ extension ActivityStore {
     }
 
     /// Folds the counter shards of hours that ended over `after` ago into shard 0 (one row per account, hour and metric),
-    /// in batches; returns how many shard rows were folded. Concurrent writes to an old hour (an unsend's adjustment)
-    /// only wait on the row lock: a folded count is moved, never lost, and a later write is folded next time.
+    /// in batches; returns how many shard rows were folded. Rows another transaction holds (an unsend's or an echo's
+    /// adjustment of an old hour, an account being deleted) are skipped, not waited for (no lock-order deadlock), and
+    /// folded next time; a count is moved, never lost, and a later write is folded next time.
     package func compactCounts(after: Duration = .seconds(7_200), batch: Int = 20_000) async throws -> Int {
         let seconds = Int(after.components.seconds)
         var folded = 0
@@ -48,11 +49,12 @@ extension ActivityStore {
                 WITH moved AS (
                     DELETE FROM hourly_counts WHERE (account_id, hour, metric, shard) IN (
                         SELECT account_id, hour, metric, shard FROM hourly_counts
-                        WHERE shard > 0 AND hour < date_trunc('hour', now()) - \(seconds) * interval '1 second' LIMIT \(batch))
+                        WHERE shard > 0 AND hour < date_trunc('hour', now()) - \(seconds) * interval '1 second'
+                        LIMIT \(batch) FOR UPDATE SKIP LOCKED)
                     RETURNING account_id, hour, metric, count),
                 folded AS (
                     INSERT INTO hourly_counts (account_id, hour, metric, shard, count)
-                    SELECT account_id, hour, metric, 0, sum(count) FROM moved GROUP BY 1, 2, 3
+                    SELECT account_id, hour, metric, 0, sum(count) FROM moved GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
                     ON CONFLICT (account_id, hour, metric, shard) DO UPDATE SET count = hourly_counts.count + EXCLUDED.count)
                 SELECT count(*)::int8 FROM moved
                 """, logger: logger

@@ -210,6 +210,19 @@ class Run:
         self.call(client, "getRule", 200, path={"id": rule_id}, cookie=b)
         self.call(client, "getRule", 404, path={"id": rule_id}, cookie=a)  # another account's rule
         self.call(client, "updateRule", 200, {"keywords": ["price"], "reply": "It is 6 €.", "enabled": True}, path={"id": rule_id}, cookie=b)
+        # Instagram's limits on a rule's options (issue 16), refused by the running service next to their field.
+        def options(count, title="Option"):
+            return [{"title": f"{title} {i}", "next_rule_id": rule_id} for i in range(count)]
+        for body, field, words in [
+            ({"quick_replies": options(14)}, "quick_replies", "at most 13 quick replies"),
+            ({"quick_replies": [{"title": "x" * 21, "next_rule_id": rule_id}]}, "quick_replies", "has 21"),
+            ({"buttons": options(4, "B")}, "buttons", "at most 3 buttons"),
+        ]:
+            refused = self.call(client, "createRule", 400, {"keywords": ["menu"], "reply": "Pick one", **body}, cookie=b)
+            error = refused.json()["error"] if refused is not None else {}
+            self.record(f"a rule with {field} past Instagram's limit: field {field}, “{words}”",
+                        error.get("field") == field and words in error.get("message", ""), str(error))
+        self.call(client, "createRule", 201, {"keywords": ["menu"], "reply": "Pick one", "quick_replies": options(13)}, cookie=b)
         self.call(client, "testRules", 200, {"text": "What is the price?"}, cookie=b)
         self.call(client, "testRules", 413, {"text": "x" * (2 << 20)}, cookie=b)
         self.call(client, "testRules", 400, {"text": "x" * 4001}, cookie=b)  # text_too_long
