@@ -77,17 +77,8 @@ struct StatsController: Sendable {
         let rule_id: String
         let position: Int
         /// The option's title now; null when the rule no longer has that option.
-        let title: String?
+        @Nullable var title: String?
         let taps: Int
-
-        enum CodingKeys: String, CodingKey { case rule_id, position, title, taps }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(rule_id, forKey: .rule_id)
-            try container.encode(position, forKey: .position)
-            try container.encode(title, forKey: .title)
-            try container.encode(taps, forKey: .taps)
-        }
     }
 
     struct Stats: Encodable {

@@ -106,13 +106,8 @@ struct AutomationController: Sendable {
             let buttons: [String]
         }
         struct Output: Encodable {
-            let match: Match?
-            enum CodingKeys: String, CodingKey { case match }
-            // `{"match": null}` when no rule answers, rather than an empty object.
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(match, forKey: .match)
-            }
+            /// `{"match": null}` when no rule answers, rather than an empty object.
+            @Nullable var match: Match?
         }
         let match = matcher.match(text, trigger: trigger).map {
             Match(rule_id: $0.ruleID, reply: $0.reply, match_type: $0.matchType.rawValue, keyword: $0.keyword, explanation: $0.explanation,

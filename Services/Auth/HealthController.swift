@@ -32,33 +32,17 @@ struct HealthController: Sendable {
         let waiting_for_you: Int
         let problems: [Problem]
         /// Null when not connected.
-        let connection: Connection?
-
-        enum CodingKeys: String, CodingKey {
-            case instagram, rules_enabled, ai_enabled, ice_breakers, messages_received, replies_sent, waiting_for_you, problems, connection
-        }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(instagram, forKey: .instagram)
-            try container.encode(rules_enabled, forKey: .rules_enabled)
-            try container.encode(ai_enabled, forKey: .ai_enabled)
-            try container.encode(ice_breakers, forKey: .ice_breakers)
-            try container.encode(messages_received, forKey: .messages_received)
-            try container.encode(replies_sent, forKey: .replies_sent)
-            try container.encode(waiting_for_you, forKey: .waiting_for_you)
-            try container.encode(problems, forKey: .problems)
-            try container.encode(connection, forKey: .connection)
-        }
+        @Nullable var connection: Connection?
     }
 
     /// The connection's token and webhooks, as the daily check last found them. Nulls are written out.
     struct Connection: Encodable {
-        let username: String?
-        let token_expires_at: Date?
-        let token_refreshed_at: Date?
-        let last_check_at: Date?
-        let last_check_ok: Bool?
-        let webhooks_subscribed: Bool?
+        @Nullable var username: String?
+        @Nullable var token_expires_at: Date?
+        @Nullable var token_refreshed_at: Date?
+        @Nullable var last_check_at: Date?
+        @Nullable var last_check_ok: Bool?
+        @Nullable var webhooks_subscribed: Bool?
 
         init(_ health: ConnectionHealth) {
             username = health.username
@@ -67,19 +51,6 @@ struct HealthController: Sendable {
             last_check_at = health.lastCheckAt
             last_check_ok = health.lastCheckOK
             webhooks_subscribed = health.webhooksSubscribed
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case username, token_expires_at, token_refreshed_at, last_check_at, last_check_ok, webhooks_subscribed
-        }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(username, forKey: .username)
-            try container.encode(token_expires_at, forKey: .token_expires_at)
-            try container.encode(token_refreshed_at, forKey: .token_refreshed_at)
-            try container.encode(last_check_at, forKey: .last_check_at)
-            try container.encode(last_check_ok, forKey: .last_check_ok)
-            try container.encode(webhooks_subscribed, forKey: .webhooks_subscribed)
         }
     }
 

@@ -1,9 +1,10 @@
+import FlowtalkHTTP
 import Foundation
 import ReplyDecision
 import ReplyRules
 
 /// The answer of `POST /api/try`: what the customer would receive, in order, which path answered and why, and the
-/// conversation's state to send back with the next message. Nulls are written out (`rule_id`, `hand_off_minutes`).
+/// conversation's state to send back with the next message. `rule_id` and `hand_off_minutes` are null when unset.
 struct TryOutcome: Encodable {
     struct Option: Encodable {
         let title: String
@@ -18,9 +19,9 @@ struct TryOutcome: Encodable {
     var messages: [Message] = []
     /// `rule`, `ice_breaker`, `ai`, `fallback`, `welcome`, `away`, `hand_off` or `none`.
     var path = "none"
-    var rule_id: String? = nil
+    @Nullable var rule_id: String? = nil
     var explanation = ""
-    var hand_off_minutes: Int? = nil
+    @Nullable var hand_off_minutes: Int? = nil
     var state: TryController.State
 
     init(state: TryController.State) { self.state = state }
@@ -46,17 +47,5 @@ struct TryOutcome: Encodable {
             }
         }
         if let minutes = plan.handOffMinutes { state.paused_until = TryController.text(now.addingTimeInterval(Double(minutes) * 60)) }
-    }
-
-    enum CodingKeys: String, CodingKey { case messages, path, rule_id, explanation, hand_off_minutes, state }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(messages, forKey: .messages)
-        try container.encode(path, forKey: .path)
-        try container.encode(rule_id, forKey: .rule_id)
-        try container.encode(explanation, forKey: .explanation)
-        try container.encode(hand_off_minutes, forKey: .hand_off_minutes)
-        try container.encode(state, forKey: .state)
     }
 }
