@@ -206,3 +206,46 @@ actor FakeSender: ReplySender {
         }
     }
 }
+
+/// Two runs of one job at once: the first one's lease ran out while it was stopped, and it goes on after the second
+/// claimed the job. The first decides between the second's look for a reply and its decision, then parks its reply for
+/// a retry it can no longer schedule. The second must not end the job as done (the 60-s chaos run lost a DM that way).
+@Suite struct OverlappingRunsTests {
+    @Test func aRunThatFindsTheMessageDecidedByAnotherKeepsTheJobForItsUnfinishedReply() async throws {
+        try await InboundHandlerTests.withHarness { (h: InboundHandlerTests.Harness) async throws in
+            let event = InboundHandlerTests.message("price?", from: "c-7")
+            _ = try await h.queue.enqueue([InboundEventJob.make(event)])
+            let claimed = try await h.queue.claim(kinds: InboundEventJob.kinds, limit: 1, worker: "second", lease: .seconds(60))
+            let job = try #require(claimed.first)
+            let store = DispatchStores(client: Database(h.client), logger: .quiet("first"))
+            let second = try await store.client.withTransaction(logger: .quiet("first")) { db -> Task<(any Error)?, Never> in
+                // The first run's decision, not committed yet: the message handled, its reply begun and (further on) parked.
+                #expect(try await store.conversations.markHandled(mid: event.mid!, kind: "message", accountID: h.accountID, on: db))
+                _ = try await store.conversations.beginReply(
+                    accountID: h.accountID, inboundMID: event.mid!, customerID: "c-7", source: "rule", ruleID: nil, state: "retry", on: db)
+                // The second run finds no reply yet and waits on the first one's mark of the message.
+                let second = Task { () -> (any Error)? in
+                    do { try await h.handler.handle(job, logger: .quiet("second")) } catch { return error }
+                    return nil
+                }
+                var waiting = false
+                for _ in 0..<200 where !waiting {
+                    try await Task.sleep(for: .milliseconds(25))
+                    for try await n in try await h.client.query(
+                        "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO handled_events%'"
+                    ).decode(Int.self) { waiting = n > 0 }
+                }
+                #expect(waiting, "the second run waits on the first one's decision")
+                return second
+            }
+            let error = await second.value
+            #expect(error is JobFailure, "the job is not done while the first run's reply waits for a retry")
+            if error != nil { try await h.queue.fail(job, error: "test", retryAfter: .zero) } else { _ = try await h.queue.complete([job]) }
+            #expect(try await h.jobsLeft() == 1)
+            // Its next run takes the parked reply up and sends it.
+            #expect(try await h.runQueued() == nil)
+            #expect(try await h.replyStates("c-7") == ["sent"])
+            #expect(await h.sender.texts(to: "c-7") == ["Our prices start at 10 EUR."])
+        }
+    }
+}

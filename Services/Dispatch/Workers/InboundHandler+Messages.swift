@@ -58,7 +58,16 @@ extension InboundHandler {
                 }
             }
         }
-        guard let (decision, replyID) = decided else { return }
+        guard let (decision, replyID) = decided else {
+            // Handled before. A run that stopped earlier left a reply this run found above; but a run still going (its
+            // lease ran out while it was stopped or cut off) may have decided in between, and may yet park its reply for
+            // a retry it can no longer schedule. The job is not done while that reply is unfinished: it runs again
+            // shortly and takes the reply up as it is then (the 60-s chaos run lost one DM this way).
+            if let existing = try await store.conversations.reply(inboundMID: mid), ReplyState(rawValue: existing.state)?.isFinal == false {
+                throw ReplyLedger.changedUnderUs
+            }
+            return
+        }
         switch decision {
         case .skip: return
         case .ai(let kinds):
