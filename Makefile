@@ -1,5 +1,5 @@
 # Flowtalk: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: check-deploy container-test openapi-check run run-scaled scaled-test test bench bench-burst explain-claim bench-latency bench-queue bench-stats chaos fuzz demo build fmt clean
+.PHONY: bench-drain check-deploy container-test openapi-check run run-scaled scaled-test test bench bench-burst explain-claim bench-latency bench-queue bench-stats chaos fuzz demo build fmt clean
 
 run:
 	@scripts/run.sh
@@ -36,6 +36,10 @@ bench-queue:
 
 bench-stats:
 	@scripts/bench-stats.sh
+
+# Real replies for one busy account: DRAIN_DMS (5000) queued DMs answered through dispatch and the sandbox (release).
+bench-drain:
+	@scripts/bench-drain.sh
 
 # libFuzzer targets of Fuzz/ (their own package, built in .build-fuzz), each run FUZZ_SECONDS (60); FUZZ_TARGETS to pick.
 fuzz:

@@ -76,8 +76,10 @@ struct InstagramWebhook: Encodable {
 ///
 /// A `Service` in the application's group, fed by an `AsyncStream` that holds at most `queueLimit` deliveries. When
 /// it is full a new delivery is dropped (logged; a simulator call waiting for it gets `WebhookSenderError.queueFull`).
-/// At most `concurrency` posts are in flight. On graceful shutdown the stream is finished, what is queued is still
-/// posted, and then `run()` returns; a delivery offered after that is refused (`.stopped`).
+/// At most `concurrency` posts are in flight. On graceful shutdown the stream is finished, the simulator's queued
+/// deliveries are still posted and the queued echoes dropped (with ingest gone, each would wait out its 10-s timeout:
+/// a full queue kept the sandbox from stopping for minutes), and then `run()` returns; a delivery offered after that is
+/// refused (`.stopped`).
 final class WebhookSender: Service, Sendable {
     struct Delivery: Sendable {
         /// Set when a caller waits for ingest's status (the simulator); nil for echoes.
@@ -88,6 +90,8 @@ final class WebhookSender: Service, Sendable {
     private struct Waiters {
         var next = 0
         var stopped = false
+        /// Graceful shutdown began: queued echoes are dropped.
+        var stopping = false
         var pending: [Int: CheckedContinuation<Int, any Error>] = [:]
     }
 
@@ -145,6 +149,7 @@ final class WebhookSender: Service, Sendable {
             await withTaskGroup(of: Void.self) { group in
                 var running = 0
                 for await delivery in stream {
+                    if delivery.waiter == nil, waiters.withLock({ $0.stopping }) { continue }
                     if running >= Self.concurrency {
                         await group.next()
                         running -= 1
@@ -154,6 +159,7 @@ final class WebhookSender: Service, Sendable {
                 }
             }
         } onGracefulShutdown: {
+            self.waiters.withLock { $0.stopping = true }
             self.continuation.finish()
         }
         // Cancelled, or drained after a graceful shutdown: nobody is left waiting.

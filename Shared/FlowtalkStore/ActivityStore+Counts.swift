@@ -4,32 +4,33 @@ import PostgresNIO
 
 /// The hourly counters statistics are read from (`hourly_counts`).
 extension ActivityStore {
-    /// Counter rows per account, hour and metric that writes spread over (readers sum them; migration 10).
-    static let countShards = 16
+    /// The shard a write goes to: one per PostgreSQL session (1…32767, from the backend's process id). A session runs
+    /// one transaction at a time, so two concurrent decisions of one busy account never add to the same counter row and
+    /// never wait on each other's row lock (with 16 random shards, they still did: issue 17). Shard 0 holds what
+    /// analytics' hourly job folded; readers sum all shards.
+    static let sessionShard = "(1 + pg_backend_pid() % 32767)::int2"
 
-    /// Adds to this hour's counters (`received`, `replied_rule`, `skipped:<reason>`, `rule:<id>`, …), in one of the shards,
-    /// so concurrent decisions of one busy account seldom wait on each other's row lock.
+    /// Adds to this hour's counters (`received`, `replied_rule`, `skipped:<reason>`, `rule:<id>`, …), in this session's
+    /// shard, so concurrent decisions of one busy account do not wait on each other.
     package func count(_ metrics: [String], accountID: UUID, on connection: DatabaseConnection) async throws {
         guard !metrics.isEmpty else { return }
-        let shard = Int16.random(in: 0..<Int16(Self.countShards))
         try await connection.query(
             """
             INSERT INTO hourly_counts (account_id, hour, metric, shard, count)
-            SELECT \(accountID), date_trunc('hour', now()), metric, \(shard), count(*) FROM unnest(\(metrics)::text[]) AS m(metric)
+            SELECT \(accountID), date_trunc('hour', now()), metric, \(unescaped: Self.sessionShard), count(*) FROM unnest(\(metrics)::text[]) AS m(metric)
             GROUP BY metric ORDER BY metric
             ON CONFLICT (account_id, hour, metric, shard) DO UPDATE SET count = hourly_counts.count + EXCLUDED.count
             """, logger: logger)
     }
 
-    /// Adds to (or, with a negative delta, takes back from) the counters of the hour of `time`, in one of the shards.
+    /// Adds to (or, with a negative delta, takes back from) the counters of the hour of `time`, in this session's shard.
     package func adjust(_ deltas: [String: Int], accountID: UUID, at time: Date = Date(), on connection: DatabaseConnection) async throws {
         guard !deltas.isEmpty else { return }
         let metrics = deltas.keys.sorted()
-        let shard = Int16.random(in: 0..<Int16(Self.countShards))
         try await connection.query(
             """
             INSERT INTO hourly_counts (account_id, hour, metric, shard, count)
-            SELECT \(accountID), date_trunc('hour', \(time)::timestamptz), metric, \(shard), delta
+            SELECT \(accountID), date_trunc('hour', \(time)::timestamptz), metric, \(unescaped: Self.sessionShard), delta
             FROM unnest(\(metrics)::text[], \(metrics.map { Int64(deltas[$0]!) })::int8[]) AS d(metric, delta)
             ON CONFLICT (account_id, hour, metric, shard) DO UPDATE SET count = hourly_counts.count + EXCLUDED.count
             """, logger: logger)

@@ -39,4 +39,42 @@ import Testing
             #expect(try await store.compactCounts() == 0)
         }
     }
+
+    /// Concurrent decisions of one busy account count in their own sessions' shards: twenty transactions that each
+    /// counted the same metrics and hold their locks until all twenty have counted all get there (with 16 random shards,
+    /// at least two shared a row and the later one waited for the other's commit: issue 17).
+    @Test func concurrentTransactionsOfOneAccountDoNotWaitOnEachOthersCounters() async throws {
+        try await TestDatabase.withMigrated { _, client in
+            let (vault, _) = TokenVault.testing()
+            let account = try await AccountSeeder(client: client, vault: vault, logger: Self.logger).createAccount(
+                email: "busy@example.com", instagramUserID: "2", username: "b", token: Secret("t"))
+            let store = ActivityStore(client: Database(client), logger: Self.logger)
+            let counted = Counter()
+            let writers = 20
+            let reached = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<writers {
+                    group.addTask {
+                        try await store.client.withTransaction(logger: Self.logger) { db in
+                            // A wait on another writer's row would end in an error here instead of a hang.
+                            try await db.query("SET LOCAL lock_timeout = '5s'", logger: Self.logger)
+                            try await store.count(["received", "replied_rule"], accountID: account, on: db)
+                            await counted.add()
+                            for _ in 0..<1_000 where await counted.value < writers { try await Task.sleep(for: .milliseconds(10)) }
+                            return await counted.value == writers
+                        }
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(reached == writers, "every writer counted while the others held their transactions open")
+            let today = try await store.today(timeZone: "UTC")
+            let counts = try await store.dailyCounts(accountID: account, from: today, to: today, timeZone: "UTC")
+            #expect(counts[today]?["received"] == writers && counts[today]?["replied_rule"] == writers)
+        }
+    }
+}
+
+actor Counter {
+    private(set) var value = 0
+    func add() { value += 1 }
 }
