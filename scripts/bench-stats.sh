@@ -2,7 +2,8 @@
 # The statistics API over 90 days (issue 17, item 4): one shop with 90 days of hourly counters — the message counts,
 # rule hits and the latency buckets dispatch writes, every metric in every hour (a busy shop's worst case) — as
 # analytics' hourly job leaves them: past hours folded into one row each, the last two hours spread over 4 shards;
-# read through a running flowtalk-analytics. Prints the mean and the slowest of 20 requests for the last 7 and the last 90 days.
+# read through a running flowtalk-analytics. Prints the mean and the slowest of 20 requests for the last 7 and the last 90 days,
+# and each service's resident memory idle (analytics' again after the requests): RESULT lines make bench collects.
 #   DATABASE_URL (default: its own PostgreSQL, fsync on), FLOWTALK_BIN_DIR (default: the release build, made if missing),
 #   BENCH_STATS_REQUESTS (20)
 set -euo pipefail
@@ -60,6 +61,12 @@ ON CONFLICT DO NOTHING"
 psql "$db" -qc "ANALYZE hourly_counts"
 rows=$(psql "$db" -tAc "SELECT count(*) FROM hourly_counts WHERE account_id = '$account'")
 
+# Each service's resident memory, idle (the stack is up, nothing has been asked of it but a sign-up and a sign-in).
+services=(sandbox auth ingest dispatch analytics)  # test-stack.sh's start order
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+sleep 2
+for i in "${!services[@]}"; do echo "RESULT memory service=${services[$i]} idle_kb=$(rss_kb "${stack_pids[$i]}")"; done
+
 session=$(awk '$6 == "ft_session" { print $7 }' "$jar")
 today=$(date -u +%F)
 echo "statistics, one shop with $rows hourly counter rows (90 days), $requests requests each, through flowtalk-analytics:"
@@ -70,5 +77,7 @@ for days in 7 90; do
         times+=("$(curl -sf -o /dev/null -w '%{time_total}' -H "Cookie: ft_session=$session" -H "Origin: $base" \
             "http://127.0.0.1:$analytics/api/stats?from=$from&to=$today&tz=Europe/Paris")")
     done
-    printf '%s\n' "${times[@]}" | awk -v d="$days" '{ s += $1; if ($1 > m) m = $1 } END { printf "  last %2d days: mean %.1f ms, slowest %.1f ms\n", d, s / NR * 1000, m * 1000 }'
+    printf '%s\n' "${times[@]}" | awk -v d="$days" '{ s += $1; if ($1 > m) m = $1 } END { printf "  last %2d days: mean %.1f ms, slowest %.1f ms\n", d, s / NR * 1000, m * 1000
+        printf "RESULT stats days=%d mean_ms=%.1f slowest_ms=%.1f\n", d, s / NR * 1000, m * 1000 }'
 done
+echo "RESULT memory service=analytics after_kb=$(rss_kb "${stack_pids[4]}")"

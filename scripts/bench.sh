@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# make bench: webhook deliveries accepted per second by a local flowtalk-ingest (release build) at a fixed
-# concurrency, next to the single-row INSERT rate pgbench reaches on the same PostgreSQL with the same number of
-# clients. PostgreSQL runs with its defaults (fsync on): every acknowledged delivery is durable.
+# make bench: issue 17's figures in one run on this machine, each beside its reference from the same run, ending with
+# one table (ratios last). Parts: keyword matching; webhook deliveries accepted per second by a local flowtalk-ingest
+# (release) at a fixed concurrency next to the single-row INSERT rate pgbench reaches on the same PostgreSQL with the same
+# number of clients; webhook→reply latency at 100, 200 and 500 DMs/s (bench-latency.sh); real replies for one busy
+# account (bench-drain.sh); the queue beside PGQueuer 1.6.0 (bench-queue.sh); the 7- and 90-day statistics and each
+# service's memory (bench-stats.sh). PostgreSQL runs with its defaults (fsync on): every acknowledged write is durable.
 #   BENCH_CLIENTS (default 32), BENCH_SECONDS (default 15), BENCH_DELIVERIES (default 400000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -93,14 +96,44 @@ printf '%-44s %12s\n' "PostgreSQL CPU per pgbench insert (µs)" "$(per_op "$pg_c
 printf '%-44s %12s\n' "PostgreSQL CPU per accepted delivery (µs)" "$(per_op "$pg_cpu_ingest" "$rps")"
 printf '%-44s %12s\n' "flowtalk-ingest CPU per delivery (µs)" "$(per_op "$ingest_cpu" "$rps")"
 
-echo
-echo "== webhook→reply latency (ingest → queue → dispatch → sandbox)"
-scripts/bench-latency.sh
+# Ingest's memory after the run (its figure under load).
+ingest_rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$ingest_pid/status" 2>/dev/null || echo 0)
 
-echo
-echo "== the job queue beside PGQueuer 1.6.0 (no-op jobs, same server, same N, W and B)"
-scripts/bench-queue.sh
+# The other parts print their own output (kept in $tmp/<part>.out) and end with RESULT lines collected below.
+part() { local name=$1; shift; echo; echo "== $name"; "$@" 2>&1 | tee "$tmp/$name.out" || echo "bench: the $name part failed (its figures show as ?)"; }
+for rate in 100 200 500; do part "latency-$rate" env BENCH_RATE=$rate scripts/bench-latency.sh; done
+part drain scripts/bench-drain.sh
+part queue scripts/bench-queue.sh
+part stats scripts/bench-stats.sh  # builds every service in release (this script built only some)
 
+# One table: each figure beside its reference from this run (or the goal, where there is none), the ratio (Flowtalk over
+# the reference for rates, the reference over Flowtalk for times and memory: higher is better) and whether the goal is met.
+value() { sed -nE "s/$2/\\1/p" "$tmp/$1.out" | tail -n 1; }
+row() { awk -v m="$1" -v f="$2" -v r="$3" -v better="$4" -v goal="${5:-}" 'BEGIN {
+    if (f == "" || r == "-" || r + 0 == 0 || f + 0 == 0) { ratio = "-"; met = "-" }
+    else { x = better == "higher" ? f / r : r / f; ratio = sprintf("%.2f", x); met = goal == "" ? "-" : (x >= goal ? "yes" : "no") }
+    printf "| %s | %s | %s | %s | %s |\n", m, (f == "" ? "?" : f), r, ratio, (goal == "" ? met : "≥ " goal ": " met) }'; }
 echo
-echo "== statistics over 7 and 90 days (counters only)"
-scripts/bench-stats.sh  # builds every service in release (this script built only some)
+echo "== issue 17's table ($(nproc) cores, $(grep -m 1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); PostgreSQL fsync on; release builds)"
+echo "| measure | Flowtalk | reference (same run) or goal | ratio | goal met |"
+echo "| --- | ---: | ---: | ---: | --- |"
+row "ingest: signed deliveries accepted/s, $clients connections (vs pgbench single-row INSERT/s)" "$(printf %.0f "$rps")" "$(printf %.0f "$pg_tps")" higher 1
+for shape in 5x10 5x100; do
+    read -r f p < <(awk -v s="$shape" '$1 == s { print $2, $3 }' "$tmp/queue.out" | tail -n 1)
+    row "queue: no-op jobs drained/s, $shape (vs PGQueuer 1.6.0, same N, W, B)" "${f:-}" "${p:-}" higher 2
+done
+row "real replies/s for one account, 5,000 customers, through the sandbox (goal 1,000)" "$(value drain '^RESULT drain .* rate=([0-9]+) .*$')" 1000 higher 1
+for rate in 100 200 500; do
+    row "webhook→reply p99 at $rate DMs/s, ms (goal < 100)" "$(value "latency-$rate" '^.* p99 ([0-9]+) ms.*$')" 100 lower 1
+done
+row "statistics, last 7 days, mean ms (goal < 20)" "$(value stats '^RESULT stats days=7 mean_ms=([0-9.]+) .*$')" 20 lower 1
+row "statistics, last 90 days, mean ms (goal < 20)" "$(value stats '^RESULT stats days=90 mean_ms=([0-9.]+) .*$')" 20 lower 1
+for service in auth ingest dispatch analytics sandbox; do
+    kb=$(value stats "^RESULT memory service=$service idle_kb=([0-9]+)$")
+    row "$service resident memory idle, MB (goal < 60)" "$(awk -v k="${kb:-0}" 'BEGIN { printf "%.0f", k / 1024 }')" 60 lower 1
+done
+kb=$(value drain '^RESULT drain .* rss_load_kb=([0-9]+)$')
+row "dispatch resident memory, peak while draining 5,000 replies, MB" "$(awk -v k="${kb:-0}" 'BEGIN { printf "%.0f", k / 1024 }')" "-" lower
+row "ingest resident memory after the ingest run, MB" "$(awk -v k="$ingest_rss" 'BEGIN { printf "%.0f", k / 1024 }')" "-" lower
+kb=$(value stats '^RESULT memory service=analytics after_kb=([0-9]+)$')
+row "analytics resident memory after 40 statistics requests, MB" "$(awk -v k="${kb:-0}" 'BEGIN { printf "%.0f", k / 1024 }')" "-" lower
