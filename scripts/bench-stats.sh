@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The statistics API over 90 days (issue 17, item 4): one shop with 90 days of hourly counters — the message counts,
 # rule hits and the latency buckets dispatch writes, every metric in every hour (a busy shop's worst case) — as
-# analytics' hourly job leaves them: past hours folded into one row each, the last two hours spread over 4 shards;
+# analytics' hourly job leaves them: past hours packed into one row each (hourly_packed), the last two hours in 4 shards;
 # read through a running flowtalk-analytics. Prints the mean and the slowest of 20 requests for the last 7 and the last 90 days,
 # and each service's resident memory idle (analytics' again after the requests): RESULT lines make bench collects.
 #   DATABASE_URL (default: its own PostgreSQL, fsync on), FLOWTALK_BIN_DIR (default: the release build, made if missing),
@@ -58,8 +58,16 @@ FROM generate_series(date_trunc('hour', now()) - interval '90 days', date_trunc(
      generate_series(0, 3) AS s
 WHERE s = 0 OR h >= date_trunc('hour', now()) - interval '2 hours'
 ON CONFLICT DO NOTHING"
-psql "$db" -qc "ANALYZE hourly_counts"
-rows=$(psql "$db" -tAc "SELECT count(*) FROM hourly_counts WHERE account_id = '$account'")
+# Analytics' hourly job packs every hour two hours past into one hourly_packed row (ActivityStore.compactCounts).
+psql "$db" -qc "
+WITH moved AS (DELETE FROM hourly_counts WHERE account_id = '$account' AND hour < date_trunc('hour', now()) - interval '2 hours'
+               RETURNING hour, metric, count)
+INSERT INTO hourly_packed (account_id, hour, metrics, counts)
+SELECT '$account', hour, array_agg(metric ORDER BY metric), array_agg(count ORDER BY metric) FROM moved GROUP BY hour"
+psql "$db" -qc "ANALYZE hourly_counts; ANALYZE hourly_packed"
+rows=$(psql "$db" -tAc "SELECT (SELECT count(*) FROM hourly_counts WHERE account_id = '$account')
+                             + (SELECT sum(cardinality(metrics)) FROM hourly_packed WHERE account_id = '$account')")
+packed=$(psql "$db" -tAc "SELECT count(*) FROM hourly_packed WHERE account_id = '$account'")
 
 # Each service's resident memory, idle (the stack is up, nothing has been asked of it but a sign-up and a sign-in).
 services=(sandbox auth ingest dispatch analytics)  # test-stack.sh's start order
@@ -69,7 +77,7 @@ for i in "${!services[@]}"; do echo "RESULT memory service=${services[$i]} idle_
 
 session=$(awk '$6 == "ft_session" { print $7 }' "$jar")
 today=$(date -u +%F)
-echo "statistics, one shop with $rows hourly counter rows (90 days), $requests requests each, through flowtalk-analytics:"
+echo "statistics, one shop with $rows hourly counts (90 days; $packed hours packed), $requests requests each, through flowtalk-analytics:"
 for days in 7 90; do
     from=$(date -u -d "$today - $((days - 1)) days" +%F)
     times=()

@@ -47,8 +47,12 @@ extension AccountStore {
               (SELECT count(*)::int8 FROM activity WHERE account_id = \(accountID) AND outcome = 'replied' AND occurred_at > now() - interval '1 hour'),
               (SELECT reason FROM activity WHERE account_id = \(accountID) AND outcome = 'failed' AND occurred_at > now() - interval '1 hour'
                  GROUP BY reason ORDER BY count(*) DESC, reason LIMIT 1),
-              coalesce((SELECT sum(count)::int8 FROM hourly_counts WHERE account_id = \(accountID) AND metric = 'received'), 0),
-              coalesce((SELECT sum(count)::int8 FROM hourly_counts WHERE account_id = \(accountID) AND metric LIKE 'replied\\_%'), 0),
+              coalesce((SELECT sum(count)::int8 FROM hourly_counts WHERE account_id = \(accountID) AND metric = 'received'), 0)
+                + coalesce((SELECT sum(u.count)::int8 FROM hourly_packed p, unnest(p.metrics, p.counts) AS u(metric, count)
+                            WHERE p.account_id = \(accountID) AND u.metric = 'received'), 0),
+              coalesce((SELECT sum(count)::int8 FROM hourly_counts WHERE account_id = \(accountID) AND metric LIKE 'replied\\_%'), 0)
+                + coalesce((SELECT sum(u.count)::int8 FROM hourly_packed p, unnest(p.metrics, p.counts) AS u(metric, count)
+                            WHERE p.account_id = \(accountID) AND u.metric LIKE 'replied\\_%'), 0),
               (SELECT count(*)::int8 FROM conversations c WHERE c.account_id = \(accountID) AND c.paused_until > now()
                  AND (SELECT a.reason FROM activity a WHERE a.account_id = \(accountID) AND a.customer_id = c.customer_id
                       AND a.outcome = 'paused' ORDER BY a.id DESC LIMIT 1) = 'hand_off')

@@ -103,7 +103,10 @@ package struct AccountStore: Sendable {
                 'handled_events', COALESCE((SELECT jsonb_agg(to_jsonb(h) - 'account_id') FROM handled_events h WHERE h.account_id = \(account)), '[]'),
                 'activity', COALESCE((SELECT jsonb_agg(to_jsonb(e) - 'account_id' ORDER BY e.id) FROM activity e WHERE e.account_id = \(account)), '[]'),
                 'counts', COALESCE((SELECT jsonb_agg(to_jsonb(n) ORDER BY n.hour, n.metric) FROM (
-                    SELECT hour, metric, sum(count)::int8 AS count FROM hourly_counts WHERE account_id = \(account) GROUP BY hour, metric) n), '[]'),
+                    SELECT hour, metric, sum(count)::int8 AS count FROM (
+                        SELECT hour, metric, count FROM hourly_counts WHERE account_id = \(account)
+                        UNION ALL SELECT p.hour, u.metric, u.count FROM hourly_packed p, unnest(p.metrics, p.counts) AS u(metric, count)
+                        WHERE p.account_id = \(account)) c GROUP BY hour, metric) n), '[]'),
                 'ai_usage', COALESCE((SELECT jsonb_agg(to_jsonb(u) - 'account_id' ORDER BY u.day) FROM ai_usage u WHERE u.account_id = \(account)), '[]')
             )::text
             """, logger: logger)

@@ -65,5 +65,24 @@ extension FlowtalkMigrations {
                 // Analytics' hourly job folds the shards of past hours into shard 0: it finds them by this index.
                 "CREATE INDEX hourly_counts_unfolded ON hourly_counts (hour) WHERE shard > 0",
             ]),
+        Migration(
+            version: 27, name: "past hours' counts packed into one row per hour",
+            statements: [
+                // Issue 17: 90 days read one row per hour (its metrics and counts side by side), not one per hour and
+                // metric. Analytics' hourly job moves each hour two hours past here from hourly_counts, whatever its shard
+                // (the history too, batch by batch, after the upgrade); hourly_counts keeps the hours still being written.
+                """
+                CREATE TABLE hourly_packed (
+                    account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    hour timestamptz NOT NULL,
+                    metrics text[] NOT NULL,
+                    counts bigint[] NOT NULL,
+                    PRIMARY KEY (account_id, hour),
+                    CHECK (cardinality(metrics) = cardinality(counts))
+                )
+                """,
+                "DROP INDEX hourly_counts_unfolded",
+                "CREATE INDEX hourly_counts_hour ON hourly_counts (hour)",
+            ]),
     ]
 }

@@ -298,7 +298,12 @@ extension TestClientProtocol {
             #expect(ledger == 1, "one purge per hour, however often it is scheduled")
             // Counts stay.
             var counted: Int64? = nil
-            for try await n in try await shops.client.query("SELECT sum(count)::int8 FROM hourly_counts WHERE account_id = \(shops.ana)").decode(Int64?.self) {
+            // Counts stay (the purge's job packs the old hour into hourly_packed: moved, not dropped).
+            for try await n in try await shops.client.query(
+                """
+                SELECT ((SELECT coalesce(sum(count), 0) FROM hourly_counts WHERE account_id = \(shops.ana))
+                     + (SELECT coalesce(sum(c), 0) FROM hourly_packed p, unnest(p.counts) AS u(c) WHERE p.account_id = \(shops.ana)))::int8
+                """).decode(Int64?.self) {
                 counted = n
             }
             #expect(counted == 1)

@@ -7,7 +7,7 @@ import Logging
 import PostgresNIO
 import Testing
 
-/// Issue 17: the hours that are over have their counter shards folded into one row each (analytics' hourly job), so
+/// Issue 17: the hours that are over have their counters packed into one row each (analytics' hourly job), so
 /// the statistics read few rows; the counts stay exactly what they were, and the current hour is left to its writers.
 @Suite struct CountFoldingTests {
     static let logger = Logger.quiet("test")
@@ -29,15 +29,67 @@ import Testing
             let store = ActivityStore(client: Database(client), logger: Self.logger)
             let today = try await store.today(timeZone: "UTC")
             let before = try await store.dailyCounts(accountID: account, from: "2000-01-01", to: today, timeZone: "UTC")
-            #expect(try await store.compactCounts(batch: 7) == 30)
+            #expect(try await store.compactCounts(batch: 7) == 32)
             #expect(try await store.dailyCounts(accountID: account, from: "2000-01-01", to: today, timeZone: "UTC") == before)
             var rows: [String: Int64] = [:]
             for try await (old, shards) in try await client.query(
                 "SELECT hour < date_trunc('hour', now()), count(*)::int8 FROM hourly_counts WHERE account_id = \(account) GROUP BY 1", logger: Self.logger
             ).decode((Bool, Int64).self) { rows[old ? "past" : "current"] = shards }
-            #expect(rows == ["past": 2, "current": 16])
+            #expect(rows == ["current": 16], "the past hour left hourly_counts; the current one is its writers'")
+            #expect(try await packed(client, account) == [["latency_le:50", "received"]: [16, 32]])
+            // A late write to the packed hour (an unsend taking a count back, a new metric) is merged into its row.
+            try await client.query(
+                """
+                INSERT INTO hourly_counts (account_id, hour, metric, shard, count) VALUES
+                    (\(account), date_trunc('hour', now()) - interval '5 hours', 'received', 3, -1),
+                    (\(account), date_trunc('hour', now()) - interval '5 hours', 'failed', 3, 2)
+                """, logger: Self.logger)
+            #expect(try await store.compactCounts() == 2)
+            #expect(try await packed(client, account) == [["failed", "latency_le:50", "received"]: [2, 16, 31]])
+            #expect(try await store.dailyCounts(accountID: account, from: "2000-01-01", to: today, timeZone: "UTC")[
+                String(before.keys.sorted().first!)]?["failed"] == 2)
             #expect(try await store.compactCounts() == 0)
         }
+    }
+
+    /// Three days of hours with different sets of metrics (so several shapes of packed row share a day): the daily sums
+    /// in three time zones are the same before and after packing.
+    @Test func packedHoursSumToTheSameDaysInAnyTimeZone() async throws {
+        try await TestDatabase.withMigrated { _, client in
+            let (vault, _) = TokenVault.testing()
+            let account = try await AccountSeeder(client: client, vault: vault, logger: Self.logger).createAccount(
+                email: "days@example.com", instagramUserID: "3", username: "d", token: Secret("t"))
+            try await client.query(
+                """
+                INSERT INTO hourly_counts (account_id, hour, metric, shard, count)
+                SELECT \(account), h, m, s, (extract(hour FROM h)::int % 5) + s + 1
+                FROM generate_series(date_trunc('hour', now()) - interval '3 days', date_trunc('hour', now()), interval '1 hour') AS h,
+                     unnest(ARRAY['received', 'replied_rule', 'failed', 'latency_le:50']) AS m, generate_series(1, 3) AS s
+                WHERE m IN ('received', 'replied_rule') OR extract(hour FROM h)::int % (CASE m WHEN 'failed' THEN 3 ELSE 7 END) = 0
+                """, logger: Self.logger)
+            let store = ActivityStore(client: Database(client), logger: Self.logger)
+            let zones = ["UTC", "Europe/Paris", "Asia/Kolkata"]
+            var before: [[String: [String: Int]]] = []
+            for zone in zones { before.append(try await store.dailyCounts(accountID: account, from: "2000-01-01", to: "2100-01-01", timeZone: zone)) }
+            #expect(try await store.compactCounts() > 0)
+            var shapes = 0
+            for try await n in try await client.query("SELECT count(DISTINCT metrics)::int8 FROM hourly_packed", logger: Self.logger).decode(Int64.self) {
+                shapes = Int(n)
+            }
+            #expect(shapes >= 3, "hours with different metrics")
+            for (zone, expected) in zip(zones, before) {
+                #expect(try await store.dailyCounts(accountID: account, from: "2000-01-01", to: "2100-01-01", timeZone: zone) == expected, "\(zone)")
+            }
+        }
+    }
+
+    /// The packed rows of an account: metrics → counts.
+    func packed(_ client: PostgresClient, _ account: UUID) async throws -> [[String]: [Int64]] {
+        var rows: [[String]: [Int64]] = [:]
+        for try await (metrics, counts) in try await client.query(
+            "SELECT metrics, counts FROM hourly_packed WHERE account_id = \(account)", logger: Self.logger
+        ).decode(([String], [Int64]).self) { rows[metrics] = counts }
+        return rows
     }
 
     /// Concurrent decisions of one busy account count in their own sessions' shards: twenty transactions that each
