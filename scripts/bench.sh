@@ -96,8 +96,12 @@ printf '%-44s %12s\n' "PostgreSQL CPU per pgbench insert (µs)" "$(per_op "$pg_c
 printf '%-44s %12s\n' "PostgreSQL CPU per accepted delivery (µs)" "$(per_op "$pg_cpu_ingest" "$rps")"
 printf '%-44s %12s\n' "flowtalk-ingest CPU per delivery (µs)" "$(per_op "$ingest_cpu" "$rps")"
 
-# Ingest's memory after the run (its figure under load).
+# Ingest's memory after the run (its figure under load); then ingest and its PostgreSQL (400,000 jobs, autovacuum due)
+# stop, so they take nothing from the parts below.
 ingest_rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$ingest_pid/status" 2>/dev/null || echo 0)
+kill -TERM "$ingest_pid" 2>/dev/null && wait "$ingest_pid" 2>/dev/null || true
+ingest_pid=""
+scripts/pg.sh stop "$tmp/pg" >/dev/null 2>&1 || true
 
 # The other parts print their own output (kept in $tmp/<part>.out) and end with RESULT lines collected below.
 part() { local name=$1; shift; echo; echo "== $name"; "$@" 2>&1 | tee "$tmp/$name.out" || echo "bench: the $name part failed (its figures show as ?)"; }
@@ -108,6 +112,7 @@ part stats scripts/bench-stats.sh  # builds every service in release (this scrip
 
 # One table: each figure beside its reference from this run (or the goal, where there is none), the ratio (Flowtalk over
 # the reference for rates, the reference over Flowtalk for times and memory: higher is better) and whether the goal is met.
+mb() { [ -n "${1:-}" ] && [ "$1" != 0 ] && awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }' || true; }  # empty (shown as ?) when missing
 value() { sed -nE "s/$2/\\1/p" "$tmp/$1.out" | tail -n 1; }
 row() { awk -v m="$1" -v f="$2" -v r="$3" -v better="$4" -v goal="${5:-}" 'BEGIN {
     if (f == "" || r == "-" || r + 0 == 0 || f + 0 == 0) { ratio = "-"; met = "-" }
@@ -119,7 +124,8 @@ echo "| measure | Flowtalk | reference (same run) or goal | ratio | goal met |"
 echo "| --- | ---: | ---: | ---: | --- |"
 row "ingest: signed deliveries accepted/s, $clients connections (vs pgbench single-row INSERT/s)" "$(printf %.0f "$rps")" "$(printf %.0f "$pg_tps")" higher 1
 for shape in 5x10 5x100; do
-    read -r f p < <(awk -v s="$shape" '$1 == s { print $2, $3 }' "$tmp/queue.out" | tail -n 1)
+    f=""; p=""
+    read -r f p < <(awk -v s="$shape" '$1 == s { print $2, $3 }' "$tmp/queue.out" | tail -n 1) || true
     row "queue: no-op jobs drained/s, $shape (vs PGQueuer 1.6.0, same N, W, B)" "${f:-}" "${p:-}" higher 2
 done
 row "real replies/s for one account, 5,000 customers, through the sandbox (goal 1,000)" "$(value drain '^RESULT drain .* rate=([0-9]+) .*$')" 1000 higher 1
@@ -130,10 +136,10 @@ row "statistics, last 7 days, mean ms (goal < 20)" "$(value stats '^RESULT stats
 row "statistics, last 90 days, mean ms (goal < 20)" "$(value stats '^RESULT stats days=90 mean_ms=([0-9.]+) .*$')" 20 lower 1
 for service in auth ingest dispatch analytics sandbox; do
     kb=$(value stats "^RESULT memory service=$service idle_kb=([0-9]+)$")
-    row "$service resident memory idle, MB (goal < 60)" "$(awk -v k="${kb:-0}" 'BEGIN { printf "%.0f", k / 1024 }')" 60 lower 1
+    row "$service resident memory idle, MB (goal < 60)" "$(mb "$kb")" 60 lower 1
 done
 kb=$(value drain '^RESULT drain .* rss_load_kb=([0-9]+)$')
-row "dispatch resident memory, peak while draining 5,000 replies, MB" "$(awk -v k="${kb:-0}" 'BEGIN { printf "%.0f", k / 1024 }')" "-" lower
-row "ingest resident memory after the ingest run, MB" "$(awk -v k="$ingest_rss" 'BEGIN { printf "%.0f", k / 1024 }')" "-" lower
+row "dispatch resident memory, peak while draining 5,000 replies, MB" "$(mb "$kb")" "-" lower
+row "ingest resident memory after the ingest run, MB" "$(mb "$ingest_rss")" "-" lower
 kb=$(value stats '^RESULT memory service=analytics after_kb=([0-9]+)$')
-row "analytics resident memory after 40 statistics requests, MB" "$(awk -v k="${kb:-0}" 'BEGIN { printf "%.0f", k / 1024 }')" "-" lower
+row "analytics resident memory after 40 statistics requests, MB" "$(mb "$kb")" "-" lower

@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 
-/// The 90-day retention of the activity log, and the folding of past hours' counter shards: a queue job
+/// The 90-day retention of the activity log, and the packing of past hours' counters (`hourly_packed`): a queue job
 /// (`analytics.retention_purge`), scheduled once per UTC hour with a dedupe key, so however many analytics replicas run,
 /// one of them does it at a time.
 struct Retention: Sendable {
@@ -15,9 +15,9 @@ struct Retention: Sendable {
         [RetentionPurgeJob.kind: { _, logger in
             let deleted = try await store.purgeActivity()
             logger.info("Activity retention purge done", metadata: ["analytics.purged": "\(deleted)"])
-            // The hours that are over: their counter shards folded into one row each, so statistics read few rows.
+            // The hours that are over: their counters packed into one row each, so statistics read few rows.
             let folded = try await store.compactCounts()
-            if folded > 0 { logger.info("Hourly counter shards folded", metadata: ["analytics.folded": "\(folded)"]) }
+            if folded > 0 { logger.info("Past hours' counters packed", metadata: ["analytics.packed": "\(folded)"]) }
         }]
     }
 

@@ -51,7 +51,7 @@ package struct ActivityRecord: Sendable, Equatable {
     package var unsentAt: Date? = nil
 }
 
-/// The activity log and the hourly counters (`activity`, `hourly_counts`, in ActivityStore+Counts): dispatch writes them
+/// The activity log and the hourly counters (`activity`, `hourly_counts` and `hourly_packed`, in ActivityStore+Counts): dispatch writes them
 /// as it decides; analytics reads and purges them. Every statement about an account is scoped by its id.
 package struct ActivityStore: Sendable {
     package let client: Database

@@ -62,9 +62,10 @@ extension InboundHandler {
             // Handled before. A run that stopped earlier left a reply this run found above; but a run still going (its
             // lease ran out while it was stopped or cut off) may have decided in between, and may yet park its reply for
             // a retry it can no longer schedule. The job is not done while that reply is unfinished: it runs again
-            // shortly and takes the reply up as it is then (the 60-s chaos run lost one DM this way).
-            if let existing = try await store.conversations.reply(inboundMID: mid), ReplyState(rawValue: existing.state)?.isFinal == false {
-                throw ReplyLedger.changedUnderUs
+            // shortly and takes the reply up as it is then (the 60-s chaos run lost one DM this way). That run is alive:
+            // a reply it is still sending (or asking the AI for) is left to it for a minute, not taken for interrupted.
+            if let existing = try await store.conversations.reply(inboundMID: mid), let state = ReplyState(rawValue: existing.state), !state.isFinal {
+                throw state == .retry ? ReplyLedger.changedUnderUs : ReplyLedger.inProgressElsewhere
             }
             return
         }

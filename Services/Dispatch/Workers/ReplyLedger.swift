@@ -38,6 +38,9 @@ struct ReplyLedger: Sendable {
     /// run's read and its write. This run must not end as done, or the job would be gone while that other run may leave
     /// the reply waiting for a retry nobody holds: the job runs again shortly and decides from the reply as it is then.
     static let changedUnderUs = JobFailure.retryAfter(.milliseconds(500), "reply_changed_concurrently")
+    /// The same, when that other run is known to be alive and its reply is being sent or waiting for the AI: the job runs
+    /// again after longer than a send or an AI answer takes, so a send still going is not taken for an interrupted one.
+    static let inProgressElsewhere = JobFailure.retryAfter(.seconds(60), "reply_changed_concurrently")
 
     /// Marks the event handled, reads and locks its conversation, and records what `decide` chose, in one transaction:
     /// a skip is logged and counted; a reply row is begun (`sending`, or `pending` for the AI). Nil when the event was
