@@ -51,8 +51,8 @@ package struct JobWorkerConfiguration: Sendable {
 }
 
 /// A pool of queue workers: claims jobs in batches, runs their handlers with the lease kept alive by a heartbeat,
-/// completes them in one statement, and wakes on `NOTIFY` (polling as a fallback). On graceful shutdown it stops
-/// claiming and finishes what it holds.
+/// deletes the finished ones with the call that claims the next batch, and wakes on `NOTIFY` (polling as a fallback). On
+/// graceful shutdown it stops claiming, finishes what it holds and deletes it.
 package struct JobWorker: Service {
     let queue: JobQueue
     let handlers: [String: JobHandler]
@@ -86,13 +86,20 @@ package struct JobWorker: Service {
     private func claimLoop(_ loop: Int) async {
         let kinds = Array(handlers.keys)
         let worker = "\(configuration.workerID)/\(loop)"
+        // The batch just handled is deleted by the call that claims the next (one round trip, one commit).
+        var finished: [ClaimedJob] = []
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let seen = doorbell.generation
             let jobs: [ClaimedJob]
             do {
-                jobs = try await queue.claim(kinds: kinds, limit: configuration.batchSize, worker: worker, lease: configuration.lease)
+                jobs = try await queue.completeAndClaim(
+                    finished, kinds: kinds, limit: configuration.batchSize, worker: worker, lease: configuration.lease
+                ).claimed
+                finished = []
             } catch {
-                logger.warning("Claim failed", metadata: ["error.type": "\(type(of: error))"])
+                // Whether it committed is unknown: the finished jobs go with the next call (deleting them twice deletes
+                // nothing); if none succeeds before their lease runs out they run again, which handlers tolerate.
+                logger.warning("Claim failed", metadata: ["error.type": "\(type(of: error))", "job.count": "\(finished.count)"])
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: configuration.pollInterval) }
                 continue
             }
@@ -100,16 +107,28 @@ package struct JobWorker: Service {
                 try? await cancelWhenGracefulShutdown { await doorbell.wait(after: seen, timeout: configuration.pollInterval) }
                 continue
             }
-            await run(jobs)
+            finished = await run(jobs)
             // A full batch means more may be waiting; look again at once.
+        }
+        await complete(finished)
+    }
+
+    /// Deletes finished jobs on their own (at shutdown, when no claim follows).
+    func complete(_ finished: [ClaimedJob]) async {
+        do {
+            try await queue.complete(finished)
+        } catch {
+            // The jobs stay leased; after the lease they run again, which handlers tolerate.
+            logger.error("Completing jobs failed", metadata: ["job.count": "\(finished.count)", "error.type": "\(type(of: error))"])
         }
     }
 
     /// Runs a claimed batch to the end, even during shutdown: a job in hand is finished, not abandoned, unless its
     /// handler runs past its deadline. The heartbeat renews only the leases of handlers still inside their deadline.
-    func run(_ jobs: [ClaimedJob]) async {
+    /// Failures are recorded here; the jobs that succeeded are returned, for the caller to delete.
+    func run(_ jobs: [ClaimedJob]) async -> [ClaimedJob] {
         let running = RunningJobs(jobs)
-        await withTaskGroup(of: (ClaimedJob, (any Error)?).self) { group in
+        return await withTaskGroup(of: (ClaimedJob, (any Error)?).self) { group in
             let heartbeat = Task {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: configuration.heartbeat)
@@ -148,12 +167,7 @@ package struct JobWorker: Service {
                 await record(error, for: job)
             }
             heartbeat.cancel()
-            do {
-                try await queue.complete(succeeded)
-            } catch {
-                // The jobs stay leased; after the lease they run again, which handlers tolerate.
-                logger.error("Completing jobs failed", metadata: ["job.count": "\(succeeded.count)", "error.type": "\(type(of: error))"])
-            }
+            return succeeded
         }
     }
 
