@@ -192,7 +192,15 @@ func errorCode(_ response: TestResponse) -> String? {
             try await database.withClient(logger: .quiet("db")) { db in
                 try await db.query("UPDATE sessions SET last_seen_at = now() - interval '29 minutes'")
             }
-            #expect(try await browser.send(.get, "/api/auth/me").status == .ok)  // and the request refreshed it
+            #expect(try await browser.send(.get, "/api/auth/me").status == .ok)  // and the request refreshed it:
+            let refreshed = try await database.withClient(logger: .quiet("db")) { db in
+                var fresh = 0
+                for try await n in try await db.query("SELECT count(*)::int FROM sessions WHERE last_seen_at > now() - interval '1 minute'").decode(Int.self) {
+                    fresh = n
+                }
+                return fresh
+            }
+            #expect(refreshed == 1)
             try await database.withClient(logger: .quiet("db")) { db in
                 try await db.query("UPDATE sessions SET last_seen_at = now() - interval '31 minutes'")
             }
