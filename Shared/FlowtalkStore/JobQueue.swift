@@ -144,36 +144,6 @@ package struct JobQueue: Sendable {
         return deleted
     }
 
-    /// Deletes the finished jobs `done` (fenced by lease, as `complete`) and claims up to `limit` more, in one round trip
-    /// and one commit (`flowtalk_complete_and_claim`, migration 28): a claim loop's steady state. Returns the ids this
-    /// worker still held and the new claim; `limit` 0 only completes.
-    package func completeAndClaim(_ done: [ClaimedJob], kinds: [String], limit: Int, worker: String, lease: Duration) async throws
-        -> (completed: Set<Int64>, claimed: [ClaimedJob])
-    {
-        let leaseID = UUID()
-        let rows = try await client.query(
-            """
-            SELECT * FROM flowtalk_complete_and_claim(\(done.map(\.id))::int8[], \(done.map(\.leaseID))::uuid[], \(kinds)::text[],
-                \(Int32(limit)), \(worker), \(lease.milliseconds), \(leaseID))
-            """, logger: logger)
-        var completed = Set<Int64>()
-        var claimed: [ClaimedJob] = []
-        for try await (id, kind, payload, attempt, maxAttempts, wait, isCompleted) in rows.decode(
-            (Int64, String, ByteBuffer?, Int32, Int32, Double, Bool).self)
-        {
-            if isCompleted {
-                completed.insert(id)
-                metrics.outcome(kind: kind, "completed")
-                continue
-            }
-            claimed.append(ClaimedJob(
-                id: id, kind: kind, payload: payload ?? ByteBuffer(), attempt: attempt, maxAttempts: maxAttempts, leaseID: leaseID, waitSeconds: wait))
-            if attempt == 1 { metrics.started(kind: kind, waitSeconds: wait) }
-        }
-        for job in done where !completed.contains(job.id) { metrics.outcome(kind: job.kind, FailureOutcome.leaseLost.rawValue) }
-        return (completed, claimed)
-    }
-
     /// Removes an account's queued upkeep (its token refresh, its Ice Breakers' sync), in the caller's transaction: the
     /// account was deleted or disconnected.
     package func cancel(account accountID: UUID, on connection: DatabaseConnection) async throws {

@@ -51,8 +51,8 @@ package struct JobWorkerConfiguration: Sendable {
 }
 
 /// A pool of queue workers: claims jobs in batches, runs their handlers with the lease kept alive by a heartbeat,
-/// deletes the finished ones with the call that claims the next batch, and wakes on `NOTIFY` (polling as a fallback). On
-/// graceful shutdown it stops claiming, finishes what it holds and deletes it.
+/// hands the finished ones to one completion task that deletes every loop's in one statement, and wakes on `NOTIFY`
+/// (polling as a fallback). On graceful shutdown it stops claiming, finishes what it holds and deletes it.
 package struct JobWorker: Service {
     let queue: JobQueue
     let handlers: [String: JobHandler]
@@ -72,34 +72,34 @@ package struct JobWorker: Service {
     package func run() async throws {
         if let ready { try? await cancelWhenGracefulShutdown { await ready.wait() } }
         guard ready?.isOpen ?? true, !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
-        // Every child ends on its own at graceful shutdown; a claim loop first finishes the batch in hand,
-        // so nothing here cancels its siblings.
+        // Every child ends on its own at graceful shutdown; a claim loop first finishes the batch in hand, and the
+        // completions end once every loop has ended and its last batch is deleted, so nothing here cancels its siblings.
+        let finished = FinishedJobs()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.listen() }
             group.addTask { await self.rescueLoop() }
-            for loop in 0..<configuration.loops {
-                group.addTask { await self.claimLoop(loop) }
+            group.addTask { await self.completeLoop(finished) }
+            group.addTask {
+                await withTaskGroup(of: Void.self) { loops in
+                    for loop in 0..<configuration.loops {
+                        loops.addTask { await self.claimLoop(loop, finished: finished) }
+                    }
+                }
+                finished.close()
             }
         }
     }
 
-    private func claimLoop(_ loop: Int) async {
+    private func claimLoop(_ loop: Int, finished: FinishedJobs) async {
         let kinds = Array(handlers.keys)
         let worker = "\(configuration.workerID)/\(loop)"
-        // The batch just handled is deleted by the call that claims the next (one round trip, one commit).
-        var finished: [ClaimedJob] = []
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let seen = doorbell.generation
             let jobs: [ClaimedJob]
             do {
-                jobs = try await queue.completeAndClaim(
-                    finished, kinds: kinds, limit: configuration.batchSize, worker: worker, lease: configuration.lease
-                ).claimed
-                finished = []
+                jobs = try await queue.claim(kinds: kinds, limit: configuration.batchSize, worker: worker, lease: configuration.lease)
             } catch {
-                // Whether it committed is unknown: the finished jobs go with the next call (deleting them twice deletes
-                // nothing); if none succeeds before their lease runs out they run again, which handlers tolerate.
-                logger.warning("Claim failed", metadata: ["error.type": "\(type(of: error))", "job.count": "\(finished.count)"])
+                logger.warning("Claim failed", metadata: ["error.type": "\(type(of: error))"])
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: configuration.pollInterval) }
                 continue
             }
@@ -107,19 +107,9 @@ package struct JobWorker: Service {
                 try? await cancelWhenGracefulShutdown { await doorbell.wait(after: seen, timeout: configuration.pollInterval) }
                 continue
             }
-            finished = await run(jobs)
+            // The succeeded jobs are deleted by the completions, together with other loops' (FinishedJobs).
+            finished.add(await run(jobs))
             // A full batch means more may be waiting; look again at once.
-        }
-        await complete(finished)
-    }
-
-    /// Deletes finished jobs on their own (at shutdown, when no claim follows).
-    func complete(_ finished: [ClaimedJob]) async {
-        do {
-            try await queue.complete(finished)
-        } catch {
-            // The jobs stay leased; after the lease they run again, which handlers tolerate.
-            logger.error("Completing jobs failed", metadata: ["job.count": "\(finished.count)", "error.type": "\(type(of: error))"])
         }
     }
 

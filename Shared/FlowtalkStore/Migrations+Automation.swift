@@ -2,7 +2,7 @@ import FlowtalkContracts
 
 extension FlowtalkMigrations {
     /// Migrations 23 on: richer automation (issue 16): menus, business hours, welcome, disclosure, connection checks; then
-    /// issue 17's speed work.
+    /// issue 17's packed hours.
     static let automation: [Migration] = [
         Migration(
             version: 23, name: "quick replies and buttons, welcome, away and disclosure, connection checks",
@@ -84,36 +84,6 @@ extension FlowtalkMigrations {
                 """,
                 "DROP INDEX hourly_counts_unfolded",
                 "CREATE INDEX hourly_counts_hour ON hourly_counts (hour)",
-            ]),
-        Migration(
-            version: 28, name: "completing a batch and claiming the next in one call",
-            statements: [
-                // Issue 17: a claim loop deletes the batch it finished and claims the next in one round trip and one
-                // commit (two before). The deletion is fenced by lease like `complete`, and the claim, a later statement,
-                // sees it: the next job of a conversation whose job was just completed can be claimed in the same call.
-                // Completed jobs come back first (completed = true, no payload), then the claimed ones.
-                """
-                CREATE FUNCTION flowtalk_complete_and_claim(p_done bigint[], p_done_leases uuid[], p_kinds text[], p_limit integer,
-                                                            p_worker text, p_lease_ms bigint, p_lease uuid)
-                RETURNS TABLE (job_id bigint, job_kind text, job_payload bytea, job_attempts integer, job_max_attempts integer,
-                               job_wait float8, job_completed boolean)
-                LANGUAGE plpgsql VOLATILE SET jit = off
-                AS $$
-                BEGIN
-                    RETURN QUERY
-                        WITH done AS (
-                            DELETE FROM jobs USING unnest(p_done, p_done_leases) AS d(id, lease_id)
-                            WHERE jobs.id = d.id AND jobs.lease_id = d.lease_id AND jobs.state = 'running'
-                            RETURNING jobs.id, jobs.kind)
-                        SELECT done.id, done.kind, NULL::bytea, 0, 0, 0::float8, true FROM done;
-                    IF p_limit > 0 THEN
-                        RETURN QUERY
-                            SELECT c.id, c.kind, c.payload, c.attempts, c.max_attempts, c.wait, false
-                            FROM flowtalk_claim(p_kinds, p_limit, p_worker, p_lease_ms, p_lease) AS c;
-                    END IF;
-                END
-                $$
-                """,
             ]),
     ]
 }
