@@ -44,10 +44,13 @@ curl -sf -o /dev/null -H "Origin: $base" -H 'Content-Type: application/json' \
 curl -sf -o /dev/null -c "$jar" -H "Origin: $base" -H 'Content-Type: application/json' -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$base/api/auth/login"
 account=$(psql "$db" -tAc "SELECT id FROM accounts WHERE email = '$email'")
 
-# 90 days of hours × (12 counts + 5 rule hits + the 22 latency buckets): one row each, 4 shards in the last two hours.
+# 90 days of hours × (12 counts + 5 rule hits + the 22 latency buckets), as analytics' hourly job leaves them (it
+# packs each hour two hours past into one hourly_packed row, ActivityStore.compactCounts): the older hours packed, the
+# last two in hourly_counts, 4 shards each. Written straight to where they end up, so hourly_counts holds no dead rows
+# of a bulk move (the hourly job moves an hour at a time, and autovacuum reuses the space).
 psql "$db" -qc "
-INSERT INTO hourly_counts (account_id, hour, metric, shard, count)
-SELECT '$account', h, m, s, 1 + (random() * 5)::int
+CREATE TEMP TABLE bench_counts AS
+SELECT h, m, s, 1 + (random() * 5)::int AS count
 FROM generate_series(date_trunc('hour', now()) - interval '90 days', date_trunc('hour', now()), interval '1 hour') AS h,
      unnest(ARRAY['received', 'replied_rule', 'replied_ai', 'replied_fallback', 'replied_ice_breaker', 'skipped:no_rule', 'skipped:cooldown',
                   'skipped:human_active', 'failed', 'hand_offs', 'reactions', 'human_replies',
@@ -56,15 +59,13 @@ FROM generate_series(date_trunc('hour', now()) - interval '90 days', date_trunc(
                  || ARRAY(SELECT 'latency_le:' || b FROM unnest(ARRAY['10','20','30','50','75','100','150','200','300','500','750','1000','1500',
                           '2000','3000','5000','7500','10000','15000','30000','60000','inf']) AS b)) AS m,
      generate_series(0, 3) AS s
-WHERE s = 0 OR h >= date_trunc('hour', now()) - interval '2 hours'
-ON CONFLICT DO NOTHING"
-# Analytics' hourly job packs every hour two hours past into one hourly_packed row (ActivityStore.compactCounts).
-psql "$db" -qc "
-WITH moved AS (DELETE FROM hourly_counts WHERE account_id = '$account' AND hour < date_trunc('hour', now()) - interval '2 hours'
-               RETURNING hour, metric, count)
+WHERE s = 0 OR h >= date_trunc('hour', now()) - interval '2 hours';
+INSERT INTO hourly_counts (account_id, hour, metric, shard, count)
+SELECT '$account', h, m, s, count FROM bench_counts WHERE h >= date_trunc('hour', now()) - interval '2 hours';
 INSERT INTO hourly_packed (account_id, hour, metrics, counts)
-SELECT '$account', hour, array_agg(metric ORDER BY metric), array_agg(count ORDER BY metric) FROM moved GROUP BY hour"
-psql "$db" -qc "ANALYZE hourly_counts; ANALYZE hourly_packed"
+SELECT '$account', h, array_agg(m ORDER BY m), array_agg(count ORDER BY m) FROM bench_counts
+WHERE h < date_trunc('hour', now()) - interval '2 hours' GROUP BY h;
+ANALYZE hourly_counts; ANALYZE hourly_packed"
 rows=$(psql "$db" -tAc "SELECT (SELECT count(*) FROM hourly_counts WHERE account_id = '$account')
                              + (SELECT sum(cardinality(metrics)) FROM hourly_packed WHERE account_id = '$account')")
 packed=$(psql "$db" -tAc "SELECT count(*) FROM hourly_packed WHERE account_id = '$account'")

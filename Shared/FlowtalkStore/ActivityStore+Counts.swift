@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 
 /// The hourly counters statistics are read from (`hourly_counts`; past hours packed in `hourly_packed`).
@@ -78,29 +79,50 @@ extension ActivityStore {
     /// hours (one row each, summed here) and the hours still in `hourly_counts`.
     /// Counters are per UTC hour: in a zone whose offset is not a whole hour, an hour is counted on the day it starts.
     package func dailyCounts(accountID: UUID, from: String, to: String, timeZone: String) async throws -> [String: [String: Int]] {
-        // Both tables in one snapshot: a packing pass committed between two reads would hide the hours it moved.
-        try await client.withTransaction(logger: logger) { db -> [String: [String: Int]] in
-            try await db.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
-            var days: [String: [String: Int]] = [:]
-            // Most packed hours list the same metrics as the hour before: a row brings its names only when they changed
-            // (compared for equality in SQL, which is cheap; ordering arrays is not), and its counts as text (decoding
-            // ~40 array elements per row cost more than everything else: 90 days are ~2,200 rows). Counts are summed
-            // position by position per day and list of names, then named once per list.
-            let packed = try await db.query(
-                """
-                SELECT to_char((hour AT TIME ZONE \(timeZone))::date, 'YYYY-MM-DD'),
-                       CASE WHEN metrics IS DISTINCT FROM lag(metrics) OVER (ORDER BY hour) THEN metrics END, counts::text
-                FROM hourly_packed
-                WHERE account_id = \(accountID)
-                  AND hour >= (\(from)::date::timestamp AT TIME ZONE \(timeZone))
-                  AND hour < ((\(to)::date + 1)::timestamp AT TIME ZONE \(timeZone))
-                ORDER BY hour
-                """, logger: logger)
-            var lists: [[String]] = []  // the distinct lists of names, numbered in order of appearance
-            var numbers: [[String]: Int] = [:]
-            var current = -1
-            var sums: [String: [Int: [Int]]] = [:]  // day → list number → counts
-            for try await (day, names, text) in packed.decode((String, [String]?, String).self) {
+        // Both tables in one statement, so one snapshot (a packing pass committed between two reads would hide the
+        // hours it moved) and one round trip. First come the days' first instants in the zone, then the packed hours in
+        // order (each falls on the last day begun at or before it: no date arithmetic per row), then the hours still in
+        // `hourly_counts`, summed per day and metric. Most packed hours list the same metrics as the hour before: a row
+        // brings its names only when they changed (compared for equality in SQL, which is cheap; ordering arrays is
+        // not), and its counts in PostgreSQL's binary array form, added straight into the day's sums (decoding ~40
+        // elements per row as [Int64] cost more than everything else: 90 days are ~2,200 rows; as text, PostgreSQL's
+        // formatting did). Counts are summed position by position per day and list of names, then named once per list.
+        let rows = try await client.query(
+            """
+            SELECT 0, (day::timestamp AT TIME ZONE \(timeZone)), to_char(day, 'YYYY-MM-DD'), NULL::text[], NULL::int8[], NULL::text, 0::int8
+            FROM generate_series(\(from)::date, \(to)::date, interval '1 day') AS day
+            UNION ALL
+            SELECT 1, hour, NULL, CASE WHEN metrics IS DISTINCT FROM lag(metrics) OVER (ORDER BY hour) THEN metrics END, counts, NULL, 0
+            FROM hourly_packed
+            WHERE account_id = \(accountID)
+              AND hour >= (\(from)::date::timestamp AT TIME ZONE \(timeZone))
+              AND hour < ((\(to)::date + 1)::timestamp AT TIME ZONE \(timeZone))
+            UNION ALL
+            SELECT 2, NULL, to_char((hour AT TIME ZONE \(timeZone))::date, 'YYYY-MM-DD'), NULL, NULL, metric, sum(count)::int8
+            FROM hourly_counts
+            WHERE account_id = \(accountID)
+              AND hour >= (\(from)::date::timestamp AT TIME ZONE \(timeZone))
+              AND hour < ((\(to)::date + 1)::timestamp AT TIME ZONE \(timeZone))
+            GROUP BY 3, 6
+            ORDER BY 1, 2
+            """, logger: logger)
+        var days: [String: [String: Int]] = [:]
+        var starts: [(start: Date, day: String)] = []
+        var day = -1  // the day the packed hours have reached
+        var lists: [[String]] = []  // the distinct lists of names, numbered in order of appearance
+        var numbers: [[String]: Int] = [:]
+        var current = -1
+        var sums: [[Int: [Int]]] = []  // day → list number → counts
+        for try await (part, instant, label, names, array, metric, count) in rows.decode(
+            (Int32, Date?, String?, [String]?, ByteBuffer?, String?, Int64).self)
+        {
+            switch part {
+            case 0:
+                if let instant, let label { starts.append((instant, label)) }
+                sums.append([:])
+            case 1:
+                guard let instant, let array else { continue }
+                while day + 1 < starts.count, starts[day + 1].start <= instant { day += 1 }
                 if let names {
                     if let known = numbers[names] { current = known } else {
                         current = lists.count
@@ -108,53 +130,38 @@ extension ActivityStore {
                         lists.append(names)
                     }
                 }
-                guard current >= 0 else { continue }  // cannot happen: the first row always brings its names
-                let counts = Self.integers(text)
-                if let total = sums[day]?[current], total.count == counts.count {
-                    sums[day]![current] = zip(total, counts).map(+)
-                } else {
-                    sums[day, default: [:]][current] = counts
-                }
+                guard day >= 0, current >= 0 else { continue }  // cannot happen: the range starts a day, the first row has names
+                try Self.add(binaryArray: array, to: &sums[day][current, default: []])
+            default:
+                if let label, let metric { days[label, default: [:]][metric, default: 0] += Int(count) }
             }
-            for (day, byList) in sums {
-                for (list, counts) in byList {
-                    for (metric, count) in zip(lists[list], counts) { days[day, default: [:]][metric, default: 0] += count }
-                }
-            }
-            let recent = try await db.query(
-                """
-                SELECT to_char((hour AT TIME ZONE \(timeZone))::date, 'YYYY-MM-DD'), metric, sum(count)::int8
-                FROM hourly_counts
-                WHERE account_id = \(accountID)
-                  AND hour >= (\(from)::date::timestamp AT TIME ZONE \(timeZone))
-                  AND hour < ((\(to)::date + 1)::timestamp AT TIME ZONE \(timeZone))
-                GROUP BY 1, 2
-                """, logger: logger)
-            for try await (date, metric, count) in recent.decode((String, String, Int64).self) { days[date, default: [:]][metric, default: 0] += Int(count) }
-            return days
         }
+        for (index, byList) in sums.enumerated() where index < starts.count {
+            for (list, counts) in byList {
+                for (metric, count) in zip(lists[list], counts) { days[starts[index].day, default: [:]][metric, default: 0] += count }
+            }
+        }
+        return days
     }
 
-    /// "{3,-1,12}" → [3, -1, 12] (a bigint array as PostgreSQL writes it).
-    static func integers(_ text: String) -> [Int] {
-        var values: [Int] = []
-        var value = 0
-        var negative = false
-        var digits = false
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"):
-                value = value * 10 + Int(byte - UInt8(ascii: "0"))
-                digits = true
-            case UInt8(ascii: "-"): negative = true
-            default:
-                if digits { values.append(negative ? -value : value) }
-                value = 0
-                negative = false
-                digits = false
-            }
+    /// Adds a bigint[] in PostgreSQL's binary form (one dimension, no NULLs, as `hourly_packed.counts` always is) to
+    /// `sums`, position by position.
+    static func add(binaryArray: ByteBuffer, to sums: inout [Int]) throws {
+        var buffer = binaryArray
+        guard let dimensions = buffer.readInteger(as: Int32.self), let flags = buffer.readInteger(as: Int32.self),
+            let element = buffer.readInteger(as: UInt32.self)
+        else { throw PackedCountsUnreadable() }
+        if dimensions == 0 { return }  // an empty array
+        guard dimensions == 1, flags == 0, element == 20, let count = buffer.readInteger(as: Int32.self), count >= 0,
+            buffer.readInteger(as: Int32.self) != nil
+        else { throw PackedCountsUnreadable() }
+        if sums.count < Int(count) { sums.append(contentsOf: repeatElement(0, count: Int(count) - sums.count)) }
+        for index in 0..<Int(count) {
+            guard buffer.readInteger(as: Int32.self) == 8, let value = buffer.readInteger(as: Int64.self) else { throw PackedCountsUnreadable() }
+            sums[index] += Int(value)
         }
-        if digits { values.append(negative ? -value : value) }
-        return values
     }
 }
+
+/// A packed row's counts were not the one-dimensional bigint[] without NULLs they always are.
+struct PackedCountsUnreadable: Error {}

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// One activity-log entry. `summary` is at most 80 characters of the customer's text.
 package struct ActivityEntry: Sendable {
@@ -118,19 +119,29 @@ package struct ActivityStore: Sendable {
         return deleted
     }
 
-    /// Whether PostgreSQL knows the time zone (IANA names such as `Europe/Paris`, and `UTC`).
+    /// Whether PostgreSQL knows the time zone (IANA names such as `Europe/Paris`, and `UTC`). A name it accepted is
+    /// remembered by the process (at most 2,000 names; PostgreSQL also accepts POSIX forms such as `XYZ+3`), so the
+    /// dashboard's requests do not ask again.
     package func isKnownTimeZone(_ name: String) async -> Bool {
         guard !name.isEmpty, name.utf8.count <= 64,
             name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "/_+-".unicodeScalars.contains($0) }),
             name.unicodeScalars.allSatisfy(\.isASCII)
         else { return false }
+        if Self.knownTimeZones.withLock({ $0.contains(name) }) { return true }
         do {
-            for try await _ in try await client.query("SELECT now() AT TIME ZONE \(name)", logger: logger).decode(Date.self) { return true }
+            for try await _ in try await client.query("SELECT now() AT TIME ZONE \(name)", logger: logger).decode(Date.self) {
+                Self.knownTimeZones.withLock { known in
+                    if known.count < 2_000 { known.insert(name) }
+                }
+                return true
+            }
         } catch {
             return false
         }
         return false
     }
+
+    private static let knownTimeZones = Mutex<Set<String>>([])
 
     /// Today's date in a time zone, `YYYY-MM-DD`.
     package func today(timeZone: String) async throws -> String {
