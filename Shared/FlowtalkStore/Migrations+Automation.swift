@@ -2,7 +2,7 @@ import FlowtalkContracts
 
 extension FlowtalkMigrations {
     /// Migrations 23 on: richer automation (issue 16): menus, business hours, welcome, disclosure, connection checks; then
-    /// issue 17's packed hours.
+    /// issue 17's packed hours and cached claim plans.
     static let automation: [Migration] = [
         Migration(
             version: 23, name: "quick replies and buttons, welcome, away and disclosure, connection checks",
@@ -84,6 +84,43 @@ extension FlowtalkMigrations {
                 """,
                 "DROP INDEX hourly_counts_unfolded",
                 "CREATE INDEX hourly_counts_hour ON hourly_counts (hour)",
+            ]),
+        Migration(
+            version: 28, name: "the claim's plans kept per connection",
+            statements: [
+                // Issue 17: as a SQL function the claim was parsed and planned at every call, a quarter of PostgreSQL's
+                // time in a no-op drain. The same statements in PL/pgSQL keep their plans per connection (the settings
+                // that pin the plan still apply when the cached plan is made).
+                """
+                CREATE OR REPLACE FUNCTION flowtalk_claim(p_kinds text[], p_limit integer, p_worker text, p_lease_ms bigint, p_lease uuid)
+                RETURNS TABLE (id bigint, kind text, payload bytea, attempts integer, max_attempts integer, wait float8)
+                LANGUAGE plpgsql VOLATILE
+                SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off SET jit = off
+                AS $$
+                #variable_conflict use_column
+                BEGIN
+                    UPDATE jobs SET state = 'available'
+                    WHERE jobs.id = ANY (ARRAY(SELECT s.id FROM jobs s WHERE s.state = 'scheduled' AND s.run_at <= now()
+                                               ORDER BY s.run_at LIMIT 1000 FOR UPDATE SKIP LOCKED));
+                    RETURN QUERY
+                    WITH picked AS MATERIALIZED (
+                        SELECT j.id FROM jobs j
+                        WHERE j.state = 'available' AND j.run_at <= now() AND j.kind = ANY(p_kinds)
+                          AND (j.serialization_key IS NULL OR NOT EXISTS (
+                                SELECT 1 FROM jobs earlier
+                                WHERE earlier.serialization_key = j.serialization_key AND earlier.id < j.id AND earlier.state <> 'dead'))
+                        ORDER BY j.priority DESC, j.run_at, j.id
+                        LIMIT p_limit
+                        FOR UPDATE SKIP LOCKED
+                    )
+                    UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, started_at = now(),
+                           locked_until = now() + p_lease_ms * interval '1 millisecond', locked_by = p_worker, lease_id = p_lease
+                    WHERE jobs.id = ANY (ARRAY(SELECT picked.id FROM picked))
+                    RETURNING jobs.id, jobs.kind, jobs.payload, jobs.attempts, jobs.max_attempts,
+                              GREATEST(0, EXTRACT(EPOCH FROM now() - GREATEST(jobs.created_at, jobs.run_at)))::float8;
+                END
+                $$
+                """,
             ]),
     ]
 }
