@@ -39,11 +39,7 @@ ingest_port=$(scripts/free-port.sh)
 "${common[@]}" PORT="$ingest_port" "$bin/flowtalk-ingest" 2>"$tmp/ingest.log" &
 pids+=($!)
 ready "$ingest_port" || { echo "bench-burst: ingest did not start" >&2; cat "$tmp/ingest.log" >&2; exit 1; }
-now=$(($(date +%s) * 1000))
-body="{\"object\":\"instagram\",\"entry\":[{\"time\":$now,\"id\":\"17841400000999999\",\"messaging\":[{\"sender\":{\"id\":\"7000000000000000\"},\"recipient\":{\"id\":\"17841400000999999\"},\"timestamp\":$now,\"message\":{\"mid\":\"burst-template\",\"text\":\"How much is it?\"}}]}]}"
-signature=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" | sed 's/^.*= //')
-curl -fsS -X POST "http://127.0.0.1:$ingest_port/webhooks/instagram" -H 'Content-Type: application/json' \
-    -H "X-Hub-Signature-256: sha256=$signature" --data-binary "$body" >/dev/null
+INGEST_URL="http://127.0.0.1:$ingest_port" META_APP_SECRET="$secret" scripts/send-webhook.sh "How much is it?" 7000000000000000 "17841400000999999" burst-template >/dev/null
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
 psql -c "CREATE TABLE burst_template AS SELECT kind, payload, serialization_key FROM jobs; DELETE FROM jobs; DELETE FROM job_dedupe"
 

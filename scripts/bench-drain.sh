@@ -56,11 +56,7 @@ ready "$sandbox_port" || { echo "bench-drain: the sandbox did not start" >&2; ca
 # One real delivery through ingest gives the job's exact shape.
 "${common[@]}" PORT="$ingest_port" "$bin/flowtalk-ingest" 2>"$tmp/ingest.log" & ingest_pid=$!; pids+=($ingest_pid)
 ready "$ingest_port" || { echo "bench-drain: ingest did not start" >&2; cat "$tmp/ingest.log" >&2; exit 1; }
-now=$(($(date +%s) * 1000))
-body="{\"object\":\"instagram\",\"entry\":[{\"time\":$now,\"id\":\"$shop\",\"messaging\":[{\"sender\":{\"id\":\"7000000000000000\"},\"recipient\":{\"id\":\"$shop\"},\"timestamp\":$now,\"message\":{\"mid\":\"drain-template\",\"text\":\"How much is it?\"}}]}]}"
-signature=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" | sed 's/^.*= //')
-curl -fsS -X POST "http://127.0.0.1:$ingest_port/webhooks/instagram" -H 'Content-Type: application/json' \
-    -H "X-Hub-Signature-256: sha256=$signature" --data-binary "$body" >/dev/null
+INGEST_URL="http://127.0.0.1:$ingest_port" META_APP_SECRET="$secret" scripts/send-webhook.sh "How much is it?" 7000000000000000 "$shop" drain-template >/dev/null
 kill "$ingest_pid"; wait "$ingest_pid" 2>/dev/null || true; pids=("${pids[0]}")
 psql -c "CREATE TABLE drain_template AS SELECT kind, payload, serialization_key FROM jobs; DELETE FROM jobs; DELETE FROM job_dedupe"
 # Dispatch starts on an empty queue (its idle memory is read then); the DMs arrive in one transaction, with the
