@@ -183,6 +183,14 @@ package struct DatabaseConnection: Sendable {
         }
     }
 
+    /// Inside a transaction: its commit returns once the server has it, without waiting for it to reach the disk
+    /// (`synchronous_commit = off` for this transaction alone). It is visible at once and becomes durable with the next
+    /// commit that waits (the write-ahead log is flushed in order) or within a fraction of a second; a crash of the
+    /// server before that loses it. Only for writes whose loss the caller recovers from (ReplyLedger.finish).
+    package func commitWithoutWaitingForDisk(logger: Logger) async throws {
+        try await collect("SET LOCAL synchronous_commit = off", logger: logger)
+    }
+
     /// A prepared statement, its rows collected.
     package func execute<Statement: PostgresPreparedStatement>(_ statement: Statement, logger: Logger) async throws -> [Statement.Row]
     where Statement.Row: Sendable {
