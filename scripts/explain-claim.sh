@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The claim's cost against the backlog (issue #10): for 1,000, 20,000 and 200,000 waiting jobs, before and after
-# ANALYZE, the claim of 10 jobs as dispatch runs it (flowtalk_claim, migration 9) and, for comparison, the claim as it
+# ANALYZE, the claim of 10 jobs as dispatch runs it (flowtalk_claim_batch, migration 28) and, for comparison, the claim as it
 # was before (one statement the planner was free to plan). Prints a Markdown table; docs/architecture.md keeps it.
 # Uses a private cluster of its own (scripts/pg.sh), fsync on, removed at the end.
 set -euo pipefail
@@ -45,7 +45,7 @@ SET auto_explain.log_nested_statements = on;
 SET auto_explain.log_analyze = on;
 SET client_min_messages = log;
 BEGIN;
-SELECT count(*) FROM flowtalk_claim('{inbound.message}'::text[], 10, 'explain', 60000, gen_random_uuid());
+SELECT count(*) FROM flowtalk_claim_batch('{inbound.message}'::text[], 10, 'explain', 60000, gen_random_uuid());
 ROLLBACK;
 SQL
 }

@@ -89,8 +89,8 @@ extension ActivityStore {
         // formatting did). Counts are summed position by position per day and list of names, then named once per list.
         let rows = try await client.query(
             """
-            SELECT 0, (day::timestamp AT TIME ZONE \(timeZone)), to_char(day, 'YYYY-MM-DD'), NULL::text[], NULL::int8[], NULL::text, 0::int8
-            FROM generate_series(\(from)::date, \(to)::date, interval '1 day') AS day
+            SELECT 0, (day AT TIME ZONE \(timeZone)), to_char(day, 'YYYY-MM-DD'), NULL::text[], NULL::int8[], NULL::text, 0::int8
+            FROM generate_series(\(from)::date::timestamp, \(to)::date::timestamp, interval '1 day') AS day
             UNION ALL
             SELECT 1, hour, NULL, CASE WHEN metrics IS DISTINCT FROM lag(metrics) OVER (ORDER BY hour) THEN metrics END, counts, NULL, 0
             FROM hourly_packed

@@ -17,6 +17,8 @@ package struct ClaimedJob: Sendable {
     package let leaseID: UUID
     /// Seconds from when the job became due to when this claim started it.
     package let waitSeconds: Double
+    /// It has a serialization key: the next job with that key waits until this one is deleted.
+    package var inSequence = false
 }
 
 /// Counts by state and the age of the oldest due job.
@@ -98,12 +100,17 @@ package struct JobQueue: Sendable {
     package func claim(kinds: [String], limit: Int, worker: String, lease: Duration) async throws -> [ClaimedJob] {
         let leaseID = UUID()
         let leaseMs = lease.milliseconds
-        // flowtalk_claim (migration 9) pins the plan: an index walk in claim order that stops at the limit.
+        // flowtalk_claim_batch (migration 28; flowtalk_claim of migration 9 before) pins the plan: an index walk in claim
+        // order that stops at the limit.
         let rows = try await client.query(
-            "SELECT * FROM flowtalk_claim(\(kinds)::text[], \(Int32(limit)), \(worker), \(leaseMs), \(leaseID))", logger: logger)
+            "SELECT * FROM flowtalk_claim_batch(\(kinds)::text[], \(Int32(limit)), \(worker), \(leaseMs), \(leaseID))", logger: logger)
         var claimed: [ClaimedJob] = []
-        for try await (id, kind, payload, attempt, maxAttempts, wait) in rows.decode((Int64, String, ByteBuffer, Int32, Int32, Double).self) {
-            claimed.append(ClaimedJob(id: id, kind: kind, payload: payload, attempt: attempt, maxAttempts: maxAttempts, leaseID: leaseID, waitSeconds: wait))
+        for try await (id, kind, payload, attempt, maxAttempts, wait, inSequence) in rows.decode(
+            (Int64, String, ByteBuffer, Int32, Int32, Double, Bool).self)
+        {
+            claimed.append(ClaimedJob(
+                id: id, kind: kind, payload: payload, attempt: attempt, maxAttempts: maxAttempts, leaseID: leaseID, waitSeconds: wait,
+                inSequence: inSequence))
             if attempt == 1 { metrics.started(kind: kind, waitSeconds: wait) }
         }
         return claimed

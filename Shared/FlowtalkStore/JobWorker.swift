@@ -107,16 +107,19 @@ package struct JobWorker: Service {
                 try? await cancelWhenGracefulShutdown { await doorbell.wait(after: seen, timeout: configuration.pollInterval) }
                 continue
             }
-            // The succeeded jobs are deleted by the completions, together with other loops' (FinishedJobs).
-            finished.add(await run(jobs))
+            // Each succeeded job is deleted by the completions, together with other loops' (FinishedJobs); a job of a
+            // conversation is waited for, so that conversation's next job can be in the next claim.
+            let inSequence = await run(jobs, finished: finished)
+            if !inSequence.isEmpty { await finished.waitUntilDeleted(inSequence, timeout: .seconds(5)) }
             // A full batch means more may be waiting; look again at once.
         }
     }
 
     /// Runs a claimed batch to the end, even during shutdown: a job in hand is finished, not abandoned, unless its
     /// handler runs past its deadline. The heartbeat renews only the leases of handlers still inside their deadline.
-    /// Failures are recorded here; the jobs that succeeded are returned, for the caller to delete.
-    func run(_ jobs: [ClaimedJob]) async -> [ClaimedJob] {
+    /// Failures are recorded here; each job that succeeded is handed to `finished` as it ends. Returns those of them that
+    /// have a serialization key.
+    func run(_ jobs: [ClaimedJob], finished: FinishedJobs) async -> Set<Int64> {
         let running = RunningJobs(jobs)
         return await withTaskGroup(of: (ClaimedJob, (any Error)?).self) { group in
             let heartbeat = Task {
@@ -148,16 +151,18 @@ package struct JobWorker: Service {
                     }
                 }
             }
-            var succeeded: [ClaimedJob] = []
+            var inSequence = Set<Int64>()
             for await (job, error) in group {
                 guard let error else {
-                    succeeded.append(job)
+                    // Handed over at once: its lease is no longer renewed, so it must not wait for the batch's end.
+                    finished.add([job])
+                    if job.inSequence { inSequence.insert(job.id) }
                     continue
                 }
                 await record(error, for: job)
             }
             heartbeat.cancel()
-            return succeeded
+            return inSequence
         }
     }
 

@@ -86,14 +86,17 @@ extension FlowtalkMigrations {
                 "CREATE INDEX hourly_counts_hour ON hourly_counts (hour)",
             ]),
         Migration(
-            version: 28, name: "the claim's plans kept per connection",
+            version: 28, name: "a claim that keeps its plans and tells which jobs are in a sequence",
             statements: [
                 // Issue 17: as a SQL function the claim was parsed and planned at every call, a quarter of PostgreSQL's
                 // time in a no-op drain. The same statements in PL/pgSQL keep their plans per connection (the settings
-                // that pin the plan still apply when the cached plan is made).
+                // that pin the plan still apply when the cached plan is made). It also returns whether each job has a
+                // serialization key: a claim loop waits for such a job's deletion before it claims again, so the next
+                // job of that conversation is not overtaken. A new name, so replicas of the previous version keep
+                // calling flowtalk_claim (migration 9) during a rolling upgrade.
                 """
-                CREATE OR REPLACE FUNCTION flowtalk_claim(p_kinds text[], p_limit integer, p_worker text, p_lease_ms bigint, p_lease uuid)
-                RETURNS TABLE (id bigint, kind text, payload bytea, attempts integer, max_attempts integer, wait float8)
+                CREATE FUNCTION flowtalk_claim_batch(p_kinds text[], p_limit integer, p_worker text, p_lease_ms bigint, p_lease uuid)
+                RETURNS TABLE (id bigint, kind text, payload bytea, attempts integer, max_attempts integer, wait float8, in_sequence boolean)
                 LANGUAGE plpgsql VOLATILE
                 SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off SET jit = off
                 AS $$
@@ -117,7 +120,8 @@ extension FlowtalkMigrations {
                            locked_until = now() + p_lease_ms * interval '1 millisecond', locked_by = p_worker, lease_id = p_lease
                     WHERE jobs.id = ANY (ARRAY(SELECT picked.id FROM picked))
                     RETURNING jobs.id, jobs.kind, jobs.payload, jobs.attempts, jobs.max_attempts,
-                              GREATEST(0, EXTRACT(EPOCH FROM now() - GREATEST(jobs.created_at, jobs.run_at)))::float8;
+                              GREATEST(0, EXTRACT(EPOCH FROM now() - GREATEST(jobs.created_at, jobs.run_at)))::float8,
+                              jobs.serialization_key IS NOT NULL;
                 END
                 $$
                 """,

@@ -2,6 +2,7 @@ import FlowtalkStore
 import FlowtalkTesting
 import Foundation
 import Logging
+import NIOCore
 import Testing
 
 /// Claim loops hand finished batches to one completion task (issue 17). A conversation's next job waits until the one
@@ -23,6 +24,29 @@ import Testing
                 try await eventually { try await count(client, "SELECT count(*) FROM jobs") == 0 }
             }
             #expect(ledger.runs.values.allSatisfy { $0 == 1 })
+        }
+    }
+
+    /// A busy worker: a conversation's next message comes before later work of other customers, since the loop waits
+    /// for its job's deletion before it claims again (it used to delete before claiming; handing the job over and
+    /// claiming at once let the later work overtake it, the next message still held back by its predecessor's row).
+    @Test func aConversationsNextJobIsNotOvertakenByLaterWork() async throws {
+        try await TestDatabase.withMigrated { database, client in
+            let queue = JobQueue(client: client, logger: Logger.quiet("test"))
+            let order = Box<[String]>([])
+            _ = try await queue.enqueue((1...3).map { job("test", "a\($0)", conversation: "conv:a") })
+            _ = try await queue.enqueue((1...20).map { job("test", "other\($0)") })
+            try await withWorkers(
+                database, count: 1,
+                handlers: ["test": { job, _ in
+                    order.withLock { $0.append(String(buffer: job.payload)) }
+                    try await Task.sleep(for: .milliseconds(20))
+                }],
+                configure: { $0.loops = 1; $0.batchSize = 1 }
+            ) {
+                try await eventually(timeout: .seconds(60)) { order.withLock { $0.count } == 23 }
+            }
+            #expect(Array(order.withLock { $0 }.prefix(3)) == ["a1", "a2", "a3"])
         }
     }
 }

@@ -153,17 +153,19 @@ struct ReplyLedger: Sendable {
     /// decided the reply first.
     /// `deliveredGreetings`: the greetings that went out (or may have); nil for all of the plan's when it was sent.
     ///
-    /// Its commit does not wait for the disk (issue 17: one of the two waits of a reply). It is visible at once, and
-    /// durable once any later commit is: the job's completion, which comes after it, waits for the disk and so makes
-    /// this durable too. Only a crash of PostgreSQL itself before that can lose it, and then the job runs again and
-    /// finds the reply `sending`, as after a crash in the middle of a send: `unknown`, never sent twice, and its echo
-    /// may still confirm it. The decision, which must be durable before anything is sent, keeps waiting.
+    /// A reply sent commits without waiting for the disk (issue 17: one of the two waits of a reply). It is visible at
+    /// once, and durable once any later commit is: the job's completion, which comes after it, waits for the disk and so
+    /// makes this durable too. Only a crash of PostgreSQL itself before that can lose it, and then the job runs again
+    /// and finds the reply `sending`, as after a crash in the middle of a send: `unknown`, never sent twice, and its echo
+    /// may still confirm it. Other outcomes wait (were one lost, a reply known not to have gone out would count as
+    /// `unknown`, with its greetings and hand-off taken as delivered); so does the decision, which must be durable
+    /// before anything is sent.
     func finish(
         _ replyID: Int64, state: ReplyState, outcome: ActivityOutcome, reason: String?, plan: ReplyPlan, sentText: String, messageIDs: [String],
         counts: [String], latencyMs: Int, deliveredGreetings: [String]? = nil, _ subject: Subject
     ) async throws {
         let recorded = try await store.client.withTransaction(logger: store.logger) { [store] db -> Bool in
-            try await db.commitWithoutWaitingForDisk(logger: store.logger)
+            if state == .sent { try await db.commitWithoutWaitingForDisk(logger: store.logger) }
             guard try await store.conversations.transition(replyID: replyID, from: ReplyState.sending.rawValue, to: state.rawValue, error: reason, on: db) else {
                 return false
             }
