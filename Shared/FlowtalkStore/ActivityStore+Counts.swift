@@ -38,8 +38,8 @@ extension ActivityStore {
     }
 
     /// Packs the counters of hours that ended over `after` ago into one `hourly_packed` row per account and hour (its
-    /// metrics and their sums, merged with what an earlier pass packed), in batches; returns how many counter rows were
-    /// moved. Rows another transaction holds (an unsend's or an echo's adjustment of an old hour, an account being
+    /// metrics and their sums, merged with what an earlier pass packed; a trigger derives the row's hash and bytes), in
+    /// batches; returns how many counter rows were moved. Rows another transaction holds (an unsend's or an echo's adjustment of an old hour, an account being
     /// deleted) are skipped, not waited for, and packed next time (an account deletion running at the same moment can
     /// still deadlock with a pass — rows, then the account's key — and PostgreSQL then aborts one of the two); a count is moved, never
     /// lost, and a later write to an old hour is packed next time.
@@ -75,93 +75,106 @@ extension ActivityStore {
         }
     }
 
+    /// The hash a packed hour's list of metric names is known by (`hourly_packed.names_hash`, which a trigger derives
+    /// from `metrics` on every write: migration 29), of the `text[]` expression `names`.
+    static func namesHash(_ names: String) -> String { "hash_array_extended(\(names), 0)" }
+
+    /// `hourly_packed.counts_bytes` (big-endian 64-bit integers side by side, in the order of the names) made from
+    /// `counts`, for rows packed before migration 29; the trigger writes the same for every row since.
+    static let legacyCountsBytes = "(SELECT string_agg(int8send(c), ''::bytea ORDER BY i) FROM unnest(counts) WITH ORDINALITY AS u(c, i))"
+
     /// Sums of the hourly counters per local day of `timeZone`, for `from`…`to` (inclusive, `YYYY-MM-DD`): the packed
     /// hours (one row each, summed here) and the hours still in `hourly_counts`.
     /// Counters are per UTC hour: in a zone whose offset is not a whole hour, an hour is counted on the day it starts.
     package func dailyCounts(accountID: UUID, from: String, to: String, timeZone: String) async throws -> [String: [String: Int]] {
         // Both tables in one statement, so one snapshot (a packing pass committed between two reads would hide the
-        // hours it moved) and one round trip. First come the days' first instants in the zone, then the packed hours in
-        // order (each falls on the last day begun at or before it: no date arithmetic per row), then the hours still in
-        // `hourly_counts`, summed per day and metric. Most packed hours list the same metrics as the hour before: a row
-        // brings its names only when they changed (compared for equality in SQL, which is cheap; ordering arrays is
-        // not), and its counts in PostgreSQL's binary array form, added straight into the day's sums (decoding ~40
-        // elements per row as [Int64] cost more than everything else: 90 days are ~2,200 rows; as text, PostgreSQL's
-        // formatting did). Counts are summed position by position per day and list of names, then named once per list.
+        // hours it moved) and one round trip. The days' first instants in the zone are computed once (`days`: as
+        // conditions on each row, parsing the dates and looking up the zone cost more than the rest), and every
+        // hour is placed on the last day begun at or before it by a binary search among them (`width_bucket`: no date
+        // arithmetic per row). The parts: the days' names; the packed hours' counts per day and list of names (known by
+        // its hash), the hours' bytes one after the other (PostgreSQL sending a bigint[] calls a function per element,
+        // and decoding a row here costs microseconds: 90 days are ~2,200 hours of ~40 counts, ~90 rows this way); each
+        // list of names in range once, by its hash (found through one row version per hash, in the same snapshot); and
+        // the hours still in `hourly_counts`, summed per day and metric. Nothing compares or orders the arrays of names
+        // (a window over the rows in hour order was most of the statement's time), and the rows may come in any order:
+        // counts are added into the day's sums per list, then named once per day and list. Rows packed before
+        // migration 29 are hashed and turned into bytes here.
+        let packedHash = "coalesce(names_hash, \(Self.namesHash("metrics")))"
         let rows = try await client.query(
             """
-            SELECT 0, (day AT TIME ZONE \(timeZone)), to_char(day, 'YYYY-MM-DD'), NULL::text[], NULL::int8[], NULL::text, 0::int8
-            FROM generate_series(\(from)::date::timestamp, \(to)::date::timestamp, interval '1 day') AS day
+            WITH days AS MATERIALIZED (
+                SELECT array_agg(day AT TIME ZONE \(timeZone) ORDER BY day) AS starts, array_agg(to_char(day, 'YYYY-MM-DD') ORDER BY day) AS names,
+                       min(day AT TIME ZONE \(timeZone)) AS first, (max(day) + interval '1 day') AT TIME ZONE \(timeZone) AS after
+                FROM generate_series(\(from)::date::timestamp, \(to)::date::timestamp, interval '1 day') AS day)
+            SELECT 0, 0, 0::int8, NULL::bytea, names, NULL::text, 0::int8 FROM days
             UNION ALL
-            SELECT 1, hour, NULL, CASE WHEN metrics IS DISTINCT FROM lag(metrics) OVER (ORDER BY hour) THEN metrics END, counts, NULL, 0
+            SELECT 1, width_bucket(hour, (SELECT starts FROM days)), \(unescaped: packedHash),
+                   string_agg(coalesce(counts_bytes, \(unescaped: Self.legacyCountsBytes)), ''::bytea), NULL, NULL, cardinality(counts)
             FROM hourly_packed
-            WHERE account_id = \(accountID)
-              AND hour >= (\(from)::date::timestamp AT TIME ZONE \(timeZone))
-              AND hour < ((\(to)::date + 1)::timestamp AT TIME ZONE \(timeZone))
+            WHERE account_id = \(accountID) AND hour >= (SELECT first FROM days) AND hour < (SELECT after FROM days)
+            GROUP BY 2, 3, 7
             UNION ALL
-            SELECT 2, NULL, to_char((hour AT TIME ZONE \(timeZone))::date, 'YYYY-MM-DD'), NULL, NULL, metric, sum(count)::int8
+            SELECT 2, 0, \(unescaped: packedHash), NULL, metrics, NULL, 0
+            FROM hourly_packed
+            WHERE ctid = ANY (ARRAY(
+                SELECT min(ctid) FROM hourly_packed
+                WHERE account_id = \(accountID)
+                  AND hour >= (SELECT first FROM days) AND hour < (SELECT after FROM days)
+                GROUP BY \(unescaped: packedHash)))
+            UNION ALL
+            SELECT 3, width_bucket(hour, (SELECT starts FROM days)), 0, NULL, NULL, metric, sum(count)::int8
             FROM hourly_counts
             WHERE account_id = \(accountID)
-              AND hour >= (\(from)::date::timestamp AT TIME ZONE \(timeZone))
-              AND hour < ((\(to)::date + 1)::timestamp AT TIME ZONE \(timeZone))
-            GROUP BY 3, 6
-            ORDER BY 1, 2
+              AND hour >= (SELECT first FROM days) AND hour < (SELECT after FROM days)
+            GROUP BY 2, 6
             """, logger: logger)
-        var days: [String: [String: Int]] = [:]
-        var starts: [(start: Date, day: String)] = []
-        var day = -1  // the day the packed hours have reached
-        var lists: [[String]] = []  // the distinct lists of names, numbered in order of appearance
-        var numbers: [[String]: Int] = [:]
-        var current = -1
-        var sums: [[Int: [Int]]] = []  // day → list number → counts
-        for try await (part, instant, label, names, array, metric, count) in rows.decode(
-            (Int32, Date?, String?, [String]?, ByteBuffer?, String?, Int64).self)
+        var labels: [String] = []  // day number - 1 → YYYY-MM-DD
+        var lists: [Int64: [String]] = [:]  // hash → the list of names
+        var sums: [Int: [Int64: [Int]]] = [:]  // day number → list hash → counts, position by position
+        var recent: [Int: [String: Int]] = [:]  // day number → metric → count, from hourly_counts
+        for try await (part, day, hash, bytes, names, metric, count) in rows.decode(
+            (Int32, Int32, Int64, ByteBuffer?, [String]?, String?, Int64).self)
         {
             switch part {
-            case 0:
-                if let instant, let label { starts.append((instant, label)) }
-                sums.append([:])
-            case 1:
-                guard let instant, let array else { continue }
-                while day + 1 < starts.count, starts[day + 1].start <= instant { day += 1 }
-                if let names {
-                    if let known = numbers[names] { current = known } else {
-                        current = lists.count
-                        numbers[names] = current
-                        lists.append(names)
-                    }
-                }
-                guard day >= 0, current >= 0 else { continue }  // cannot happen: the range starts a day, the first row has names
-                try Self.add(binaryArray: array, to: &sums[day][current, default: []])
-            default:
-                if let label, let metric { days[label, default: [:]][metric, default: 0] += Int(count) }
+            case 0: labels = names ?? []
+            case 1: if let bytes { try Self.add(bigEndianCounts: bytes, stride: Int(count), to: &sums[Int(day), default: [:]][hash, default: []]) }
+            case 2: if let names { lists[hash] = names }
+            default: if let metric { recent[Int(day), default: [:]][metric, default: 0] += Int(count) }
             }
         }
-        for (index, byList) in sums.enumerated() where index < starts.count {
+        // Day numbers run from 1 (the range begins at the first day's first instant, so no row falls before it).
+        func label(_ day: Int) throws -> String {
+            guard day >= 1, day <= labels.count else { throw PackedCountsUnreadable() }
+            return labels[day - 1]
+        }
+        var days: [String: [String: Int]] = [:]
+        for (day, byList) in sums {
+            let name = try label(day)
             for (list, counts) in byList {
-                for (metric, count) in zip(lists[list], counts) { days[starts[index].day, default: [:]][metric, default: 0] += count }
+                // Every list in range was read in the same snapshot, and a row's counts are as many as its names.
+                guard let names = lists[list], counts.isEmpty || counts.count == names.count else { throw PackedCountsUnreadable() }
+                for (metric, count) in zip(names, counts) { days[name, default: [:]][metric, default: 0] += count }
             }
+        }
+        for (day, metrics) in recent {
+            let name = try label(day)
+            for (metric, count) in metrics { days[name, default: [:]][metric, default: 0] += count }
         }
         return days
     }
 
-    /// Adds a bigint[] in PostgreSQL's binary form (one dimension, no NULLs, as `hourly_packed.counts` always is) to
-    /// `sums`, position by position.
-    static func add(binaryArray: ByteBuffer, to sums: inout [Int]) throws {
-        var buffer = binaryArray
-        guard let dimensions = buffer.readInteger(as: Int32.self), let flags = buffer.readInteger(as: Int32.self),
-            let element = buffer.readInteger(as: UInt32.self)
-        else { throw PackedCountsUnreadable() }
-        if dimensions == 0 { return }  // an empty array
-        guard dimensions == 1, flags == 0, element == 20, let count = buffer.readInteger(as: Int32.self), count >= 0,
-            buffer.readInteger(as: Int32.self) != nil
-        else { throw PackedCountsUnreadable() }
-        if sums.count < Int(count) { sums.append(contentsOf: repeatElement(0, count: Int(count) - sums.count)) }
-        for index in 0..<Int(count) {
-            guard buffer.readInteger(as: Int32.self) == 8, let value = buffer.readInteger(as: Int64.self) else { throw PackedCountsUnreadable() }
-            sums[index] += Int(value)
+    /// Adds the `hourly_packed.counts_bytes` of one or more hours with the same list of names, one after the other
+    /// (big-endian 64-bit integers, `stride` per hour), to `sums`, position by position.
+    static func add(bigEndianCounts: ByteBuffer, stride: Int, to sums: inout [Int]) throws {
+        var buffer = bigEndianCounts
+        if stride == 0, buffer.readableBytes == 0 { return }  // hours without metrics (never packed, but harmless)
+        guard stride > 0, buffer.readableBytes % (8 * stride) == 0 else { throw PackedCountsUnreadable() }
+        if sums.count < stride { sums.append(contentsOf: repeatElement(0, count: stride - sums.count)) }
+        for _ in 0..<(buffer.readableBytes / (8 * stride)) {
+            for index in 0..<stride { sums[index] += Int(buffer.readInteger(as: Int64.self)!) }
         }
     }
 }
 
-/// A packed row's counts were not the one-dimensional bigint[] without NULLs they always are.
+/// A packed row's counts did not fit its names, or fell outside the days asked for.
 struct PackedCountsUnreadable: Error {}

@@ -126,5 +126,37 @@ extension FlowtalkMigrations {
                 $$
                 """,
             ]),
+        Migration(
+            version: 29, name: "a packed hour's list of names by its hash, and its counts as bytes",
+            statements: [
+                // Issue 17: the statistics read a packed hour's counts with the hash of its list of names, and each list
+                // once, so they neither compare nor order the rows' arrays (90 days: 2,158 rows of ~40 names); and the
+                // counts as one bytea of big-endian 64-bit integers in the order of the names, which PostgreSQL sends as
+                // they are (a bigint[] is sent through a function call per element). `metrics` and `counts` stay what
+                // everything else reads and writes; the trigger derives both columns from them on every write, whoever
+                // writes (a replica of the previous version merging a late count included). Rows packed before have
+                // neither: readers hash them and make their bytes as they read. Nullable and without a default, so
+                // adding them does not rewrite the table; the check (NOT VALID: no scan) holds for every row written
+                // from now on.
+                "ALTER TABLE hourly_packed ADD COLUMN names_hash bigint, ADD COLUMN counts_bytes bytea",
+                """
+                ALTER TABLE hourly_packed ADD CONSTRAINT hourly_packed_counts_bytes
+                    CHECK (counts_bytes IS NULL OR length(counts_bytes) = 8 * cardinality(counts)) NOT VALID
+                """,
+                """
+                CREATE FUNCTION flowtalk_hourly_packed_derive() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    NEW.names_hash := hash_array_extended(NEW.metrics, 0);
+                    NEW.counts_bytes := coalesce((SELECT string_agg(int8send(c), ''::bytea ORDER BY i)
+                                                  FROM unnest(NEW.counts) WITH ORDINALITY AS u(c, i)), ''::bytea);
+                    RETURN NEW;
+                END
+                $$
+                """,
+                """
+                CREATE TRIGGER hourly_packed_derive BEFORE INSERT OR UPDATE OF metrics, counts ON hourly_packed
+                FOR EACH ROW EXECUTE FUNCTION flowtalk_hourly_packed_derive()
+                """,
+            ]),
     ]
 }
