@@ -116,43 +116,37 @@ package struct JobWorker: Service {
     }
 
     /// Runs a claimed batch to the end, even during shutdown: a job in hand is finished, not abandoned, unless its
-    /// handler runs past its deadline. The heartbeat renews only the leases of handlers still inside their deadline.
-    /// Failures are recorded here; each job that succeeded is handed to `finished` as it ends. Returns those of them that
-    /// have a serialization key.
+    /// handler runs past its deadline (its job then fails with `handler_timeout` at once, and the handler, cancelled,
+    /// is left to end by itself). One watchdog task per batch keeps the deadlines and the heartbeat, which renews only
+    /// the leases of handlers still inside their deadline. Failures are recorded here; each job that succeeded is handed
+    /// to `finished` as it ends. Returns those of them that have a serialization key.
     func run(_ jobs: [ClaimedJob], finished: FinishedJobs) async -> Set<Int64> {
-        let running = RunningJobs(jobs)
-        return await withTaskGroup(of: (ClaimedJob, (any Error)?).self) { group in
-            let heartbeat = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: configuration.heartbeat)
-                    let held = running.jobs
-                    if Task.isCancelled || held.isEmpty { break }
-                    if let kept = try? await queue.heartbeat(held, lease: configuration.lease) {
-                        for job in held where !kept.contains(job.id) {
-                            logger.warning("Lease lost", metadata: ["job.id": "\(job.id)", "job.kind": "\(job.kind)"])
-                            running.remove(job.id)
-                        }
-                    }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let batch = BatchRun(jobs)
+        var tasks: [Int64: Task<Void, Never>] = [:]
+        for job in jobs where tasks[job.id] == nil {
+            tasks[job.id] = Task { [handlers, logger] in
+                guard let handler = handlers[job.kind] else {
+                    batch.deliver(job, JobFailure.permanent("no handler for kind"))
+                    return
+                }
+                var logger = logger
+                logger[metadataKey: "job.id"] = "\(job.id)"
+                logger[metadataKey: "job.kind"] = "\(job.kind)"
+                do {
+                    try await handler(job, logger)
+                    batch.deliver(job, nil)
+                } catch {
+                    batch.deliver(job, error)
                 }
             }
-            for job in jobs {
-                group.addTask {
-                    defer { running.remove(job.id) }
-                    guard let handler = handlers[job.kind] else { return (job, JobFailure.permanent("no handler for kind")) }
-                    var logger = logger
-                    logger[metadataKey: "job.id"] = "\(job.id)"
-                    logger[metadataKey: "job.kind"] = "\(job.kind)"
-                    do {
-                        try await withDeadline(configuration.timeout(for: job.kind)) { [logger] in try await handler(job, logger) }
-                        return (job, nil)
-                    } catch {
-                        if error is HandlerTimeout { logger.warning("Handler timed out", metadata: ["job.reason": "handler_timeout"]) }
-                        return (job, error)
-                    }
-                }
-            }
-            var inSequence = Set<Int64>()
-            for await (job, error) in group {
+        }
+        let handlerTasks = tasks
+        let watchdog = Task { await self.watch(batch, started: started, clock: clock, tasks: handlerTasks) }
+        var inSequence = Set<Int64>()
+        await withTaskCancellationHandler {
+            while let (job, error) = await batch.next() {
                 guard let error else {
                     // Handed over at once: its lease is no longer renewed, so it must not wait for the batch's end.
                     finished.add([job])
@@ -161,8 +155,37 @@ package struct JobWorker: Service {
                 }
                 await record(error, for: job)
             }
-            heartbeat.cancel()
-            return inSequence
+        } onCancel: {
+            for task in handlerTasks.values { task.cancel() }
+        }
+        watchdog.cancel()
+        return inSequence
+    }
+
+    /// A batch's deadlines and heartbeat: sleeps until the next of either, fails the jobs past their deadline (and
+    /// cancels their handlers), renews the leases of the others every `heartbeat`; ends when every job has an outcome.
+    private func watch(_ batch: BatchRun, started: ContinuousClock.Instant, clock: ContinuousClock, tasks: [Int64: Task<Void, Never>]) async {
+        var beat = started + configuration.heartbeat
+        while !Task.isCancelled {
+            let waiting = batch.waiting
+            guard let deadline = waiting.map({ started + configuration.timeout(for: $0.kind) }).min() else { return }
+            do { try await clock.sleep(until: min(beat, deadline)) } catch { return }
+            let now = clock.now
+            for job in batch.waiting where started + configuration.timeout(for: job.kind) <= now {
+                guard batch.deliver(job, HandlerTimeout(limit: configuration.timeout(for: job.kind))) else { continue }
+                logger.warning("Handler timed out", metadata: ["job.id": "\(job.id)", "job.kind": "\(job.kind)", "job.reason": "handler_timeout"])
+                tasks[job.id]?.cancel()
+            }
+            guard now >= beat else { continue }
+            beat = now + configuration.heartbeat
+            let held = batch.renewable
+            if held.isEmpty { continue }
+            if let kept = try? await queue.heartbeat(held, lease: configuration.lease) {
+                for job in held where !kept.contains(job.id) {
+                    logger.warning("Lease lost", metadata: ["job.id": "\(job.id)", "job.kind": "\(job.kind)"])
+                    batch.stopRenewing(job.id)
+                }
+            }
         }
     }
 
@@ -248,15 +271,4 @@ package struct QueueMaintenance: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
-}
-
-/// The jobs of a batch whose handlers are still running inside their deadline: the only leases the heartbeat renews.
-final class RunningJobs: Sendable {
-    private let state: Mutex<[Int64: ClaimedJob]>
-
-    init(_ jobs: [ClaimedJob]) { state = Mutex(Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })) }
-
-    var jobs: [ClaimedJob] { state.withLock { Array($0.values) } }
-
-    func remove(_ id: Int64) { _ = state.withLock { $0.removeValue(forKey: id) } }
 }
