@@ -76,7 +76,10 @@ extension ActivityStore {
     }
 
     /// The hash a packed hour's list of metric names is known by (`hourly_packed.names_hash`, which a trigger derives
-    /// from `metrics` on every write: migration 29), of the `text[]` expression `names`.
+    /// from `metrics` on every write: migration 29), of the `text[]` expression `names`. 64 bits: two different lists of
+    /// one account in one range sharing a hash (odds about n²/2⁶⁵ for n lists; names are server-made, not chosen by
+    /// customers) would be read as one: with different lengths the statistics fail with an error, with the same length
+    /// one list's counts would carry the other's names.
     static func namesHash(_ names: String) -> String { "hash_array_extended(\(names), 0)" }
 
     /// `hourly_packed.counts_bytes` (big-endian 64-bit integers side by side, in the order of the names) made from
