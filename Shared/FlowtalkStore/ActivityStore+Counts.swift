@@ -75,11 +75,35 @@ extension ActivityStore {
         }
     }
 
+    /// Rewrites rows packed before migration 29 so the trigger derives their hash and bytes, `batch` per statement, at
+    /// most `limit` per call (the rest next time); rows another transaction holds are skipped. Returns how many.
+    package func deriveOldPackedRows(batch: Int = 2_000, limit: Int = 50_000) async throws -> Int {
+        var done = 0
+        while done < limit {
+            var rewritten = 0
+            for try await count in try await client.query(
+                """
+                WITH rewritten AS (
+                    UPDATE hourly_packed SET metrics = metrics
+                    WHERE ctid = ANY (ARRAY(
+                        SELECT ctid FROM hourly_packed WHERE names_hash IS NULL OR counts_bytes IS NULL
+                        LIMIT \(batch) FOR UPDATE SKIP LOCKED))
+                    RETURNING 1)
+                SELECT count(*)::int8 FROM rewritten
+                """, logger: logger
+            ).decode(Int64.self) { rewritten = Int(count) }
+            done += rewritten
+            if rewritten < batch { break }
+        }
+        return done
+    }
+
     /// The hash a packed hour's list of metric names is known by (`hourly_packed.names_hash`, which a trigger derives
     /// from `metrics` on every write: migration 29), of the `text[]` expression `names`. 64 bits: two different lists of
     /// one account in one range sharing a hash (odds about n²/2⁶⁵ for n lists; names are server-made, not chosen by
-    /// customers) would be read as one: with different lengths the statistics fail with an error, with the same length
-    /// one list's counts would carry the other's names.
+    /// customers) would be read as one: with different lengths the statistics fail with an error (the sums are kept per
+    /// hash and length, and a length must match its list's), with the same length one list's counts would carry the
+    /// other's names.
     static func namesHash(_ names: String) -> String { "hash_array_extended(\(names), 0)" }
 
     /// `hourly_packed.counts_bytes` (big-endian 64-bit integers side by side, in the order of the names) made from
@@ -133,14 +157,18 @@ extension ActivityStore {
             """, logger: logger)
         var labels: [String] = []  // day number - 1 → YYYY-MM-DD
         var lists: [Int64: [String]] = [:]  // hash → the list of names
-        var sums: [Int: [Int64: [Int]]] = [:]  // day number → list hash → counts, position by position
+        var sums: [Int: [ListKey: [Int]]] = [:]  // day number → list (hash, length) → counts, position by position
         var recent: [Int: [String: Int]] = [:]  // day number → metric → count, from hourly_counts
         for try await (part, day, hash, bytes, names, metric, count) in rows.decode(
             (Int32, Int32, Int64, ByteBuffer?, [String]?, String?, Int64).self)
         {
             switch part {
             case 0: labels = names ?? []
-            case 1: if let bytes { try Self.add(bigEndianCounts: bytes, stride: Int(count), to: &sums[Int(day), default: [:]][hash, default: []]) }
+            case 1:
+                if let bytes {
+                    let list = ListKey(hash: hash, length: Int(count))
+                    try Self.add(bigEndianCounts: bytes, stride: list.length, to: &sums[Int(day), default: [:]][list, default: []])
+                }
             case 2: if let names { lists[hash] = names }
             default: if let metric { recent[Int(day), default: [:]][metric, default: 0] += Int(count) }
             }
@@ -155,7 +183,7 @@ extension ActivityStore {
             let name = try label(day)
             for (list, counts) in byList {
                 // Every list in range was read in the same snapshot, and a row's counts are as many as its names.
-                guard let names = lists[list], counts.isEmpty || counts.count == names.count else { throw PackedCountsUnreadable() }
+                guard let names = lists[list.hash], list.length == names.count else { throw PackedCountsUnreadable() }
                 for (metric, count) in zip(names, counts) { days[name, default: [:]][metric, default: 0] += count }
             }
         }
@@ -177,6 +205,12 @@ extension ActivityStore {
             for index in 0..<stride { sums[index] += Int(buffer.readInteger(as: Int64.self)!) }
         }
     }
+}
+
+/// A packed hours' list of names, as the statistics read it: its hash and how many names it has.
+struct ListKey: Hashable {
+    let hash: Int64
+    let length: Int
 }
 
 /// A packed row's counts did not fit its names, or fell outside the days asked for.

@@ -164,8 +164,11 @@ package struct JobWorker: Service {
 
     /// A batch's deadlines and heartbeat: sleeps until the next of either, fails the jobs past their deadline (and
     /// cancels their handlers), renews the leases of the others every `heartbeat`; ends when every job has an outcome.
+    /// A renewal runs in a task of its own (one after the other), so a slow database never delays a deadline.
     private func watch(_ batch: BatchRun, started: ContinuousClock.Instant, clock: ContinuousClock, tasks: [Int64: Task<Void, Never>]) async {
         var beat = started + configuration.heartbeat
+        var renewal: Task<Void, Never>?
+        defer { renewal?.cancel() }
         while !Task.isCancelled {
             let waiting = batch.waiting
             guard let deadline = waiting.map({ started + configuration.timeout(for: $0.kind) }).min() else { return }
@@ -178,14 +181,22 @@ package struct JobWorker: Service {
             }
             guard now >= beat else { continue }
             beat = now + configuration.heartbeat
-            let held = batch.renewable
-            if held.isEmpty { continue }
-            if let kept = try? await queue.heartbeat(held, lease: configuration.lease) {
-                for job in held where !kept.contains(job.id) {
-                    logger.warning("Lease lost", metadata: ["job.id": "\(job.id)", "job.kind": "\(job.kind)"])
-                    batch.stopRenewing(job.id)
-                }
+            let previous = renewal
+            renewal = Task {
+                await previous?.value
+                await self.renew(batch)
             }
+        }
+    }
+
+    /// Extends the leases of a batch's jobs still inside their deadline; a job whose lease was lost is no longer renewed.
+    private func renew(_ batch: BatchRun) async {
+        let held = batch.renewable
+        if held.isEmpty || Task.isCancelled { return }
+        guard let kept = try? await queue.heartbeat(held, lease: configuration.lease) else { return }
+        for job in held where !kept.contains(job.id) {
+            logger.warning("Lease lost", metadata: ["job.id": "\(job.id)", "job.kind": "\(job.kind)"])
+            batch.stopRenewing(job.id)
         }
     }
 

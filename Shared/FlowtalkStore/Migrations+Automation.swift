@@ -135,7 +135,8 @@ extension FlowtalkMigrations {
                 // they are (a bigint[] is sent through a function call per element). `metrics` and `counts` stay what
                 // everything else reads and writes; the trigger derives both columns from them on every write, whoever
                 // writes (a replica of the previous version merging a late count included). Rows packed before have
-                // neither: readers hash them and make their bytes as they read. Nullable and without a default, so
+                // neither until analytics' hourly job rewrites them; readers hash them and make their bytes as they
+                // read. Nullable and without a default, so
                 // adding them does not rewrite the table; the check (NOT VALID: no scan) holds for every row written
                 // from now on.
                 "ALTER TABLE hourly_packed ADD COLUMN names_hash bigint, ADD COLUMN counts_bytes bytea",
@@ -157,6 +158,9 @@ extension FlowtalkMigrations {
                 CREATE TRIGGER hourly_packed_derive BEFORE INSERT OR UPDATE OF metrics, counts ON hourly_packed
                 FOR EACH ROW EXECUTE FUNCTION flowtalk_hourly_packed_derive()
                 """,
+                // The rows packed before, which analytics' hourly job rewrites batch by batch (the trigger fills them
+                // in): found by this index, empty once they are done and from then on (built here, in one scan).
+                "CREATE INDEX hourly_packed_underived ON hourly_packed (hour) WHERE names_hash IS NULL OR counts_bytes IS NULL",
             ]),
     ]
 }

@@ -171,8 +171,9 @@ struct RuleBody: Decodable {
                 for try await kind in try await db.query("SELECT kind FROM jobs").decode(String.self) { kinds.append(kind) }
                 return kinds
             }
-            // (Besides the sign-up's verification mail.)
-            #expect(kinds.filter { $0 != MailJob.kind } == ["instagram.ice_breakers_sync"])
+            // (Besides the sign-up's verification mail, and auth's hourly purge, queued at start and still there when the
+            // machine is busy enough that auth's worker has not run it yet.)
+            #expect(kinds.filter { $0 != MailJob.kind && $0 != AuthPurgeJob.kind } == ["instagram.ice_breakers_sync"])
         }
     }
 }
